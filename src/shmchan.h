@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -67,7 +68,7 @@ typedef struct shmchan_diag {
 
 typedef enum shmchan_frame_type {
     SHMCHAN_FRAME_DATA = 1,    /* an application message */
-    SHMCHAN_FRAME_GOODBYE = 2  /* sender sends nothing more; payload: reason */
+    SHMCHAN_FRAME_GOODBYE = 2  /* sender sends nothing more (payload empty) */
 } shmchan_frame_type_t;
 
 typedef struct shmchan_frame {
@@ -103,6 +104,182 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_codec_decode(const uint8_t *src, size_t
                                                       shmchan_frame_t *frame,
                                                       uint8_t *payload_out,
                                                       size_t payload_cap, size_t *frame_len);
+
+
+/* --------------------------------------------------------------- channel */
+
+/* A channel is one SysV segment and one SysV semaphore set, both at the
+ * caller's key, owned by the server's user. Clients connect into numbered
+ * slots; each slot has one lane (ring) each way. docs/protocol.md and
+ * docs/lifecycle.md describe the whole; docs/threat-model.md what it
+ * defends against.
+ *
+ * Timeouts are in milliseconds; 0 means "do not block". Every blocking call
+ * has one: nothing in shmchan waits forever.
+ *
+ * Thread safety: a server handle is used by one thread at a time. A client
+ * handle allows one thread in shmchan_client_send and another in
+ * shmchan_client_recv at the same time (each lane has one producer and one
+ * consumer), plus shmchan_client_check from any thread; connect and
+ * disconnect must not overlap any other call on the handle. */
+
+typedef struct shmchan_server shmchan_server_t;
+typedef struct shmchan_client shmchan_client_t;
+
+/* Defaults (shmchan_*_options_init). */
+#define SHMCHAN_DEFAULT_MAX_CLIENTS 8u
+#define SHMCHAN_DEFAULT_MAX_PAYLOAD 4096u
+#define SHMCHAN_DEFAULT_LANE_CAPACITY 65536u
+#define SHMCHAN_DEFAULT_MODE 0600u
+#define SHMCHAN_DEFAULT_CONNECT_TIMEOUT_MS 3000
+/* How often a blocked call re-checks that its peer is still alive. A peer
+ * that dies without a word is noticed within this (docs/lifecycle.md). */
+#define SHMCHAN_LIVENESS_PERIOD_MS 100
+
+typedef struct shmchan_server_options {
+    uint32_t max_clients;   /* 1..256 */
+    uint32_t max_payload;   /* 1..SHMCHAN_PAYLOAD_HARD_MAX */
+    uint32_t lane_capacity; /* bytes per lane, a power of two >= max_payload + 24 */
+    unsigned mode;          /* 0600 (default), 0640 or 0660: never world bits */
+    /* Optional: when a signal interrupts a blocking call and *cancel is
+     * non-zero, the call returns SHMCHAN_E_INTERRUPTED (for programs whose
+     * handler only sets a flag). */
+    const volatile sig_atomic_t *cancel;
+} shmchan_server_options_t;
+
+typedef struct shmchan_client_options {
+    int connect_timeout_ms; /* how long to wait for a server still starting */
+    uid_t expected_uid;     /* owner and creator the objects must have (default: euid) */
+    unsigned max_mode;      /* refuse objects granting more than this (default 0600) */
+    const volatile sig_atomic_t *cancel;
+} shmchan_client_options_t;
+
+void shmchan_server_options_init(shmchan_server_options_t *opts);
+void shmchan_client_options_init(shmchan_client_options_t *opts);
+
+typedef enum shmchan_event_kind {
+    SHMCHAN_EVENT_CONNECT = 1,    /* a client took slot `client` */
+    SHMCHAN_EVENT_MESSAGE = 2,    /* `len` bytes from `client` are in the buffer */
+    SHMCHAN_EVENT_DISCONNECT = 3  /* `client` is gone; `reason` says how */
+} shmchan_event_kind_t;
+
+typedef struct shmchan_event {
+    shmchan_event_kind_t kind;
+    uint32_t client;      /* slot number, 0 .. max_clients-1 */
+    uint32_t len;         /* MESSAGE: payload length */
+    /* DISCONNECT: SHMCHAN_OK (said goodbye), SHMCHAN_E_CLOSED (vanished:
+     * crashed or killed), SHMCHAN_E_PROTOCOL (corrupted its lane, dropped). */
+    shmchan_err_t reason;
+    shmchan_err_t detail; /* DISCONNECT by PROTOCOL: the codec's finding */
+    pid_t pid;            /* CONNECT: the client's pid as the kernel saw it */
+} shmchan_event_t;
+
+/* Creates a channel at `key` (IPC_CREAT|IPC_EXCL). If the key is taken:
+ * a live server -> SHMCHAN_E_ALREADY_RUNNING; a stale channel of ours ->
+ * removed, then created afresh; anything else -> SHMCHAN_E_FOREIGN or
+ * SHMCHAN_E_BUSY, with diag naming key, owner, mode and reason. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_server_create(key_t key,
+                                                       const shmchan_server_options_t *opts,
+                                                       shmchan_server_t **out,
+                                                       shmchan_diag_t *diag);
+
+/* Waits up to timeout_ms for the next event. A MESSAGE's payload goes to
+ * buf[0, cap); if it does not fit, SHMCHAN_E_OUTPUT_TOO_SMALL with
+ * ev->client and ev->len set, and the message stays queued. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms,
+                                                     shmchan_event_t *ev, void *buf,
+                                                     size_t cap);
+
+/* Sends one message to a connected client, waiting up to timeout_ms for
+ * room. SHMCHAN_E_CLOSED if that client is gone. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client,
+                                                     const void *data, uint32_t len,
+                                                     int timeout_ms);
+
+/* Number of slots, maximum payload, kernel ids, key (for display). */
+uint32_t shmchan_server_max_clients(const shmchan_server_t *srv);
+uint32_t shmchan_server_max_payload(const shmchan_server_t *srv);
+int shmchan_server_shmid(const shmchan_server_t *srv);
+int shmchan_server_semid(const shmchan_server_t *srv);
+
+/* Tells connected clients goodbye, then removes (IPC_RMID) the semaphore
+ * set and the segment and detaches. Idempotent; every later call on the
+ * handle returns SHMCHAN_E_CLOSED. Uses only ids kept in private memory. */
+shmchan_err_t shmchan_server_close(shmchan_server_t *srv);
+
+/* shmchan_server_close, then frees the handle. NULL is a no-op. */
+void shmchan_server_destroy(shmchan_server_t *srv);
+
+/* Connects to the channel at `key`: verifies owner, creator, mode and size
+ * of both kernel objects, validates the layout, claims a free slot. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_client_connect(key_t key,
+                                                        const shmchan_client_options_t *opts,
+                                                        shmchan_client_t **out,
+                                                        shmchan_diag_t *diag);
+
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data,
+                                                     uint32_t len, int timeout_ms);
+
+/* Receives one message into buf[0, cap); *len is its length. If it does not
+ * fit: SHMCHAN_E_OUTPUT_TOO_SMALL, *len = its length, message kept. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf,
+                                                     size_t cap, uint32_t *len,
+                                                     int timeout_ms);
+
+/* SHMCHAN_OK while the server lives and keeps us; SHMCHAN_E_CLOSED once it
+ * is gone or closing; SHMCHAN_E_PROTOCOL if it dropped us. No waiting. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_client_check(shmchan_client_t *cli);
+
+uint32_t shmchan_client_max_payload(const shmchan_client_t *cli);
+uint32_t shmchan_client_slot(const shmchan_client_t *cli);
+
+/* Says goodbye (if the lane has room), releases the slot, detaches and
+ * frees the handle. NULL is a no-op. */
+void shmchan_client_disconnect(shmchan_client_t *cli);
+
+/* ------------------------------------------------------------ inspection */
+
+typedef enum shmchan_status {
+    SHMCHAN_STATUS_ABSENT = 0,
+    SHMCHAN_STATUS_LIVE,    /* a server runs */
+    SHMCHAN_STATUS_BUSY,    /* being initialised or still attached */
+    SHMCHAN_STATUS_STALE,   /* ours, server dead: removable */
+    SHMCHAN_STATUS_FOREIGN  /* not provably ours: never touched */
+} shmchan_status_t;
+
+typedef struct shmchan_channel_info {
+    key_t key;
+    int shmid, semid;        /* -1 when absent */
+    uid_t uid, cuid;         /* of the segment (else the set) */
+    unsigned mode;
+    uint64_t size;           /* kernel's shm_segsz */
+    uint64_t nattch;
+    shmchan_status_t status;
+    pid_t server_pid;        /* kernel's last pid on the liveness token */
+    uint32_t max_clients, max_payload, lane_capacity; /* 0 if no valid header */
+    uint32_t clients;        /* slots marked active */
+    char reason[200];
+} shmchan_channel_info_t;
+
+const char *shmchan_status_name(shmchan_status_t status);
+
+/* What is at `key` (SHMCHAN_OK with status ABSENT if nothing). */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_inspect(key_t key, shmchan_channel_info_t *info,
+                                                 shmchan_diag_t *diag);
+
+/* Every channel-like object visible to us: fills up to cap entries and sets
+ * *count to how many there are. Foreign segments are included only if
+ * include_foreign. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_list(shmchan_channel_info_t *infos, size_t cap,
+                                              size_t *count, int include_foreign,
+                                              shmchan_diag_t *diag);
+
+/* Removes the channel at `key` if and only if it is stale and ours
+ * (dry_run: only says so). SHMCHAN_E_ALREADY_RUNNING, _BUSY, _FOREIGN or
+ * _NOT_FOUND otherwise; *info says what was found. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_remove_stale(key_t key, int dry_run,
+                                                      shmchan_channel_info_t *info,
+                                                      shmchan_diag_t *diag);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (`bazel test //...`) in the default configuration
+# and under ASan, UBSan and TSan, then prints one line
+#   N passed, N failed
+# counting test targets over all four configurations. Exits non-zero if any
+# test failed or any configuration did not build.
+#
+# Usage: ci/test.sh [CONFIG...]     (default: default asan ubsan tsan)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+configs=("$@")
+if [ "${#configs[@]}" -eq 0 ]; then
+  configs=(default asan ubsan tsan)
+fi
+
+total_pass=0
+total_fail=0
+status=0
+logdir="$(mktemp -d)"
+trap 'rm -rf "$logdir"' EXIT
+
+for cfg in "${configs[@]}"; do
+  flags=()
+  if [ "$cfg" != "default" ]; then
+    flags+=("--config=$cfg")
+  fi
+  echo "=== bazel test ${flags[*]} //..."
+  log="$logdir/$cfg.log"
+  bazel test "${flags[@]}" --test_summary=short //... 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  # One summary line per test target, e.g.
+  #   //tests:codec_test      PASSED in 0.4s
+  #   //tests:codec_test      (cached) PASSED in 0.4s
+  pass=$(grep -cE '^//[^ ]+ +(\(cached\) )?(PASSED|FLAKY)' "$log" || true)
+  fail=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|INCOMPLETE|REMOTE FAILURE|FAILED TO BUILD)' "$log" || true)
+  echo "=== $cfg: $pass passed, $fail failed (bazel exit $rc)"
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    # A build failure reports no per-target lines: count it as one failure so
+    # the summary can never read "0 failed" for a red run.
+    if [ "$fail" -eq 0 ]; then
+      fail=1
+    fi
+  fi
+  total_pass=$((total_pass + pass))
+  total_fail=$((total_fail + fail))
+done
+
+echo "${total_pass} passed, ${total_fail} failed"
+exit "$status"

@@ -1,0 +1,450 @@
+/*
+ * client.c - the client side of a channel: connect, send, receive, leave.
+ *
+ * Trust: the client trusts nothing it has not checked. Both kernel objects
+ * must be owned and created by the expected uid with no permission bits
+ * beyond max_mode (IPC_STAT, before anything is read or attached); the
+ * header is copied once and validated against the kernel's segment size;
+ * the semaphore set must be the one the header names. After that the
+ * client works from its private copy of the layout only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <unistd.h>
+
+#include "lane.h"
+#include "layout.h"
+#include "safety.h"
+#include "shm_atomic.h"
+#include "sysv.h"
+#include "wake.h"
+
+struct shmchan_client {
+    key_t key;
+    int shmid;
+    int semid;
+    uint8_t *base;
+    shmchan_layout_t layout;
+    uint32_t slot;
+    int holds_slot;
+    const volatile sig_atomic_t *cancel;
+    int closed; /* atomic: set by whichever of send/recv first sees the end */
+    shmchan_lane_t tx; /* client -> server; used by the sending thread only */
+    shmchan_lane_t rx; /* server -> client; used by the receiving thread only */
+};
+
+void shmchan_client_options_init(shmchan_client_options_t *opts)
+{
+    if (opts == NULL) {
+        return;
+    }
+    memset(opts, 0, sizeof *opts);
+    opts->connect_timeout_ms = SHMCHAN_DEFAULT_CONNECT_TIMEOUT_MS;
+    opts->expected_uid = geteuid();
+    opts->max_mode = SHMCHAN_DEFAULT_MODE;
+}
+
+uint32_t shmchan_client_max_payload(const shmchan_client_t *cli)
+{
+    return cli->layout.params.max_payload;
+}
+
+uint32_t shmchan_client_slot(const shmchan_client_t *cli)
+{
+    return cli->slot;
+}
+
+static int client_closed(const shmchan_client_t *cli)
+{
+    return __atomic_load_n(&cli->closed, __ATOMIC_ACQUIRE);
+}
+
+static void client_set_closed(shmchan_client_t *cli)
+{
+    __atomic_store_n(&cli->closed, 1, __ATOMIC_RELEASE);
+}
+
+static unsigned short slot_sem(const shmchan_client_t *cli, unsigned which)
+{
+    return shmchan_layout_slot_sem(cli->slot, which);
+}
+
+/* -------------------------------------------------------------- connect */
+
+static shmchan_err_t check_owner(const char *what, int id, key_t key, uid_t uid, uid_t cuid,
+                                 unsigned mode, const shmchan_client_options_t *o,
+                                 shmchan_diag_t *diag)
+{
+    if (uid != o->expected_uid || cuid != o->expected_uid) {
+        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
+                         "%s %d at key 0x%08x: owner uid %u, creator uid %u, expected uid %u",
+                         what, id, (unsigned)key, (unsigned)uid, (unsigned)cuid,
+                         (unsigned)o->expected_uid);
+        return SHMCHAN_E_FOREIGN;
+    }
+    if ((mode & ~o->max_mode & 0777u) != 0) {
+        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
+                         "%s %d at key 0x%08x: mode %04o grants more than the %04o allowed", what,
+                         id, (unsigned)key, mode, o->max_mode);
+        return SHMCHAN_E_FOREIGN;
+    }
+    return SHMCHAN_OK;
+}
+
+/* Waits until READY >= 1 without changing it: {READY -1, READY +1} is one
+ * atomic operation that can only proceed once the server has posted it. */
+static shmchan_err_t wait_ready(shmchan_client_t *cli, int timeout_ms, shmchan_diag_t *diag)
+{
+    struct sembuf ops[2] = {
+        {.sem_num = SHMCHAN_SEM_READY, .sem_op = -1, .sem_flg = 0},
+        {.sem_num = SHMCHAN_SEM_READY, .sem_op = 1, .sem_flg = 0},
+    };
+    const int64_t timeout_ns = timeout_ms > 0 ? (int64_t)timeout_ms * 1000000 : 0;
+    if (timeout_ns == 0) {
+        ops[0].sem_flg = IPC_NOWAIT;
+    }
+    const shmchan_err_t err =
+        shmchan_sys_semop(cli->semid, ops, 2, timeout_ns, cli->cancel, diag);
+    if (err == SHMCHAN_E_TIMEOUT || err == SHMCHAN_E_WOULD_BLOCK) {
+        shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
+                         "channel at key 0x%08x (semid %d) did not become ready within %d ms",
+                         (unsigned)cli->key, cli->semid, timeout_ms);
+        return SHMCHAN_E_TIMEOUT;
+    }
+    return err;
+}
+
+static shmchan_err_t server_alive(shmchan_client_t *cli, shmchan_diag_t *diag)
+{
+    int alive = 0;
+    GUARD(shmchan_sys_sem_getval(cli->semid, SHMCHAN_SEM_SERVER_ALIVE, &alive, diag));
+    if (alive == 0) {
+        shmchan_diag_set(diag, SHMCHAN_E_CLOSED, 0,
+                         "channel at key 0x%08x: its server is dead (stale channel)",
+                         (unsigned)cli->key);
+        return SHMCHAN_E_CLOSED;
+    }
+    return SHMCHAN_OK;
+}
+
+static shmchan_err_t attach_and_validate(shmchan_client_t *cli, const shmchan_client_options_t *o,
+                                         const shmchan_sys_sem_info_t *sem, shmchan_diag_t *diag)
+{
+    GUARD(shmchan_sys_shm_lookup(cli->key, &cli->shmid, diag));
+    shmchan_sys_shm_info_t shm;
+    GUARD(shmchan_sys_shm_stat(cli->shmid, &shm, diag));
+    GUARD(check_owner("segment", cli->shmid, cli->key, shm.uid, shm.cuid, shm.mode, o, diag));
+    if (shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || shm.segsz > (uint64_t)SIZE_MAX) {
+        shmchan_diag_set(diag, SHMCHAN_E_LAYOUT_SIZE, 0,
+                         "segment %d at key 0x%08x: size %llu cannot hold a channel", cli->shmid,
+                         (unsigned)cli->key, (unsigned long long)shm.segsz);
+        return SHMCHAN_E_LAYOUT_SIZE;
+    }
+    GUARD(shmchan_sys_shm_attach(cli->shmid, 0, &cli->base, diag));
+    shmchan_header_info_t hdr;
+    const shmchan_err_t err = shmchan_layout_read_header(cli->base, (size_t)shm.segsz, &hdr);
+    if (err != SHMCHAN_OK) {
+        shmchan_diag_set(diag, err, 0, "segment %d at key 0x%08x (size %llu): %s", cli->shmid,
+                         (unsigned)cli->key, (unsigned long long)shm.segsz, shmchan_strerror(err));
+        return err;
+    }
+    if (hdr.semid != (uint32_t)cli->semid || hdr.layout.nsems != sem->nsems) {
+        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
+                         "segment %d at key 0x%08x names semaphore set %u (%u sems), but the set "
+                         "at the key is %d (%u sems)",
+                         cli->shmid, (unsigned)cli->key, hdr.semid, hdr.layout.nsems, cli->semid,
+                         sem->nsems);
+        return SHMCHAN_E_FOREIGN;
+    }
+    cli->layout = hdr.layout;
+    return SHMCHAN_OK;
+}
+
+/* Claims the first slot the server offers, atomically per slot:
+ * OWNER_i must be 0, FREE_i is taken, OWNER_i becomes 1 with SEM_UNDO so
+ * the kernel releases it if we die. */
+static shmchan_err_t claim_slot(shmchan_client_t *cli, shmchan_diag_t *diag)
+{
+    for (uint32_t s = 0; s < cli->layout.params.max_clients; s++) {
+        const unsigned short owner = shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_OWNER);
+        const unsigned short free_tok = shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_FREE);
+        struct sembuf ops[3] = {
+            {.sem_num = owner, .sem_op = 0, .sem_flg = IPC_NOWAIT},
+            {.sem_num = free_tok, .sem_op = -1, .sem_flg = IPC_NOWAIT},
+            {.sem_num = owner, .sem_op = 1, .sem_flg = SEM_UNDO | IPC_NOWAIT},
+        };
+        const shmchan_err_t err = shmchan_sys_semop(cli->semid, ops, 3, 0, NULL, diag);
+        if (err == SHMCHAN_OK) {
+            cli->slot = s;
+            cli->holds_slot = 1;
+            return SHMCHAN_OK;
+        }
+        if (err != SHMCHAN_E_WOULD_BLOCK) {
+            return err;
+        }
+    }
+    shmchan_diag_set(diag, SHMCHAN_E_NO_SLOT, 0, "channel at key 0x%08x: all %u client slots taken",
+                     (unsigned)cli->key, cli->layout.params.max_clients);
+    return SHMCHAN_E_NO_SLOT;
+}
+
+static void release_slot(shmchan_client_t *cli)
+{
+    if (!cli->holds_slot) {
+        return;
+    }
+    /* -1 with SEM_UNDO cancels the +1's undo entry: nothing is left for the
+     * kernel to adjust at our exit. */
+    struct sembuf op = {.sem_num = slot_sem(cli, SHMCHAN_SEM_SLOT_OWNER),
+                        .sem_op = -1,
+                        .sem_flg = SEM_UNDO | IPC_NOWAIT};
+    (void)shmchan_sys_semop(cli->semid, &op, 1, 0, NULL, NULL);
+    cli->holds_slot = 0;
+    (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE);
+}
+
+static void client_free(shmchan_client_t *cli)
+{
+    release_slot(cli);
+    if (cli->base != NULL) {
+        (void)shmchan_sys_shm_detach(cli->base, NULL);
+        cli->base = NULL;
+    }
+    free(cli);
+}
+
+static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_options_t *o,
+                                  shmchan_diag_t *diag)
+{
+    const shmchan_err_t found = shmchan_sys_sem_lookup(cli->key, &cli->semid, diag);
+    if (found == SHMCHAN_E_NOT_FOUND) {
+        shmchan_diag_set(diag, SHMCHAN_E_NOT_FOUND, ENOENT,
+                         "no shmchan server at key 0x%08x (no semaphore set): is the server "
+                         "running?",
+                         (unsigned)cli->key);
+    }
+    GUARD(found);
+    shmchan_sys_sem_info_t sem;
+    GUARD(shmchan_sys_sem_stat(cli->semid, &sem, diag));
+    GUARD(check_owner("semaphore set", cli->semid, cli->key, sem.uid, sem.cuid, sem.mode, o, diag));
+    if (sem.nsems < shmchan_layout_nsems(1) ||
+        sem.nsems > shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT)) {
+        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
+                         "semaphore set %d at key 0x%08x has %u semaphores: not shmchan's",
+                         cli->semid, (unsigned)cli->key, sem.nsems);
+        return SHMCHAN_E_FOREIGN;
+    }
+    GUARD(wait_ready(cli, o->connect_timeout_ms, diag));
+    int marker = 0;
+    GUARD(shmchan_sys_sem_getval(cli->semid, SHMCHAN_SEM_MARKER, &marker, diag));
+    if (marker != SHMCHAN_SEM_MARKER_VALUE) {
+        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
+                         "semaphore set %d at key 0x%08x lacks the shmchan marker", cli->semid,
+                         (unsigned)cli->key);
+        return SHMCHAN_E_FOREIGN;
+    }
+    GUARD(server_alive(cli, diag));
+    GUARD(attach_and_validate(cli, o, &sem, diag));
+    GUARD(claim_slot(cli, diag));
+
+    const uint64_t sb = shmchan_layout_slot_offset(&cli->layout, cli->slot);
+    const uint32_t cap = cli->layout.params.lane_capacity;
+    const uint32_t maxp = cli->layout.params.max_payload;
+    GUARD(shmchan_lane_init(&cli->tx, cli->base + sb + SHMCHAN_SLOT_OFF_C2S_CTL,
+                            cli->base + shmchan_layout_c2s_ring_offset(&cli->layout, cli->slot),
+                            cap, maxp));
+    GUARD(shmchan_lane_init(&cli->rx, cli->base + sb + SHMCHAN_SLOT_OFF_S2C_CTL,
+                            cli->base + shmchan_layout_s2c_ring_offset(&cli->layout, cli->slot),
+                            cap, maxp));
+    /* Tell the server; it notices claims on its next look anyway. */
+    GUARD(shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE));
+    return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_client_connect(key_t key, const shmchan_client_options_t *opts,
+                                     shmchan_client_t **out, shmchan_diag_t *diag)
+{
+    ENSURE_REF(out);
+    *out = NULL;
+    shmchan_client_options_t defaults;
+    if (opts == NULL) {
+        shmchan_client_options_init(&defaults);
+        opts = &defaults;
+    }
+    ENSURE(opts->connect_timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
+    shmchan_client_t *cli = calloc(1, sizeof *cli);
+    if (cli == NULL) {
+        shmchan_diag_set(diag, SHMCHAN_E_NO_MEMORY, ENOMEM, "allocating the client handle");
+        return SHMCHAN_E_NO_MEMORY;
+    }
+    cli->key = key;
+    cli->shmid = -1;
+    cli->semid = -1;
+    cli->cancel = opts->cancel;
+    const shmchan_err_t err = client_build(cli, opts, diag);
+    if (err != SHMCHAN_OK) {
+        client_free(cli);
+        return err;
+    }
+    *out = cli;
+    return SHMCHAN_OK;
+}
+
+/* ------------------------------------------------------------ messaging */
+
+/* What the server has told us through the segment (or the kernel): OK to
+ * carry on, CLOSED, or PROTOCOL (it dropped us). Cheap: two loads. */
+static shmchan_err_t peer_state(shmchan_client_t *cli)
+{
+    if (client_closed(cli)) {
+        return SHMCHAN_E_CLOSED;
+    }
+    const uint32_t st = shmchan_shm_load_u32_acquire(cli->base + SHMCHAN_HDR_OFF_SERVER_STATE);
+    if (st != SHMCHAN_SERVER_STATE_READY) {
+        return SHMCHAN_E_CLOSED;
+    }
+    const uint64_t off = shmchan_layout_slot_offset(&cli->layout, cli->slot) + SHMCHAN_SLOT_OFF_STATE;
+    if (shmchan_shm_load_u32_acquire(cli->base + off) == SHMCHAN_SLOT_STATE_KICKED) {
+        return SHMCHAN_E_PROTOCOL;
+    }
+    return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_client_check(shmchan_client_t *cli)
+{
+    ENSURE_REF(cli);
+    GUARD(peer_state(cli));
+    const shmchan_err_t err = server_alive(cli, NULL);
+    if (err == SHMCHAN_E_CLOSED) {
+        client_set_closed(cli);
+    }
+    return err;
+}
+
+/* After a wait that timed out or woke: stop if the server is gone. */
+static shmchan_err_t after_sleep(shmchan_client_t *cli, shmchan_err_t waited)
+{
+    if (waited == SHMCHAN_E_CLOSED) {
+        client_set_closed(cli);
+        return waited;
+    }
+    if (waited != SHMCHAN_OK && waited != SHMCHAN_E_TIMEOUT) {
+        return waited;
+    }
+    if (waited == SHMCHAN_E_TIMEOUT) {
+        /* A liveness period passed without a wake: ask the kernel. */
+        return shmchan_client_check(cli);
+    }
+    return peer_state(cli);
+}
+
+shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint32_t len,
+                                  int timeout_ms)
+{
+    ENSURE_REF(cli);
+    ENSURE(data != NULL || len == 0, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(len <= cli->layout.params.max_payload, SHMCHAN_E_FRAME_TOO_LONG);
+    GUARD(peer_state(cli));
+
+    const int64_t deadline = shmchan_deadline_after_ms(timeout_ms);
+    for (;;) {
+        const shmchan_err_t r =
+            shmchan_lane_try_send(&cli->tx, SHMCHAN_FRAME_DATA, (const uint8_t *)data, len);
+        if (r == SHMCHAN_OK) {
+            if (shmchan_lane_consumer_needs_wake(&cli->tx)) {
+                /* The message is in the lane: a failed post (server gone)
+                 * is reported by the next call, not as a failed send. */
+                (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE);
+            }
+            return SHMCHAN_OK;
+        }
+        if (r != SHMCHAN_E_WOULD_BLOCK) {
+            return r;
+        }
+        shmchan_lane_set_producer_waiting(&cli->tx, 1);
+        shmchan_shm_fence_seq_cst();
+        if (shmchan_lane_writable(&cli->tx, len)) {
+            shmchan_lane_set_producer_waiting(&cli->tx, 0);
+            continue;
+        }
+        const int64_t sleep_ns = shmchan_next_sleep_ns(deadline);
+        if (sleep_ns <= 0) {
+            shmchan_lane_set_producer_waiting(&cli->tx, 0);
+            return SHMCHAN_E_TIMEOUT;
+        }
+        const shmchan_err_t w =
+            shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_TX), sleep_ns, cli->cancel);
+        shmchan_lane_set_producer_waiting(&cli->tx, 0);
+        GUARD(after_sleep(cli, w));
+    }
+}
+
+shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, uint32_t *len,
+                                  int timeout_ms)
+{
+    ENSURE_REF(len);
+    *len = 0;
+    ENSURE_REF(cli);
+    ENSURE(buf != NULL || cap == 0, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
+
+    const int64_t deadline = shmchan_deadline_after_ms(timeout_ms);
+    for (;;) {
+        if (client_closed(cli)) {
+            return SHMCHAN_E_CLOSED;
+        }
+        uint8_t type = 0;
+        const shmchan_err_t r = shmchan_lane_try_recv(&cli->rx, &type, buf, cap, len);
+        if (r == SHMCHAN_OK) {
+            if (shmchan_lane_producer_needs_wake(&cli->rx)) {
+                (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE);
+            }
+            if (type == SHMCHAN_FRAME_GOODBYE) {
+                *len = 0;
+                client_set_closed(cli);
+                return SHMCHAN_E_CLOSED;
+            }
+            return SHMCHAN_OK;
+        }
+        if (r != SHMCHAN_E_WOULD_BLOCK) {
+            return r;
+        }
+        /* Empty: messages already queued are delivered before a close is
+         * reported, so the state check comes after the lane check. */
+        GUARD(peer_state(cli));
+        shmchan_lane_set_consumer_waiting(&cli->rx, 1);
+        shmchan_shm_fence_seq_cst();
+        if (shmchan_lane_readable(&cli->rx)) {
+            shmchan_lane_set_consumer_waiting(&cli->rx, 0);
+            continue;
+        }
+        const int64_t sleep_ns = shmchan_next_sleep_ns(deadline);
+        if (sleep_ns <= 0) {
+            shmchan_lane_set_consumer_waiting(&cli->rx, 0);
+            return SHMCHAN_E_TIMEOUT;
+        }
+        const shmchan_err_t w =
+            shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_RX), sleep_ns, cli->cancel);
+        shmchan_lane_set_consumer_waiting(&cli->rx, 0);
+        GUARD(after_sleep(cli, w));
+    }
+}
+
+void shmchan_client_disconnect(shmchan_client_t *cli)
+{
+    if (cli == NULL) {
+        return;
+    }
+    if (!client_closed(cli) && peer_state(cli) == SHMCHAN_OK) {
+        /* Best effort: lets the server report a clean goodbye rather than a
+         * vanished client. Never blocks. */
+        if (shmchan_lane_try_send(&cli->tx, SHMCHAN_FRAME_GOODBYE, NULL, 0) == SHMCHAN_OK) {
+            (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE);
+        }
+    }
+    client_free(cli);
+}

@@ -1,0 +1,228 @@
+/*
+ * lane.c - SPSC frame ring over untrusted shared memory. See lane.h.
+ *
+ * Index arithmetic: head and tail are free-running uint32_t counters of
+ * bytes; their difference modulo 2^32 is the fill level, valid only when it
+ * is <= capacity (Xen io/ring.h style). The ring offset of a counter is
+ * counter & (capacity - 1). A frame may wrap around the end of the ring; it
+ * is copied in at most two pieces.
+ */
+#include <string.h>
+
+#include "codec_internal.h"
+#include "lane.h"
+#include "safety.h"
+#include "shm_atomic.h"
+
+static int is_power_of_two(uint32_t v)
+{
+    return v != 0 && (v & (v - 1u)) == 0;
+}
+
+static void ring_copy_out(const shmchan_lane_t *lane, uint32_t pos, uint8_t *dst, uint32_t n)
+{
+    const uint32_t off = pos & (lane->capacity - 1u);
+    const uint32_t first = (n < lane->capacity - off) ? n : lane->capacity - off;
+    memcpy(dst, lane->ring + off, first);
+    if (n > first) {
+        memcpy(dst + first, lane->ring, n - first);
+    }
+}
+
+static void ring_copy_in(shmchan_lane_t *lane, uint32_t pos, const uint8_t *src, uint32_t n)
+{
+    const uint32_t off = pos & (lane->capacity - 1u);
+    const uint32_t first = (n < lane->capacity - off) ? n : lane->capacity - off;
+    memcpy(lane->ring + off, src, first);
+    if (n > first) {
+        memcpy(lane->ring, src + first, n - first);
+    }
+}
+
+/* Records the first cause and makes every later call fail. */
+static shmchan_err_t lane_fail(shmchan_lane_t *lane, shmchan_err_t cause)
+{
+    if (lane->fault == SHMCHAN_OK) {
+        lane->fault = cause;
+    }
+    return SHMCHAN_E_PROTOCOL;
+}
+
+shmchan_err_t shmchan_lane_init(shmchan_lane_t *lane, uint8_t *ctl, uint8_t *ring,
+                                uint32_t capacity, uint32_t max_payload)
+{
+    ENSURE_REF(lane);
+    memset(lane, 0, sizeof *lane);
+    ENSURE_REF(ctl);
+    ENSURE_REF(ring);
+    ENSURE(is_power_of_two(capacity), SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(max_payload <= SHMCHAN_PAYLOAD_HARD_MAX, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE((uint64_t)max_payload + SHMCHAN_FRAME_HEADER_SIZE <= capacity,
+           SHMCHAN_E_INVALID_ARGUMENT);
+    lane->ctl = ctl;
+    lane->ring = ring;
+    lane->capacity = capacity;
+    lane->max_payload = max_payload;
+    lane->fault = SHMCHAN_OK;
+    return SHMCHAN_OK;
+}
+
+void shmchan_lane_reset_shared(uint8_t *ctl)
+{
+    shmchan_shm_store_u32_relaxed(ctl + SHMCHAN_LANE_OFF_HEAD, 0);
+    shmchan_shm_store_u32_relaxed(ctl + SHMCHAN_LANE_OFF_TAIL, 0);
+    shmchan_shm_store_u32_relaxed(ctl + SHMCHAN_LANE_OFF_CONSUMER_WAITING, 0);
+    shmchan_shm_store_u32_release(ctl + SHMCHAN_LANE_OFF_PRODUCER_WAITING, 0);
+}
+
+shmchan_err_t shmchan_lane_fault(const shmchan_lane_t *lane)
+{
+    return lane->fault;
+}
+
+/* Producer's view of the fill level, or UINT32_MAX if the consumer's tail
+ * is impossible. */
+static uint32_t producer_used(const shmchan_lane_t *lane)
+{
+    /* Acquire: the consumer finished copying bytes out before it advanced
+     * tail, so we may overwrite everything before the tail we read. */
+    const uint32_t tail = shmchan_shm_load_u32_acquire(lane->ctl + SHMCHAN_LANE_OFF_TAIL);
+    const uint32_t used = lane->pos - tail;
+    return used <= lane->capacity ? used : UINT32_MAX;
+}
+
+int shmchan_lane_writable(const shmchan_lane_t *lane, uint32_t len)
+{
+    if (lane->fault != SHMCHAN_OK) {
+        return 1; /* let try_send report the fault instead of waiting */
+    }
+    const uint32_t used = producer_used(lane);
+    if (used == UINT32_MAX) {
+        return 1;
+    }
+    return (uint64_t)lane->capacity - used >= (uint64_t)len + SHMCHAN_FRAME_HEADER_SIZE;
+}
+
+shmchan_err_t shmchan_lane_try_send(shmchan_lane_t *lane, uint8_t type, const uint8_t *payload,
+                                    uint32_t len)
+{
+    ENSURE_REF(lane);
+    ENSURE(payload != NULL || len == 0, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(lane->fault == SHMCHAN_OK, SHMCHAN_E_PROTOCOL);
+    ENSURE(len <= lane->max_payload, SHMCHAN_E_FRAME_TOO_LONG);
+
+    const uint32_t used = producer_used(lane);
+    if (used == UINT32_MAX) {
+        return lane_fail(lane, SHMCHAN_E_PROTOCOL);
+    }
+    /* len + header <= capacity (lane_init), so no overflow here. */
+    const uint32_t need = len + SHMCHAN_FRAME_HEADER_SIZE;
+    ENSURE(lane->capacity - used >= need, SHMCHAN_E_WOULD_BLOCK);
+
+    /* The checksum is computed over the caller's private bytes, before any
+     * of them is in shared memory. */
+    uint8_t header[SHMCHAN_FRAME_HEADER_SIZE];
+    shmchan_frame_t frame = {.type = type, .flags = 0, .payload_len = len, .seq = lane->seq};
+    GUARD(shmchan_codec_encode_header(&frame, payload, len, header));
+
+    ring_copy_in(lane, lane->pos, header, SHMCHAN_FRAME_HEADER_SIZE);
+    if (len > 0) {
+        ring_copy_in(lane, lane->pos + SHMCHAN_FRAME_HEADER_SIZE, payload, len);
+    }
+    lane->pos += need;
+    lane->seq++;
+    /* Release: the frame's bytes are visible before the head that covers
+     * them. A producer killed before this line published nothing. */
+    shmchan_shm_store_u32_release(lane->ctl + SHMCHAN_LANE_OFF_HEAD, lane->pos);
+    return SHMCHAN_OK;
+}
+
+int shmchan_lane_readable(const shmchan_lane_t *lane)
+{
+    if (lane->fault != SHMCHAN_OK) {
+        return 1;
+    }
+    return shmchan_shm_load_u32_relaxed(lane->ctl + SHMCHAN_LANE_OFF_HEAD) != lane->pos;
+}
+
+shmchan_err_t shmchan_lane_try_recv(shmchan_lane_t *lane, uint8_t *type, uint8_t *buf,
+                                    size_t cap, uint32_t *len)
+{
+    ENSURE_REF(len);
+    *len = 0;
+    ENSURE_REF(lane);
+    ENSURE_REF(type);
+    ENSURE(buf != NULL || cap == 0, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(lane->fault == SHMCHAN_OK, SHMCHAN_E_PROTOCOL);
+
+    /* Acquire: pairs with the producer's release of head. One load; the
+     * value is validated, then only the private copy is used. */
+    const uint32_t head = shmchan_shm_load_u32_acquire(lane->ctl + SHMCHAN_LANE_OFF_HEAD);
+    const uint32_t avail = head - lane->pos;
+    if (avail == 0) {
+        return SHMCHAN_E_WOULD_BLOCK;
+    }
+    if (avail > lane->capacity || avail < SHMCHAN_FRAME_HEADER_SIZE) {
+        /* Producers publish whole frames only. */
+        return lane_fail(lane, SHMCHAN_E_FRAME_TRUNCATED);
+    }
+
+    uint8_t header[SHMCHAN_FRAME_HEADER_SIZE];
+    ring_copy_out(lane, lane->pos, header, SHMCHAN_FRAME_HEADER_SIZE);
+    shmchan_frame_t frame;
+    const shmchan_err_t perr = shmchan_codec_parse_header(header, lane->max_payload, &frame);
+    if (perr != SHMCHAN_OK) {
+        return lane_fail(lane, perr);
+    }
+    if (frame.payload_len > avail - SHMCHAN_FRAME_HEADER_SIZE) {
+        return lane_fail(lane, SHMCHAN_E_FRAME_BEYOND_BUFFER);
+    }
+    if (frame.payload_len > cap) {
+        *len = frame.payload_len;
+        return SHMCHAN_E_OUTPUT_TOO_SMALL;
+    }
+    if (frame.payload_len > 0) {
+        ring_copy_out(lane, lane->pos + SHMCHAN_FRAME_HEADER_SIZE, buf, frame.payload_len);
+    }
+    if (shmchan_codec_checksum(header, buf, frame.payload_len) != frame.checksum) {
+        return lane_fail(lane, SHMCHAN_E_FRAME_CHECKSUM);
+    }
+    /* Exactly once and in order: a replayed, skipped or reordered frame is
+     * a protocol violation even if its checksum is right. */
+    if (frame.seq != lane->seq) {
+        return lane_fail(lane, SHMCHAN_E_PROTOCOL);
+    }
+
+    lane->pos += SHMCHAN_FRAME_HEADER_SIZE + frame.payload_len;
+    lane->seq++;
+    /* Release: our copies are complete before the producer may reuse the
+     * bytes. */
+    shmchan_shm_store_u32_release(lane->ctl + SHMCHAN_LANE_OFF_TAIL, lane->pos);
+    *type = frame.type;
+    *len = frame.payload_len;
+    return SHMCHAN_OK;
+}
+
+void shmchan_lane_set_consumer_waiting(shmchan_lane_t *lane, int waiting)
+{
+    shmchan_shm_store_u32_relaxed(lane->ctl + SHMCHAN_LANE_OFF_CONSUMER_WAITING,
+                                  waiting ? 1u : 0u);
+}
+
+void shmchan_lane_set_producer_waiting(shmchan_lane_t *lane, int waiting)
+{
+    shmchan_shm_store_u32_relaxed(lane->ctl + SHMCHAN_LANE_OFF_PRODUCER_WAITING,
+                                  waiting ? 1u : 0u);
+}
+
+int shmchan_lane_consumer_needs_wake(const shmchan_lane_t *lane)
+{
+    shmchan_shm_fence_seq_cst();
+    return shmchan_shm_load_u32_relaxed(lane->ctl + SHMCHAN_LANE_OFF_CONSUMER_WAITING) != 0;
+}
+
+int shmchan_lane_producer_needs_wake(const shmchan_lane_t *lane)
+{
+    shmchan_shm_fence_seq_cst();
+    return shmchan_shm_load_u32_relaxed(lane->ctl + SHMCHAN_LANE_OFF_PRODUCER_WAITING) != 0;
+}

@@ -1,0 +1,152 @@
+/*
+ * probe.c - gathering kernel facts about a key, and reclaiming stale
+ * channels (the OS half of probe.h; the decision is in judge.c).
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "probe.h"
+#include "safety.h"
+#include "shm_atomic.h"
+#include "sysv.h"
+
+static void gather_sem(key_t key, shmchan_probe_facts_t *f)
+{
+    int semid = -1;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    const shmchan_err_t err = shmchan_sys_sem_lookup(key, &semid, &d);
+    if (err == SHMCHAN_E_NOT_FOUND) {
+        return;
+    }
+    f->sem_present = 1;
+    f->sem.semid = semid;
+    if (err != SHMCHAN_OK) {
+        f->sem_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
+        return;
+    }
+    if (shmchan_sys_sem_stat(semid, &f->sem, &d) != SHMCHAN_OK) {
+        f->sem_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
+        return;
+    }
+    /* Read values only from a set whose shape we know: GETALL writes nsems
+     * shorts and our buffer holds the largest shmchan set. */
+    const uint32_t max_nsems = shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT);
+    if (f->sem.nsems < SHMCHAN_SEM_FIXED || f->sem.nsems > max_nsems) {
+        return;
+    }
+    unsigned short values[SHMCHAN_SEM_FIXED + SHMCHAN_SEM_PER_SLOT * SHMCHAN_MAX_CLIENTS_LIMIT];
+    if (shmchan_sys_sem_getall(semid, values, &d) != SHMCHAN_OK) {
+        f->sem_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
+        return;
+    }
+    f->sem_values_read = 1;
+    f->sem_marker = values[SHMCHAN_SEM_MARKER];
+    f->sem_alive = values[SHMCHAN_SEM_SERVER_ALIVE];
+    f->sem_ready = values[SHMCHAN_SEM_READY];
+    pid_t pid = 0;
+    if (shmchan_sys_sem_getpid(semid, SHMCHAN_SEM_SERVER_ALIVE, &pid, &d) == SHMCHAN_OK) {
+        f->sem_alive_pid = pid;
+    }
+}
+
+static void gather_shm(key_t key, shmchan_probe_facts_t *f)
+{
+    int shmid = -1;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    const shmchan_err_t err = shmchan_sys_shm_lookup(key, &shmid, &d);
+    if (err == SHMCHAN_E_NOT_FOUND) {
+        return;
+    }
+    f->shm_present = 1;
+    f->shm.shmid = shmid;
+    if (err != SHMCHAN_OK) {
+        f->shm_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
+        return;
+    }
+    if (shmchan_sys_shm_stat(shmid, &f->shm, &d) != SHMCHAN_OK) {
+        f->shm_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
+        return;
+    }
+    /* Attach only what is ours: attaching a foreign segment, even read-only,
+     * changes its nattch and atime, and "foreign" means "never touched". */
+    if (f->shm.uid != f->me || f->shm.cuid != f->me || (f->shm.mode & ~f->max_mode) != 0 ||
+        f->shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || f->shm.segsz > (uint64_t)SIZE_MAX) {
+        return;
+    }
+    uint8_t *image = NULL;
+    if (shmchan_sys_shm_attach(shmid, 1, &image, &d) != SHMCHAN_OK) {
+        f->shm_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
+        return;
+    }
+    f->header_read = 1;
+    f->header_err = shmchan_layout_read_header(image, (size_t)f->shm.segsz, &f->header);
+    if (f->header_err == SHMCHAN_OK) {
+        const shmchan_layout_t *l = &f->header.layout;
+        for (uint32_t s = 0; s < l->params.max_clients; s++) {
+            const uint64_t off = shmchan_layout_slot_offset(l, s) + SHMCHAN_SLOT_OFF_STATE;
+            if (shmchan_shm_load_u32_relaxed(image + off) == SHMCHAN_SLOT_STATE_ACTIVE) {
+                f->header_clients++;
+            }
+        }
+    }
+    (void)shmchan_sys_shm_detach(image, NULL);
+}
+
+shmchan_err_t shmchan_probe_gather(key_t key, unsigned max_mode, shmchan_probe_facts_t *facts,
+                                   shmchan_diag_t *diag)
+{
+    ENSURE_REF(facts);
+    memset(facts, 0, sizeof *facts);
+    facts->key = key;
+    facts->me = geteuid();
+    facts->max_mode = max_mode & 0777u;
+    facts->now = shmchan_sys_wall_seconds();
+    facts->sem.semid = -1;
+    facts->shm.shmid = -1;
+    gather_sem(key, facts);
+    gather_shm(key, facts);
+    (void)diag;
+    return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmchan_judgement_t *j,
+                                    shmchan_diag_t *diag)
+{
+    ENSURE_REF(f);
+    ENSURE_REF(j);
+    ENSURE(j->verdict == SHMCHAN_VERDICT_STALE, SHMCHAN_E_INVALID_ARGUMENT);
+
+    /* Look again right before removing: the ids must still name objects at
+     * the same key with the same creator, and the token must still be 0. A
+     * SysV id embeds a sequence number, so a removed-and-recreated object
+     * gets a new id and fails this check. */
+    if (j->remove_sem) {
+        shmchan_sys_sem_info_t now;
+        GUARD(shmchan_sys_sem_stat(f->sem.semid, &now, diag));
+        int alive = 0;
+        GUARD(shmchan_sys_sem_getval(f->sem.semid, SHMCHAN_SEM_SERVER_ALIVE, &alive, diag));
+        if (now.key != f->key || now.cuid != f->me || now.uid != f->me || alive != 0) {
+            shmchan_diag_set(diag, SHMCHAN_E_BUSY, 0,
+                             "semaphore set %d at key 0x%08x changed while being reclaimed",
+                             f->sem.semid, (unsigned)f->key);
+            return SHMCHAN_E_BUSY;
+        }
+        GUARD(shmchan_sys_sem_remove(f->sem.semid, diag));
+    }
+    if (j->remove_shm) {
+        shmchan_sys_shm_info_t now;
+        GUARD(shmchan_sys_shm_stat(f->shm.shmid, &now, diag));
+        if (now.key != f->key || now.cuid != f->me || now.uid != f->me) {
+            shmchan_diag_set(diag, SHMCHAN_E_BUSY, 0,
+                             "segment %d at key 0x%08x changed while being reclaimed",
+                             f->shm.shmid, (unsigned)f->key);
+            return SHMCHAN_E_BUSY;
+        }
+        GUARD(shmchan_sys_shm_remove(f->shm.shmid, diag));
+    }
+    return SHMCHAN_OK;
+}

@@ -1,0 +1,48 @@
+/*
+ * wake.c - binary wake semaphores and deadlines (see wake.h).
+ */
+#include <sys/ipc.h>
+#include <sys/sem.h>
+
+#include "sysv.h"
+#include "wake.h"
+
+shmchan_err_t shmchan_wake_post(int semid, unsigned short sem)
+{
+    struct sembuf ops[2] = {
+        {.sem_num = sem, .sem_op = 0, .sem_flg = IPC_NOWAIT},
+        {.sem_num = sem, .sem_op = 1, .sem_flg = 0},
+    };
+    const shmchan_err_t err = shmchan_sys_semop(semid, ops, 2, 0, NULL, NULL);
+    /* WOULD_BLOCK: it is already 1, the sleeper will wake anyway. */
+    return (err == SHMCHAN_E_WOULD_BLOCK) ? SHMCHAN_OK : err;
+}
+
+shmchan_err_t shmchan_wake_wait(int semid, unsigned short sem, int64_t timeout_ns,
+                                const volatile sig_atomic_t *cancel)
+{
+    if (timeout_ns <= 0) {
+        return SHMCHAN_E_TIMEOUT;
+    }
+    struct sembuf op = {.sem_num = sem, .sem_op = -1, .sem_flg = 0};
+    return shmchan_sys_semop(semid, &op, 1, timeout_ns, cancel, NULL);
+}
+
+int64_t shmchan_deadline_after_ms(int timeout_ms)
+{
+    const int64_t ms = timeout_ms > 0 ? timeout_ms : 0;
+    return shmchan_sys_now_ns() + ms * 1000000;
+}
+
+int64_t shmchan_deadline_left_ns(int64_t deadline)
+{
+    const int64_t left = deadline - shmchan_sys_now_ns();
+    return left > 0 ? left : 0;
+}
+
+int64_t shmchan_next_sleep_ns(int64_t deadline)
+{
+    const int64_t left = shmchan_deadline_left_ns(deadline);
+    const int64_t period = (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
+    return left < period ? left : period;
+}

@@ -1,0 +1,198 @@
+/* testutil.c - see testutil.h. */
+/* pidfd_open via syscall(2) needs the GNU declaration of syscall(). */
+#define _GNU_SOURCE 1
+
+#include "testutil.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+key_t testutil_key(unsigned salt)
+{
+    return (key_t)(0x53000000u | ((unsigned)getpid() & 0xffffu) << 8 | (salt & 0xffu));
+}
+
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    int lines = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '\n') {
+            lines++;
+        }
+    }
+    fclose(f);
+    return lines - 1; /* header line */
+}
+
+int testutil_count_shm(void)
+{
+    return count_lines("/proc/sysvipc/shm");
+}
+
+int testutil_count_sem(void)
+{
+    return count_lines("/proc/sysvipc/sem");
+}
+
+long testutil_count_attach(void)
+{
+    /* Columns: key shmid perms size cpid lpid nattch ... */
+    FILE *f = fopen("/proc/sysvipc/shm", "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[512];
+    long total = 0;
+    if (fgets(line, sizeof line, f) == NULL) {
+        fclose(f);
+        return 0;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        long key, shmid, perms, size, cpid, lpid, nattch;
+        if (sscanf(line, "%ld %ld %lo %ld %ld %ld %ld", &key, &shmid, &perms, &size, &cpid, &lpid,
+                   &nattch) == 7) {
+            total += nattch;
+        }
+    }
+    fclose(f);
+    return total;
+}
+
+pid_t testutil_spawn(int (*fn)(void *), void *arg)
+{
+    fflush(stdout);
+    fflush(stderr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        _exit(fn(arg) & 0xff);
+    }
+    return pid;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int testutil_wait(pid_t pid, int timeout_ms)
+{
+    /* A pidfd becomes readable when the child exits: an event to wait on
+     * with a deadline, no polling loop (pidfd_open(2), Linux >= 5.3). */
+    const int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    const int64_t deadline = now_ms() + timeout_ms;
+    int status = 0;
+    for (;;) {
+        const pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            break;
+        }
+        if (r < 0 && errno != EINTR) {
+            if (pidfd >= 0) {
+                close(pidfd);
+            }
+            return -1;
+        }
+        const int64_t left = deadline - now_ms();
+        if (left <= 0 || pidfd < 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            if (pidfd >= 0) {
+                close(pidfd);
+            }
+            return -1;
+        }
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        (void)poll(&p, 1, (int)left);
+    }
+    if (pidfd >= 0) {
+        close(pidfd);
+    }
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return -1;
+}
+
+int testutil_event_init(testutil_event_t *ev)
+{
+    return pipe(ev->fds);
+}
+
+void testutil_event_signal(testutil_event_t *ev)
+{
+    const char c = 'x';
+    ssize_t w;
+    do {
+        w = write(ev->fds[1], &c, 1);
+    } while (w < 0 && errno == EINTR);
+}
+
+int testutil_event_wait(testutil_event_t *ev, int timeout_ms)
+{
+    struct pollfd p = {.fd = ev->fds[0], .events = POLLIN};
+    const int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        const int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            return -1;
+        }
+        const int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        char c;
+        ssize_t n;
+        do {
+            n = read(ev->fds[0], &c, 1);
+        } while (n < 0 && errno == EINTR);
+        return n == 1 ? 0 : -1;
+    }
+}
+
+void testutil_event_close(testutil_event_t *ev)
+{
+    close(ev->fds[0]);
+    close(ev->fds[1]);
+}
+
+uint64_t testutil_seed(void)
+{
+    const char *s = getenv("SHMCHAN_TEST_SEED");
+    if (s != NULL && *s != '\0') {
+        return strtoull(s, NULL, 0);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+}
+
+uint64_t testutil_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
