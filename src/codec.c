@@ -112,10 +112,16 @@ shmchan_err_t shmchan_codec_decode(const uint8_t *src, size_t src_len, uint32_t 
                                    shmchan_frame_t *frame, uint8_t *payload_out,
                                    size_t payload_cap, size_t *frame_len)
 {
+    /* Reset every output first, so that no failure, not even a NULL
+     * argument, leaves a stale length behind for a careless caller. */
+    if (frame != NULL) {
+        memset(frame, 0, sizeof *frame);
+    }
+    if (frame_len != NULL) {
+        *frame_len = 0;
+    }
     ENSURE_REF(frame);
-    memset(frame, 0, sizeof *frame);
     ENSURE_REF(frame_len);
-    *frame_len = 0;
     ENSURE(src != NULL || src_len == 0, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(payload_out != NULL || payload_cap == 0, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(max_payload <= SHMCHAN_PAYLOAD_HARD_MAX, SHMCHAN_E_INVALID_ARGUMENT);
