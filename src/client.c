@@ -15,6 +15,7 @@
 #include <sys/sem.h>
 #include <unistd.h>
 
+#include "channel_internal.h"
 #include "lane.h"
 #include "layout.h"
 #include "safety.h"
@@ -32,6 +33,7 @@ struct shmchan_client {
     int holds_slot;
     const volatile sig_atomic_t *cancel;
     int closed; /* atomic: set by whichever of send/recv first sees the end */
+    uint32_t spin_ns;
     shmchan_lane_t tx; /* client -> server; used by the sending thread only */
     shmchan_lane_t rx; /* server -> client; used by the receiving thread only */
 };
@@ -284,6 +286,7 @@ shmchan_err_t shmchan_client_connect(key_t key, const shmchan_client_options_t *
     cli->shmid = -1;
     cli->semid = -1;
     cli->cancel = opts->cancel;
+    cli->spin_ns = opts->spin_ns;
     const shmchan_err_t err = client_build(cli, opts, diag);
     if (err != SHMCHAN_OK) {
         client_free(cli);
@@ -294,6 +297,7 @@ shmchan_err_t shmchan_client_connect(key_t key, const shmchan_client_options_t *
 }
 
 /* ------------------------------------------------------------ messaging */
+
 
 /* What the server has told us through the segment (or the kernel): OK to
  * carry on, CLOSED, or PROTOCOL (it dropped us). Cheap: two loads. */
@@ -365,6 +369,9 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
         if (r != SHMCHAN_E_WOULD_BLOCK) {
             return r;
         }
+        if (spin_until_writable(&cli->tx, len, cli->spin_ns)) {
+            continue;
+        }
         shmchan_lane_set_producer_waiting(&cli->tx, 1);
         shmchan_shm_fence_seq_cst();
         if (shmchan_lane_writable(&cli->tx, len)) {
@@ -416,6 +423,9 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         /* Empty: messages already queued are delivered before a close is
          * reported, so the state check comes after the lane check. */
         GUARD(peer_state(cli));
+        if (spin_until_readable(&cli->rx, cli->spin_ns)) {
+            continue;
+        }
         shmchan_lane_set_consumer_waiting(&cli->rx, 1);
         shmchan_shm_fence_seq_cst();
         if (shmchan_lane_readable(&cli->rx)) {

@@ -50,6 +50,7 @@ struct shmchan_server {
     uint8_t *base;
     shmchan_layout_t layout;
     const volatile sig_atomic_t *cancel;
+    uint32_t spin_ns;
     int closed;
     int scan_due;       /* look at the slot semaphores before sleeping */
     int64_t next_scan;  /* monotonic ns of the next periodic look */
@@ -286,6 +287,7 @@ shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *o
     srv->semid = -1;
     srv->layout = layout;
     srv->cancel = opts->cancel;
+    srv->spin_ns = opts->spin_ns;
     srv->semvals = calloc(layout.nsems, sizeof *srv->semvals);
     srv->slots = calloc(layout.params.max_clients, sizeof *srv->slots);
     shmchan_err_t err = SHMCHAN_E_NO_MEMORY;
@@ -466,6 +468,17 @@ static int arm_and_recheck(shmchan_server_t *srv, int waiting)
     return readable;
 }
 
+static int any_readable_cb(void *p)
+{
+    const shmchan_server_t *srv = p;
+    for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
+        if (srv->slots[s].state == SLOT_ACTIVE && shmchan_lane_readable(&srv->slots[s].rx)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan_event_t *ev,
                                   void *buf, size_t cap)
 {
@@ -499,6 +512,9 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
         }
         if (got < 0) {
             return err;
+        }
+        if (shmchan_spin_until(any_readable_cb, srv, srv->spin_ns)) {
+            continue;
         }
         if (arm_and_recheck(srv, 1)) {
             (void)arm_and_recheck(srv, 0);
@@ -564,6 +580,9 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
         if (owner == 0) {
             srv->scan_due = 1;
             return SHMCHAN_E_CLOSED;
+        }
+        if (spin_until_writable(&slot->tx, len, srv->spin_ns)) {
+            continue;
         }
         shmchan_lane_set_producer_waiting(&slot->tx, 1);
         shmchan_shm_fence_seq_cst();

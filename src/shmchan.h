@@ -140,7 +140,11 @@ typedef struct shmchan_server_options {
     uint32_t max_clients;   /* 1..256 */
     uint32_t max_payload;   /* 1..SHMCHAN_PAYLOAD_HARD_MAX */
     uint32_t lane_capacity; /* bytes per lane, a power of two >= max_payload + 24 */
-    unsigned mode;          /* 0600 (default), 0640 or 0660: never world bits */
+    unsigned mode;          /* 0600 (default), 0620, 0640 or 0660: never world bits */
+    /* Before sleeping, poll the lanes for up to this many nanoseconds
+     * (default 0: sleep at once). Trades a core for latency; see
+     * docs/benchmarks.md for when it pays on a 2-core machine. */
+    uint32_t spin_ns;
     /* Optional: when a signal interrupts a blocking call and *cancel is
      * non-zero, the call returns SHMCHAN_E_INTERRUPTED (for programs whose
      * handler only sets a flag). */
@@ -151,6 +155,7 @@ typedef struct shmchan_client_options {
     int connect_timeout_ms; /* how long to wait for a server still starting */
     uid_t expected_uid;     /* owner and creator the objects must have (default: euid) */
     unsigned max_mode;      /* refuse objects granting more than this (default 0600) */
+    uint32_t spin_ns;       /* as in shmchan_server_options_t */
     const volatile sig_atomic_t *cancel;
 } shmchan_client_options_t;
 

@@ -46,3 +46,35 @@ int64_t shmchan_next_sleep_ns(int64_t deadline)
     const int64_t period = (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
     return left < period ? left : period;
 }
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+int shmchan_spin_until(int (*ready)(void *), void *arg, uint32_t spin_ns)
+{
+    if (ready(arg)) {
+        return 1;
+    }
+    if (spin_ns == 0) {
+        return 0;
+    }
+    const int64_t end = shmchan_sys_now_ns() + (int64_t)spin_ns;
+    for (;;) {
+        /* The clock costs ~25 ns here; read it once per 64 checks. */
+        for (int i = 0; i < 64; i++) {
+            cpu_relax();
+            if (ready(arg)) {
+                return 1;
+            }
+        }
+        if (shmchan_sys_now_ns() >= end) {
+            return 0;
+        }
+    }
+}

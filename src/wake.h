@@ -32,4 +32,8 @@ int64_t shmchan_deadline_left_ns(int64_t deadline);
 /* The next sleep: what is left, capped at the liveness period. */
 int64_t shmchan_next_sleep_ns(int64_t deadline);
 
+/* Bounded spin before sleeping: calls ready(arg) until it returns non-zero
+ * or spin_ns nanoseconds have passed. Returns ready's last answer. */
+int shmchan_spin_until(int (*ready)(void *), void *arg, uint32_t spin_ns);
+
 #endif /* SHMCHAN_WAKE_H */
