@@ -205,7 +205,7 @@ static void release_slot(shmchan_client_t *cli)
                         .sem_flg = SEM_UNDO | IPC_NOWAIT};
     (void)shmchan_sys_semop(cli->semid, &op, 1, 0, NULL, NULL);
     cli->holds_slot = 0;
-    (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE);
+    (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
 }
 
 static void client_free(shmchan_client_t *cli)
@@ -232,8 +232,7 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     shmchan_sys_sem_info_t sem;
     GUARD(shmchan_sys_sem_stat(cli->semid, &sem, diag));
     GUARD(check_owner("semaphore set", cli->semid, cli->key, sem.uid, sem.cuid, sem.mode, o, diag));
-    if (sem.nsems < shmchan_layout_nsems(1) ||
-        sem.nsems > shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT)) {
+    if (!shmchan_layout_nsems_valid(sem.nsems)) {
         shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
                          "semaphore set %d at key 0x%08x has %u semaphores: not shmchan's",
                          cli->semid, (unsigned)cli->key, sem.nsems);
@@ -262,7 +261,7 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
                             cli->base + shmchan_layout_s2c_ring_offset(&cli->layout, cli->slot),
                             cap, maxp));
     /* Tell the server; it notices claims on its next look anyway. */
-    GUARD(shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE));
+    GUARD(shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, diag));
     return SHMCHAN_OK;
 }
 
@@ -354,7 +353,7 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
     ENSURE(len <= cli->layout.params.max_payload, SHMCHAN_E_FRAME_TOO_LONG);
     GUARD(peer_state(cli));
 
-    const int64_t deadline = shmchan_deadline_after_ms(timeout_ms);
+    int64_t deadline = 0; /* read the clock only once we have to wait */
     for (;;) {
         const shmchan_err_t r =
             shmchan_lane_try_send(&cli->tx, SHMCHAN_FRAME_DATA, (const uint8_t *)data, len);
@@ -362,12 +361,15 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
             if (shmchan_lane_consumer_needs_wake(&cli->tx)) {
                 /* The message is in the lane: a failed post (server gone)
                  * is reported by the next call, not as a failed send. */
-                (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE);
+                (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
             }
             return SHMCHAN_OK;
         }
         if (r != SHMCHAN_E_WOULD_BLOCK) {
             return r;
+        }
+        if (deadline == 0) {
+            deadline = shmchan_deadline_after_ms(timeout_ms);
         }
         if (spin_until_writable(&cli->tx, len, cli->spin_ns)) {
             continue;
@@ -399,7 +401,7 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
     ENSURE(buf != NULL || cap == 0, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
 
-    const int64_t deadline = shmchan_deadline_after_ms(timeout_ms);
+    int64_t deadline = 0; /* read the clock only once we have to wait */
     for (;;) {
         if (client_closed(cli)) {
             return SHMCHAN_E_CLOSED;
@@ -408,7 +410,7 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         const shmchan_err_t r = shmchan_lane_try_recv(&cli->rx, &type, buf, cap, len);
         if (r == SHMCHAN_OK) {
             if (shmchan_lane_producer_needs_wake(&cli->rx)) {
-                (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE);
+                (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
             }
             if (type == SHMCHAN_FRAME_GOODBYE) {
                 *len = 0;
@@ -423,6 +425,9 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         /* Empty: messages already queued are delivered before a close is
          * reported, so the state check comes after the lane check. */
         GUARD(peer_state(cli));
+        if (deadline == 0) {
+            deadline = shmchan_deadline_after_ms(timeout_ms);
+        }
         if (spin_until_readable(&cli->rx, cli->spin_ns)) {
             continue;
         }
@@ -453,7 +458,7 @@ void shmchan_client_disconnect(shmchan_client_t *cli)
         /* Best effort: lets the server report a clean goodbye rather than a
          * vanished client. Never blocks. */
         if (shmchan_lane_try_send(&cli->tx, SHMCHAN_FRAME_GOODBYE, NULL, 0) == SHMCHAN_OK) {
-            (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE);
+            (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
         }
     }
     client_free(cli);

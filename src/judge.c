@@ -64,13 +64,6 @@ static const char *ownership_problem(uid_t me, unsigned max_mode, uid_t uid, uid
     return NULL;
 }
 
-static int sem_shape_ok(uint32_t nsems)
-{
-    return nsems >= shmchan_layout_nsems(1) &&
-           nsems <= shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT) &&
-           (nsems - SHMCHAN_SEM_FIXED) % SHMCHAN_SEM_PER_SLOT == 0;
-}
-
 /* The segment alone (no semaphore set at the key, or a dead one). */
 static void judge_segment(const shmchan_probe_facts_t *f, shmchan_judgement_t *out,
                           int sem_dead_ours)
@@ -123,11 +116,14 @@ static void judge_segment(const shmchan_probe_facts_t *f, shmchan_judgement_t *o
         return;
     }
     /* No valid header. A creator that died between shmget() and publishing
-     * the magic leaves such a segment; it is provably that creator's only
-     * if the kernel says the same process created the segment and last
-     * operated the (dead) liveness token, and nobody is attached. */
-    if (sem_dead_ours && f->shm.nattch == 0 && f->sem_alive_pid > 0 &&
-        f->shm.cpid == f->sem_alive_pid) {
+     * the magic leaves a segment *without magic*; it is provably that
+     * creator's only if the kernel says the same process created the
+     * segment and last operated the (dead) liveness token, and nobody is
+     * attached. A header that has the magic but fails another check was
+     * complete once (the magic is stored last) and has been altered since:
+     * that is never reclaimed. */
+    if (sem_dead_ours && f->header_read && f->header_err == SHMCHAN_E_LAYOUT_MAGIC &&
+        f->shm.nattch == 0 && f->sem_alive_pid > 0 && f->shm.cpid == f->sem_alive_pid) {
         decide(out, SHMCHAN_VERDICT_STALE, 1, 1,
                "server of key 0x%08x died while initialising (pid %d created both objects)", key,
                (int)f->shm.cpid);
@@ -174,7 +170,7 @@ void shmchan_probe_judge(const shmchan_probe_facts_t *f, shmchan_judgement_t *ou
                key, f->sem.semid, p);
         return;
     }
-    if (!sem_shape_ok(f->sem.nsems)) {
+    if (!shmchan_layout_nsems_valid(f->sem.nsems)) {
         decide(out, SHMCHAN_VERDICT_FOREIGN, 0, 0,
                "semaphore set at key 0x%08x (semid %d) has %u semaphores, not a shmchan shape",
                key, f->sem.semid, f->sem.nsems);

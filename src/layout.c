@@ -20,6 +20,13 @@ uint32_t shmchan_layout_nsems(uint32_t max_clients)
     return SHMCHAN_SEM_FIXED + SHMCHAN_SEM_PER_SLOT * max_clients;
 }
 
+int shmchan_layout_nsems_valid(uint32_t nsems)
+{
+    return nsems >= shmchan_layout_nsems(1) &&
+           nsems <= shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT) &&
+           (nsems - SHMCHAN_SEM_FIXED) % SHMCHAN_SEM_PER_SLOT == 0;
+}
+
 unsigned short shmchan_layout_slot_sem(uint32_t slot, unsigned which)
 {
     return (unsigned short)(SHMCHAN_SEM_FIXED + SHMCHAN_SEM_PER_SLOT * slot + which);

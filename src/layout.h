@@ -133,6 +133,8 @@ uint64_t shmchan_layout_s2c_ring_offset(const shmchan_layout_t *layout, uint32_t
 
 /* Semaphore numbers. */
 uint32_t shmchan_layout_nsems(uint32_t max_clients);
+/* 1 if a set of nsems semaphores has a shmchan shape (4 + 4k, 1 <= k <= 256). */
+int shmchan_layout_nsems_valid(uint32_t nsems);
 unsigned short shmchan_layout_slot_sem(uint32_t slot, unsigned which);
 
 #endif /* SHMCHAN_LAYOUT_H */

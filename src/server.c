@@ -41,6 +41,7 @@ struct server_slot {
     shmchan_lane_t tx; /* server -> client */
     uint32_t generation;
     int said_goodbye;
+    int kick_unreported; /* kicked by server_send: DISCONNECT still owed */
 };
 
 struct shmchan_server {
@@ -55,6 +56,8 @@ struct shmchan_server {
     int scan_due;       /* look at the slot semaphores before sleeping */
     int64_t next_scan;  /* monotonic ns of the next periodic look */
     uint32_t next_slot; /* round-robin start, so one busy client cannot starve others */
+    uint32_t fast_calls; /* wait calls served without a clock read (see below) */
+    uint32_t kicks_unreported;
     unsigned short *semvals;
     struct server_slot *slots;
 };
@@ -122,11 +125,11 @@ static shmchan_err_t slot_reset(shmchan_server_t *srv, uint32_t s)
 }
 
 /* Offers a reset slot to the next client: FREE_i 0 -> 1. */
-static shmchan_err_t slot_offer(shmchan_server_t *srv, uint32_t s)
+static shmchan_err_t slot_offer(shmchan_server_t *srv, uint32_t s, shmchan_diag_t *diag)
 {
     struct sembuf op = {
         .sem_num = shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_FREE), .sem_op = 1, .sem_flg = 0};
-    GUARD(shmchan_sys_semop(srv->semid, &op, 1, 0, NULL, NULL));
+    GUARD(shmchan_sys_semop(srv->semid, &op, 1, 0, NULL, diag));
     srv->slots[s].state = SLOT_OFFERED;
     return SHMCHAN_OK;
 }
@@ -233,7 +236,7 @@ static shmchan_err_t server_build(shmchan_server_t *srv, unsigned mode, shmchan_
     shmchan_shm_store_u32_release(srv->base + SHMCHAN_HDR_OFF_SERVER_STATE,
                                   SHMCHAN_SERVER_STATE_READY);
     for (uint32_t s = 0; s < l->params.max_clients; s++) {
-        GUARD(slot_offer(srv, s));
+        GUARD(slot_offer(srv, s, diag));
     }
     /* READY last: clients wait for it before reading the header. */
     struct sembuf ready = {.sem_num = SHMCHAN_SEM_READY, .sem_op = 1, .sem_flg = 0};
@@ -241,21 +244,33 @@ static shmchan_err_t server_build(shmchan_server_t *srv, unsigned mode, shmchan_
     return SHMCHAN_OK;
 }
 
-/* Undoes whatever server_build got done, newest first. */
-static void server_teardown(shmchan_server_t *srv)
+/* Keeps the first failure; an object already gone (EIDRM/EINVAL, mapped
+ * to CLOSED) is what removal wanted anyway. */
+static void keep_first(shmchan_err_t *first, shmchan_err_t err)
 {
+    if (*first == SHMCHAN_OK && err != SHMCHAN_OK && err != SHMCHAN_E_CLOSED) {
+        *first = err;
+    }
+}
+
+/* Undoes whatever server_build got done, newest first. Carries on past a
+ * failure so that one stuck object does not keep the others alive. */
+static shmchan_err_t server_teardown(shmchan_server_t *srv)
+{
+    shmchan_err_t first = SHMCHAN_OK;
     if (srv->semid >= 0) {
-        (void)shmchan_sys_sem_remove(srv->semid, NULL);
+        keep_first(&first, shmchan_sys_sem_remove(srv->semid, NULL));
         srv->semid = -1;
     }
     if (srv->shmid >= 0) {
-        (void)shmchan_sys_shm_remove(srv->shmid, NULL);
+        keep_first(&first, shmchan_sys_shm_remove(srv->shmid, NULL));
         srv->shmid = -1;
     }
     if (srv->base != NULL) {
-        (void)shmchan_sys_shm_detach(srv->base, NULL);
+        keep_first(&first, shmchan_sys_shm_detach(srv->base, NULL));
         srv->base = NULL;
     }
+    return first;
 }
 
 shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *opts,
@@ -297,7 +312,7 @@ shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *o
         shmchan_diag_set(diag, SHMCHAN_E_NO_MEMORY, ENOMEM, "allocating the server handle");
     }
     if (err != SHMCHAN_OK) {
-        server_teardown(srv);
+        (void)server_teardown(srv);
         free(srv->semvals);
         free(srv->slots);
         free(srv);
@@ -327,8 +342,8 @@ static void slot_kick(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev)
                                                              : shmchan_lane_fault(&slot->tx);
     slot->state = SLOT_KICKED;
     set_slot_word(srv, s, SHMCHAN_SLOT_OFF_STATE, SHMCHAN_SLOT_STATE_KICKED);
-    (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_RX));
-    (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX));
+    (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_RX), NULL);
+    (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX), NULL);
 }
 
 /* Takes one message from slot s if there is one. Returns 1 with *ev filled
@@ -357,7 +372,7 @@ static int slot_poll(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev, voi
             return 1;
         }
         if (shmchan_lane_producer_needs_wake(&slot->rx)) {
-            (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX));
+            (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX), NULL);
         }
         if (type == SHMCHAN_FRAME_GOODBYE) {
             slot->said_goodbye = 1;
@@ -411,7 +426,7 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
             }
             const int clean = slot->said_goodbye;
             GUARD_INT(slot_reset(srv, s), err);
-            GUARD_INT(slot_offer(srv, s), err);
+            GUARD_INT(slot_offer(srv, s, NULL), err);
             ev->kind = SHMCHAN_EVENT_DISCONNECT;
             ev->client = s;
             ev->reason = clean ? SHMCHAN_OK : SHMCHAN_E_CLOSED;
@@ -420,7 +435,7 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
         }
         if (slot->state == SLOT_KICKED && owner == 0) {
             GUARD_INT(slot_reset(srv, s), err);
-            GUARD_INT(slot_offer(srv, s), err);
+            GUARD_INT(slot_offer(srv, s, NULL), err);
         }
     }
     return 0;
@@ -479,6 +494,37 @@ static int any_readable_cb(void *p)
     return 0;
 }
 
+/* A DISCONNECT owed for a client that server_send dropped. */
+static int report_owed_kick(shmchan_server_t *srv, shmchan_event_t *ev)
+{
+    for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
+        struct server_slot *slot = &srv->slots[s];
+        if (slot->kick_unreported) {
+            slot->kick_unreported = 0;
+            srv->kicks_unreported--;
+            ev->kind = SHMCHAN_EVENT_DISCONNECT;
+            ev->client = s;
+            ev->reason = SHMCHAN_E_PROTOCOL;
+            ev->detail = shmchan_lane_fault(&slot->tx);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Slot scan with the bookkeeping of when the next one is due. */
+static int scan_now(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_t cap,
+                    shmchan_err_t *err)
+{
+    srv->scan_due = 0;
+    srv->next_scan = shmchan_sys_now_ns() + (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
+    const int got = scan_slots(srv, ev, buf, cap, err);
+    if (got < 0 && *err == SHMCHAN_E_CLOSED) {
+        server_mark_closed(srv);
+    }
+    return got;
+}
+
 shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan_event_t *ev,
                                   void *buf, size_t cap)
 {
@@ -488,30 +534,42 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
     ENSURE(timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
     memset(ev, 0, sizeof *ev);
     ENSURE(!srv->closed, SHMCHAN_E_CLOSED);
+    if (srv->kicks_unreported > 0 && report_owed_kick(srv, ev)) {
+        return SHMCHAN_OK;
+    }
+
+    shmchan_err_t err = SHMCHAN_OK;
+    /* Fast path for a busy server: a message is waiting, take it without
+     * reading the clock. Every 64th call goes the slow way, so a server
+     * that never runs dry still looks at its slots (connects, releases,
+     * deaths) at least that often. */
+    if (!srv->scan_due && (++srv->fast_calls & 63u) != 0) {
+        const int got = poll_all(srv, ev, buf, cap, &err);
+        if (got != 0) {
+            return got > 0 ? SHMCHAN_OK : err;
+        }
+    }
 
     const int64_t deadline = shmchan_deadline_after_ms(timeout_ms);
+    int woke = 0;
     for (;;) {
-        shmchan_err_t err = SHMCHAN_OK;
         if (srv->scan_due || shmchan_sys_now_ns() >= srv->next_scan) {
-            srv->scan_due = 0;
-            srv->next_scan = shmchan_sys_now_ns() + (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
-            const int got = scan_slots(srv, ev, buf, cap, &err);
-            if (got > 0) {
-                return SHMCHAN_OK;
-            }
-            if (got < 0) {
-                if (err == SHMCHAN_E_CLOSED) {
-                    server_mark_closed(srv);
-                }
-                return err;
+            const int got = scan_now(srv, ev, buf, cap, &err);
+            if (got != 0) {
+                return got > 0 ? SHMCHAN_OK : err;
             }
         }
-        const int got = poll_all(srv, ev, buf, cap, &err);
-        if (got > 0) {
-            return SHMCHAN_OK;
+        int got = poll_all(srv, ev, buf, cap, &err);
+        if (got != 0) {
+            return got > 0 ? SHMCHAN_OK : err;
         }
-        if (got < 0) {
-            return err;
+        if (woke) {
+            /* Woken, yet no lane has data: a connect or a release. */
+            woke = 0;
+            got = scan_now(srv, ev, buf, cap, &err);
+            if (got != 0) {
+                return got > 0 ? SHMCHAN_OK : err;
+            }
         }
         if (shmchan_spin_until(any_readable_cb, srv, srv->spin_ns)) {
             continue;
@@ -528,8 +586,7 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
         err = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
         (void)arm_and_recheck(srv, 0);
         if (err == SHMCHAN_OK) {
-            /* A wake with no lane data is a connect or a release. */
-            srv->scan_due = 1;
+            woke = 1;
         } else if (err == SHMCHAN_E_CLOSED) {
             server_mark_closed(srv);
             return err;
@@ -552,24 +609,31 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
     ENSURE(slot->state == SLOT_ACTIVE, SHMCHAN_E_CLOSED);
 
     const unsigned short owner_sem = shmchan_layout_slot_sem(client, SHMCHAN_SEM_SLOT_OWNER);
-    const int64_t deadline = shmchan_deadline_after_ms(timeout_ms);
+    int64_t deadline = 0; /* read the clock only once we have to wait */
     for (;;) {
         const shmchan_err_t r =
             shmchan_lane_try_send(&slot->tx, SHMCHAN_FRAME_DATA, (const uint8_t *)data, len);
         if (r == SHMCHAN_OK) {
             if (shmchan_lane_consumer_needs_wake(&slot->tx)) {
                 (void)shmchan_wake_post(srv->semid,
-                                        shmchan_layout_slot_sem(client, SHMCHAN_SEM_SLOT_RX));
+                                        shmchan_layout_slot_sem(client, SHMCHAN_SEM_SLOT_RX), NULL);
             }
             return SHMCHAN_OK;
         }
         if (r == SHMCHAN_E_PROTOCOL) {
             shmchan_event_t ignored;
             slot_kick(srv, client, &ignored);
+            /* The caller of send learns it here; the event loop still owes
+             * the DISCONNECT, so that every CONNECT has one. */
+            slot->kick_unreported = 1;
+            srv->kicks_unreported++;
             return r;
         }
         if (r != SHMCHAN_E_WOULD_BLOCK) {
             return r;
+        }
+        if (deadline == 0) {
+            deadline = shmchan_deadline_after_ms(timeout_ms);
         }
         /* Full. Is the client still there to make room? */
         int owner = 0;
@@ -624,13 +688,12 @@ shmchan_err_t shmchan_server_close(shmchan_server_t *srv)
             if (srv->slots[s].state == SLOT_ACTIVE) {
                 (void)shmchan_lane_try_send(&srv->slots[s].tx, SHMCHAN_FRAME_GOODBYE, NULL, 0);
                 (void)shmchan_wake_post(srv->semid,
-                                        shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_RX));
+                                        shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_RX), NULL);
             }
         }
     }
     srv->closed = 1;
-    server_teardown(srv);
-    return SHMCHAN_OK;
+    return server_teardown(srv);
 }
 
 void shmchan_server_destroy(shmchan_server_t *srv)

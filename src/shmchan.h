@@ -208,8 +208,11 @@ int shmchan_server_shmid(const shmchan_server_t *srv);
 int shmchan_server_semid(const shmchan_server_t *srv);
 
 /* Tells connected clients goodbye, then removes (IPC_RMID) the semaphore
- * set and the segment and detaches. Idempotent; every later call on the
- * handle returns SHMCHAN_E_CLOSED. Uses only ids kept in private memory. */
+ * set and the segment and detaches. Returns the first failure of those
+ * steps (an object someone already removed is not a failure), but always
+ * attempts all three. Idempotent: a second call does nothing and returns
+ * SHMCHAN_OK; every other call on the handle returns SHMCHAN_E_CLOSED.
+ * Uses only ids kept in private memory. */
 shmchan_err_t shmchan_server_close(shmchan_server_t *srv);
 
 /* shmchan_server_close, then frees the handle. NULL is a no-op. */

@@ -57,7 +57,8 @@ shmchan_err_t shmchan_sys_map_errno(int err, shmchan_sys_op_t op)
          * names an object: it was removed before the call. For get, it means
          * the size is outside SHMMIN..SHMMAX or nsems outside 1..SEMMSL. */
         return (op == SHMCHAN_SYS_OP_GET) ? SHMCHAN_E_LIMIT : SHMCHAN_E_CLOSED;
-    case ENOSPC:
+    case ENOSPC: /* SHMMNI/SEMMNI/SEMMNS/SHMALL exhausted */
+    case ENFILE: /* system-wide file table full: shmget(2) */
     case E2BIG:
     case ERANGE:
     case EMFILE:
@@ -337,8 +338,13 @@ shmchan_err_t shmchan_sys_semop(int semid, struct sembuf *ops, size_t nops, int6
             continue;
         }
         if (e == EAGAIN && timeout_ns == 0) {
-            shmchan_diag_set(diag, SHMCHAN_E_WOULD_BLOCK, e, "semtimedop(semid=%d): %s", semid,
-                             strerror(e));
+            /* The common, expected outcome of a non-blocking attempt (a wake
+             * post finding the token already there): no diag text unless
+             * one was asked for, strerror() is not free. */
+            if (diag != NULL) {
+                shmchan_diag_set(diag, SHMCHAN_E_WOULD_BLOCK, e, "semtimedop(semid=%d): %s",
+                                 semid, strerror(e));
+            }
             return SHMCHAN_E_WOULD_BLOCK;
         }
         return fail(diag, SHMCHAN_SYS_OP_SEMOP, e, "semtimedop(semid=%d, nsops=%zu)", semid,

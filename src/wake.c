@@ -7,13 +7,13 @@
 #include "sysv.h"
 #include "wake.h"
 
-shmchan_err_t shmchan_wake_post(int semid, unsigned short sem)
+shmchan_err_t shmchan_wake_post(int semid, unsigned short sem, shmchan_diag_t *diag)
 {
     struct sembuf ops[2] = {
         {.sem_num = sem, .sem_op = 0, .sem_flg = IPC_NOWAIT},
         {.sem_num = sem, .sem_op = 1, .sem_flg = 0},
     };
-    const shmchan_err_t err = shmchan_sys_semop(semid, ops, 2, 0, NULL, NULL);
+    const shmchan_err_t err = shmchan_sys_semop(semid, ops, 2, 0, NULL, diag);
     /* WOULD_BLOCK: it is already 1, the sleeper will wake anyway. */
     return (err == SHMCHAN_E_WOULD_BLOCK) ? SHMCHAN_OK : err;
 }

@@ -16,8 +16,10 @@
 
 #include "shmchan.h"
 
-/* Raises the semaphore to 1 if it is 0. SHMCHAN_OK also when it was 1. */
-SHMCHAN_MUST_CHECK shmchan_err_t shmchan_wake_post(int semid, unsigned short sem);
+/* Raises the semaphore to 1 if it is 0. SHMCHAN_OK also when it was 1.
+ * diag (may be NULL) names the failing call. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_wake_post(int semid, unsigned short sem,
+                                                   shmchan_diag_t *diag);
 
 /* Takes the token, waiting at most timeout_ns (> 0). SHMCHAN_OK (woken),
  * SHMCHAN_E_TIMEOUT, SHMCHAN_E_CLOSED (set removed), SHMCHAN_E_INTERRUPTED. */
