@@ -80,12 +80,24 @@ shmchan_err_t shmchan_lane_fault(const shmchan_lane_t *lane)
     return lane->fault;
 }
 
-/* Producer's view of the fill level, or UINT32_MAX if the consumer's tail
- * is impossible. */
-static uint32_t producer_used(const shmchan_lane_t *lane)
+/* Producer: re-reads the consumer's tail and validates it. Returns the fill
+ * level, or UINT32_MAX if the tail is impossible. */
+static uint32_t producer_refresh(shmchan_lane_t *lane)
 {
     /* Acquire: the consumer finished copying bytes out before it advanced
      * tail, so we may overwrite everything before the tail we read. */
+    const uint32_t tail = shmchan_shm_load_u32_acquire(lane->ctl + SHMCHAN_LANE_OFF_TAIL);
+    const uint32_t used = lane->pos - tail;
+    if (used > lane->capacity) {
+        return UINT32_MAX;
+    }
+    lane->peer = tail;
+    return used;
+}
+
+/* Fill level seen by a read-only caller (no cache update). */
+static uint32_t producer_used(const shmchan_lane_t *lane)
+{
     const uint32_t tail = shmchan_shm_load_u32_acquire(lane->ctl + SHMCHAN_LANE_OFF_TAIL);
     const uint32_t used = lane->pos - tail;
     return used <= lane->capacity ? used : UINT32_MAX;
@@ -111,13 +123,17 @@ shmchan_err_t shmchan_lane_try_send(shmchan_lane_t *lane, uint8_t type, const ui
     ENSURE(lane->fault == SHMCHAN_OK, SHMCHAN_E_PROTOCOL);
     ENSURE(len <= lane->max_payload, SHMCHAN_E_FRAME_TOO_LONG);
 
-    const uint32_t used = producer_used(lane);
-    if (used == UINT32_MAX) {
-        return lane_fail(lane, SHMCHAN_E_PROTOCOL);
-    }
     /* len + header <= capacity (lane_init), so no overflow here. */
     const uint32_t need = len + SHMCHAN_FRAME_HEADER_SIZE;
-    ENSURE(lane->capacity - used >= need, SHMCHAN_E_WOULD_BLOCK);
+    /* The cached tail was valid when read and the consumer only moves it
+     * forward, so the true free space is at least what it implies. */
+    if (lane->capacity - (lane->pos - lane->peer) < need) {
+        const uint32_t used = producer_refresh(lane);
+        if (used == UINT32_MAX) {
+            return lane_fail(lane, SHMCHAN_E_PROTOCOL);
+        }
+        ENSURE(lane->capacity - used >= need, SHMCHAN_E_WOULD_BLOCK);
+    }
 
     /* The checksum is computed over the caller's private bytes, before any
      * of them is in shared memory. */
@@ -155,14 +171,21 @@ shmchan_err_t shmchan_lane_try_recv(shmchan_lane_t *lane, uint8_t *type, uint8_t
     ENSURE(buf != NULL || cap == 0, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(lane->fault == SHMCHAN_OK, SHMCHAN_E_PROTOCOL);
 
-    /* Acquire: pairs with the producer's release of head. One load; the
-     * value is validated, then only the private copy is used. */
-    const uint32_t head = shmchan_shm_load_u32_acquire(lane->ctl + SHMCHAN_LANE_OFF_HEAD);
-    const uint32_t avail = head - lane->pos;
+    uint32_t avail = lane->peer - lane->pos;
     if (avail == 0) {
-        return SHMCHAN_E_WOULD_BLOCK;
+        /* Acquire: pairs with the producer's release of head. One load; the
+         * value is validated, then only the private copy is used. */
+        const uint32_t head = shmchan_shm_load_u32_acquire(lane->ctl + SHMCHAN_LANE_OFF_HEAD);
+        avail = head - lane->pos;
+        if (avail == 0) {
+            return SHMCHAN_E_WOULD_BLOCK;
+        }
+        if (avail > lane->capacity) {
+            return lane_fail(lane, SHMCHAN_E_FRAME_TRUNCATED);
+        }
+        lane->peer = head;
     }
-    if (avail > lane->capacity || avail < SHMCHAN_FRAME_HEADER_SIZE) {
+    if (avail < SHMCHAN_FRAME_HEADER_SIZE) {
         /* Producers publish whole frames only. */
         return lane_fail(lane, SHMCHAN_E_FRAME_TRUNCATED);
     }

@@ -7,8 +7,11 @@
  *   tail  - written by the consumer: bytes ever consumed  (free-running u32)
  *   consumer_waiting, producer_waiting - "I may sleep, post my semaphore".
  * Each side keeps its own index privately and never reads it back, reads the
- * peer's index once per operation, and rejects any value that no honest peer
- * could have written (a fill level over the capacity, a frame that does not
+ * peer's index at most once per operation — and only when the copy it
+ * validated last time no longer suffices (a full-looking ring for the
+ * producer, an empty-looking one for the consumer), which saves a
+ * cross-core cache miss per message — and rejects any value that no honest
+ * peer could have written (a fill level over the capacity, a frame that does not
  * decode, a sequence number out of order). Such a lane is "faulted": the
  * fault is sticky and every later call returns SHMCHAN_E_PROTOCOL.
  *
@@ -38,6 +41,7 @@ typedef struct shmchan_lane {
     uint32_t capacity;     /* power of two */
     uint32_t max_payload;  /* channel limit, + frame header <= capacity */
     uint32_t pos;          /* private: our head (producer) or tail (consumer) */
+    uint32_t peer;         /* private: the peer's index as last read and validated */
     uint64_t seq;          /* private: next sequence number to send / expect */
     shmchan_err_t fault;   /* SHMCHAN_OK, or why the peer broke the lane */
 } shmchan_lane_t;

@@ -1,0 +1,1637 @@
+/* Unit tests for lane.c, the SPSC frame ring over untrusted shared memory.
+ *
+ * A lane here lives in ordinary heap memory: a 256-byte control block and a
+ * ring, both from aligned_alloc(64, ...) and each exactly as large as the
+ * lane may use, so that under --config=asan any read or write outside them
+ * is a crash. The producer and the consumer are two shmchan_lane_t bound to
+ * the same memory, as the two processes of a channel are.
+ *
+ * The test plays the hostile peer by writing the shared words and ring bytes
+ * itself, with its own little-endian helpers at the documented offsets
+ * (docs/protocol.md, "Lanes"), and forges frames with its own CRC-32C
+ * (bit by bit, from the definition), never with the library's codec, so a
+ * forged frame is exactly what the wire format says and nothing more.
+ *
+ * Random tests print their seed; replay with
+ *   bazel test //tests:lane_test --test_env=SHMCHAN_TEST_SEED=0x...
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "src/lane.h"
+#include "src/shmchan.h"
+
+/* The documented control block and frame header, restated. */
+#define DOC_OFF_HEAD 0u
+#define DOC_OFF_TAIL 64u
+#define DOC_OFF_CONSUMER_WAITING 128u
+#define DOC_OFF_PRODUCER_WAITING 192u
+#define DOC_CTL_SIZE 256u
+#define HDR 24u
+#define DOC_FRAME_VERSION 1u
+#define DOC_TYPE_DATA 1u
+#define DOC_TYPE_GOODBYE 2u
+#define DOC_PAYLOAD_HARD_MAX (16u * 1024u * 1024u)
+
+/* ------------------------------------------------- failure reporting */
+
+static char g_ctx[256];
+
+__attribute__((format(printf, 1, 2))) static void set_ctx(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(g_ctx, sizeof g_ctx, fmt, ap);
+    va_end(ap);
+}
+
+static void check_err_at(shmchan_err_t got, shmchan_err_t want, const char *expr,
+                         const char *file, int line)
+{
+    if (got != want) {
+        print_error("%s:%d: %s\n    returned %s (%d), expected %s (%d)\n    context: %s\n", file,
+                    line, expr, shmchan_errname(got), (int)got, shmchan_errname(want),
+                    (int)want, g_ctx);
+        _fail(file, line);
+    }
+}
+
+static void check_true_at(int cond, const char *expr, const char *file, int line)
+{
+    if (!cond) {
+        print_error("%s:%d: check failed: %s\n    context: %s\n", file, line, expr, g_ctx);
+        _fail(file, line);
+    }
+}
+
+static void check_eq_at(uint64_t a, uint64_t b, const char *ea, const char *eb, const char *file,
+                        int line)
+{
+    if (a != b) {
+        print_error("%s:%d: %s == %s failed: 0x%" PRIx64 " (%" PRIu64 ") != 0x%" PRIx64
+                    " (%" PRIu64 ")\n    context: %s\n",
+                    file, line, ea, eb, a, a, b, b, g_ctx);
+        _fail(file, line);
+    }
+}
+
+static void check_mem_at(const uint8_t *a, const uint8_t *b, size_t n, const char *ea,
+                         const char *eb, const char *file, int line)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            print_error("%s:%d: %s and %s differ at byte %zu of %zu: 0x%02x != 0x%02x\n"
+                        "    context: %s\n",
+                        file, line, ea, eb, i, n, (unsigned)a[i], (unsigned)b[i], g_ctx);
+            _fail(file, line);
+        }
+    }
+}
+
+#define CHECK_ERR(call, want) check_err_at((call), (want), #call, __FILE__, __LINE__)
+#define CHECK(cond) check_true_at((cond) ? 1 : 0, #cond, __FILE__, __LINE__)
+#define CHECK_EQ(a, b) check_eq_at((uint64_t)(a), (uint64_t)(b), #a, #b, __FILE__, __LINE__)
+#define CHECK_MEM(a, b, n) check_mem_at((a), (b), (n), #a, #b, __FILE__, __LINE__)
+
+/* ------------------------------------------------------------ randomness */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s != 0 ? *s : UINT64_C(0x9E3779B97F4A7C15);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+static uint32_t rng_below(uint64_t *s, uint32_t n)
+{
+    return n == 0 ? 0 : (uint32_t)(rng_next(s) % n);
+}
+
+static uint64_t test_seed(const char *what)
+{
+    uint64_t seed;
+    const char *env = getenv("SHMCHAN_TEST_SEED");
+    if (env != NULL && *env != '\0') {
+        seed = (uint64_t)strtoull(env, NULL, 0);
+    } else {
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        seed = ((uint64_t)ts.tv_sec * UINT64_C(1000000007)) ^ (uint64_t)ts.tv_nsec ^
+               ((uint64_t)getpid() << 40);
+    }
+    print_message("%s seed: 0x%016" PRIx64 " (replay with --test_env=SHMCHAN_TEST_SEED=0x%016" PRIx64
+                  ")\n",
+                  what, seed, seed);
+    return seed;
+}
+
+/* ------------------------------------------- independent reference code */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        p[i] = (uint8_t)((v >> (8u * i)) & 0xFFu);
+    }
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        p[i] = (uint8_t)((v >> (8u * i)) & 0xFFu);
+    }
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+/* CRC-32C from the definition (reflected 0x82F63B78, init and final xor
+ * 0xFFFFFFFF); `crc` chains: 0 to start. */
+static uint32_t ref_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+    uint32_t c = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) {
+            c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        }
+    }
+    return ~c;
+}
+
+/* A complete frame header per protocol.md section 1, checksum included. */
+static void ref_header(uint8_t h[HDR], uint8_t type, uint32_t len, uint64_t seq,
+                       const uint8_t *payload)
+{
+    memset(h, 0, HDR);
+    h[0] = 'S';
+    h[1] = 'H';
+    h[2] = 'C';
+    h[3] = 'F';
+    h[4] = DOC_FRAME_VERSION;
+    h[5] = type;
+    put_le32(h + 8, len);
+    put_le64(h + 16, seq);
+    uint32_t crc = ref_crc32c(0, h, 12);
+    crc = ref_crc32c(crc, h + 16, 8);
+    crc = ref_crc32c(crc, payload, len);
+    put_le32(h + 12, crc);
+}
+
+/* Payload bytes are a function of the frame's index, so a frame delivered
+ * out of order, twice, or with bytes from another frame shows. */
+static void payload_fill(uint8_t *p, uint32_t len, uint64_t id)
+{
+    uint64_t s = id * UINT64_C(0x9E3779B97F4A7C15) + 1u;
+    for (uint32_t i = 0; i < len; i++) {
+        p[i] = (uint8_t)(rng_next(&s) >> 56);
+    }
+}
+
+/* ------------------------------------------------------------- the rig */
+
+typedef struct lane_rig {
+    uint8_t *ctl;
+    uint8_t *ring;
+    uint32_t cap;
+    uint32_t max_payload;
+    shmchan_lane_t prod;
+    shmchan_lane_t cons;
+} lane_rig_t;
+
+static void rig_open(lane_rig_t *r, uint32_t cap, uint32_t max_payload)
+{
+    memset(r, 0, sizeof *r);
+    r->ctl = aligned_alloc(64, DOC_CTL_SIZE);
+    r->ring = aligned_alloc(64, cap);
+    assert_non_null(r->ctl);
+    assert_non_null(r->ring);
+    memset(r->ctl, 0, DOC_CTL_SIZE);
+    /* Not zero: a consumer that reads an unwritten byte as a header fails. */
+    memset(r->ring, 0xEE, cap);
+    r->cap = cap;
+    r->max_payload = max_payload;
+    CHECK_ERR(shmchan_lane_init(&r->prod, r->ctl, r->ring, cap, max_payload), SHMCHAN_OK);
+    CHECK_ERR(shmchan_lane_init(&r->cons, r->ctl, r->ring, cap, max_payload), SHMCHAN_OK);
+}
+
+static void rig_close(lane_rig_t *r)
+{
+    free(r->ctl);
+    free(r->ring);
+    memset(r, 0, sizeof *r);
+}
+
+/* A lane that has already carried `counter` bytes (both sides agree). The
+ * private positions are set directly: reaching a counter near 2^32 by
+ * traffic would take 4 GiB of frames. Only valid before any frame. */
+static void rig_start_at(lane_rig_t *r, uint32_t counter)
+{
+    r->prod.pos = counter;
+    r->cons.pos = counter;
+    /* Each side's cached copy of the other's index (lane.h: `peer`). */
+    r->prod.peer = counter;
+    r->cons.peer = counter;
+    put_le32(r->ctl + DOC_OFF_HEAD, counter);
+    put_le32(r->ctl + DOC_OFF_TAIL, counter);
+}
+
+/* Makes the producer's cached copy of the tail say "full", so that its next
+ * send must re-read and validate the shared tail. The producer trusts the
+ * tail it validated last until it needs more room than that tail allows
+ * (lane.h), so this is how a test reaches the re-read deterministically. */
+static void rig_forget_tail(lane_rig_t *r)
+{
+    r->prod.peer = r->prod.pos - r->prod.capacity;
+}
+
+static uint32_t rig_head(const lane_rig_t *r)
+{
+    return get_le32(r->ctl + DOC_OFF_HEAD);
+}
+
+static uint32_t rig_tail(const lane_rig_t *r)
+{
+    return get_le32(r->ctl + DOC_OFF_TAIL);
+}
+
+static void rig_set_head(lane_rig_t *r, uint32_t v)
+{
+    put_le32(r->ctl + DOC_OFF_HEAD, v);
+}
+
+static void rig_set_tail(lane_rig_t *r, uint32_t v)
+{
+    put_le32(r->ctl + DOC_OFF_TAIL, v);
+}
+
+static uint8_t *rig_ring_at(const lane_rig_t *r, uint32_t counter)
+{
+    return r->ring + (counter & (r->cap - 1u));
+}
+
+static void rig_ring_read(const lane_rig_t *r, uint32_t counter, uint8_t *dst, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        dst[i] = *rig_ring_at(r, counter + i);
+    }
+}
+
+static void rig_ring_write(lane_rig_t *r, uint32_t counter, const uint8_t *src, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        *rig_ring_at(r, counter + i) = src[i];
+    }
+}
+
+/* The hostile producer: writes a well-formed frame of the test's making at
+ * `counter` (returns its size); publishing it is a separate step. */
+static uint32_t rig_forge(lane_rig_t *r, uint32_t counter, uint8_t type, uint32_t len,
+                          uint64_t seq, uint64_t id)
+{
+    uint8_t *payload = malloc(len == 0 ? 1 : len);
+    assert_non_null(payload);
+    payload_fill(payload, len, id);
+    uint8_t h[HDR];
+    ref_header(h, type, len, seq, payload);
+    rig_ring_write(r, counter, h, HDR);
+    rig_ring_write(r, counter + HDR, payload, len);
+    free(payload);
+    return HDR + len;
+}
+
+/* Sends frame `id` honestly (payload from payload_fill). */
+static shmchan_err_t rig_send(lane_rig_t *r, uint8_t type, uint32_t len, uint64_t id)
+{
+    uint8_t *payload = malloc(len == 0 ? 1 : len);
+    assert_non_null(payload);
+    payload_fill(payload, len, id);
+    const shmchan_err_t err = shmchan_lane_try_send(&r->prod, type, payload, len);
+    free(payload);
+    return err;
+}
+
+/* Receives into a heap buffer of exactly `cap` bytes and checks the frame
+ * is `id` of `len` bytes when the call succeeds. */
+static shmchan_err_t rig_recv_expect(lane_rig_t *r, size_t cap, uint8_t want_type,
+                                     uint32_t want_len, uint64_t id, uint32_t *got_len)
+{
+    uint8_t *buf = malloc(cap == 0 ? 1 : cap);
+    assert_non_null(buf);
+    uint8_t type = 0;
+    uint32_t len = 0xDEADBEEFu;
+    const shmchan_err_t err = shmchan_lane_try_recv(&r->cons, &type, buf, cap, &len);
+    if (err == SHMCHAN_OK) {
+        CHECK_EQ(type, want_type);
+        CHECK_EQ(len, want_len);
+        uint8_t *want = malloc(want_len == 0 ? 1 : want_len);
+        assert_non_null(want);
+        payload_fill(want, want_len, id);
+        CHECK_MEM(buf, want, want_len);
+        free(want);
+    }
+    if (got_len != NULL) {
+        *got_len = len;
+    }
+    free(buf);
+    return err;
+}
+
+/* The frame at `counter` in the ring is, byte for byte, the documented
+ * encoding of frame `id`. */
+static void check_ring_frame(const lane_rig_t *r, uint32_t counter, uint8_t type, uint32_t len,
+                             uint64_t seq, uint64_t id)
+{
+    uint8_t *want_payload = malloc(len == 0 ? 1 : len);
+    uint8_t *got_payload = malloc(len == 0 ? 1 : len);
+    assert_non_null(want_payload);
+    assert_non_null(got_payload);
+    payload_fill(want_payload, len, id);
+    uint8_t want_h[HDR];
+    uint8_t got_h[HDR];
+    ref_header(want_h, type, len, seq, want_payload);
+    rig_ring_read(r, counter, got_h, HDR);
+    rig_ring_read(r, counter + HDR, got_payload, len);
+    CHECK_MEM(got_h, want_h, HDR);
+    CHECK_MEM(got_payload, want_payload, len);
+    free(want_payload);
+    free(got_payload);
+}
+
+/* ---------------------------------------------------------- init, reset */
+
+static void test_init_arguments(void **state)
+{
+    (void)state;
+    uint8_t *ctl = aligned_alloc(64, DOC_CTL_SIZE);
+    uint8_t *ring = aligned_alloc(64, 1024);
+    assert_non_null(ctl);
+    assert_non_null(ring);
+    memset(ctl, 0x77, DOC_CTL_SIZE);
+    memset(ring, 0x66, 1024);
+    typedef struct {
+        uint32_t cap, max_payload;
+        shmchan_err_t want;
+    } init_case_t;
+    const init_case_t cases[] = {
+        {64, 40, SHMCHAN_OK},
+        {64, 0, SHMCHAN_OK},
+        {64, 41, SHMCHAN_E_INVALID_ARGUMENT},
+        {1024, 1000, SHMCHAN_OK},
+        {1024, 1001, SHMCHAN_E_INVALID_ARGUMENT},
+        {0, 0, SHMCHAN_E_INVALID_ARGUMENT},
+        {96, 40, SHMCHAN_E_INVALID_ARGUMENT},
+        {1000, 40, SHMCHAN_E_INVALID_ARGUMENT},
+        {1u << 31, DOC_PAYLOAD_HARD_MAX + 1u, SHMCHAN_E_INVALID_ARGUMENT},
+        {1u << 31, UINT32_MAX, SHMCHAN_E_INVALID_ARGUMENT},
+        {16, 0, SHMCHAN_E_INVALID_ARGUMENT},
+    };
+    uint8_t ctl_before[DOC_CTL_SIZE];
+    memcpy(ctl_before, ctl, sizeof ctl_before);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        set_ctx("init capacity %" PRIu32 " max_payload %" PRIu32, cases[i].cap,
+                cases[i].max_payload);
+        shmchan_lane_t lane;
+        CHECK_ERR(shmchan_lane_init(&lane, ctl, ring, cases[i].cap, cases[i].max_payload),
+                  cases[i].want);
+        /* Binding touches no shared byte: a joiner may init while its peer
+         * is already running. */
+        CHECK_MEM(ctl, ctl_before, DOC_CTL_SIZE);
+        CHECK_EQ(ring[0], 0x66);
+        if (cases[i].want == SHMCHAN_OK) {
+            CHECK_ERR(shmchan_lane_fault(&lane), SHMCHAN_OK);
+        }
+    }
+    set_ctx("init NULL arguments");
+    shmchan_lane_t lane;
+    CHECK_ERR(shmchan_lane_init(NULL, ctl, ring, 64, 40), SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_init(&lane, NULL, ring, 64, 40), SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_init(&lane, ctl, NULL, 64, 40), SHMCHAN_E_INVALID_ARGUMENT);
+    free(ctl);
+    free(ring);
+}
+
+static void test_reset_shared(void **state)
+{
+    (void)state;
+    set_ctx("reset_shared");
+    uint8_t *ctl = aligned_alloc(64, DOC_CTL_SIZE);
+    assert_non_null(ctl);
+    for (size_t i = 0; i < DOC_CTL_SIZE; i++) {
+        ctl[i] = (uint8_t)(i | 0x80u);
+    }
+    uint8_t want[DOC_CTL_SIZE];
+    memcpy(want, ctl, sizeof want);
+    const uint32_t words[] = {DOC_OFF_HEAD, DOC_OFF_TAIL, DOC_OFF_CONSUMER_WAITING,
+                              DOC_OFF_PRODUCER_WAITING};
+    for (size_t w = 0; w < 4; w++) {
+        memset(want + words[w], 0, 4);
+    }
+    shmchan_lane_reset_shared(ctl);
+    /* The four words are zero and no other byte changed. */
+    CHECK_MEM(ctl, want, DOC_CTL_SIZE);
+    free(ctl);
+}
+
+/* ------------------------------------------------------- honest traffic */
+
+/* Sends and receives random-length frames, in random bursts, through a
+ * small ring, checking every frame's bytes in the ring against the wire
+ * format, the shared counters against the bytes sent and received, and
+ * every received payload, type and length against what was sent, in
+ * order. */
+static void fifo_round_trip(uint32_t cap, uint32_t mp, uint32_t start, uint64_t *rng)
+{
+    lane_rig_t r;
+    rig_open(&r, cap, mp);
+    rig_start_at(&r, start);
+
+    enum { QUEUE = 1024, FRAMES = 3000 };
+    uint32_t q_len[QUEUE];
+    uint8_t q_type[QUEUE];
+    uint64_t sent = 0;
+    uint64_t received = 0;
+    uint32_t head = start;
+    uint32_t tail = start;
+    uint64_t bytes = 0;
+    while (received < FRAMES) {
+        /* A burst of sends until the ring refuses one. */
+        const uint32_t burst = 1u + rng_below(rng, 8);
+        for (uint32_t b = 0; b < burst && sent < FRAMES; b++) {
+            const uint32_t len = rng_below(rng, 8) == 0 ? mp : rng_below(rng, mp + 1u);
+            const uint8_t type = rng_below(rng, 4) == 0 ? DOC_TYPE_GOODBYE : DOC_TYPE_DATA;
+            set_ctx("cap %" PRIu32 " start 0x%08" PRIx32 ": send frame %" PRIu64 " len %" PRIu32,
+                    cap, start, sent, len);
+            const int fits = (uint64_t)cap - (uint32_t)(head - tail) >= (uint64_t)len + HDR;
+            CHECK_EQ(shmchan_lane_writable(&r.prod, len), fits);
+            const shmchan_err_t err = rig_send(&r, type, len, sent);
+            if (!fits) {
+                CHECK_ERR(err, SHMCHAN_E_WOULD_BLOCK);
+                CHECK_EQ(rig_head(&r), head);
+                break;
+            }
+            CHECK_ERR(err, SHMCHAN_OK);
+            check_ring_frame(&r, head, type, len, sent, sent);
+            q_len[sent % QUEUE] = len;
+            q_type[sent % QUEUE] = type;
+            head += HDR + len;
+            bytes += HDR + len;
+            sent++;
+            CHECK_EQ(rig_head(&r), head);
+        }
+        /* A burst of receives, sometimes draining the lane. */
+        const uint32_t takes = 1u + rng_below(rng, 8);
+        for (uint32_t t = 0; t < takes; t++) {
+            set_ctx("cap %" PRIu32 " start 0x%08" PRIx32 ": receive frame %" PRIu64, cap, start,
+                    received);
+            CHECK_EQ(shmchan_lane_readable(&r.cons), received < sent);
+            if (received == sent) {
+                uint32_t len = 1;
+                CHECK_ERR(rig_recv_expect(&r, mp, 0, 0, 0, &len), SHMCHAN_E_WOULD_BLOCK);
+                CHECK_EQ(len, 0);
+                break;
+            }
+            const uint32_t len = q_len[received % QUEUE];
+            CHECK_ERR(rig_recv_expect(&r, mp, q_type[received % QUEUE], len, received, NULL),
+                      SHMCHAN_OK);
+            tail += HDR + len;
+            received++;
+            CHECK_EQ(rig_tail(&r), tail);
+        }
+    }
+    /* The ring went round many times. */
+    CHECK(bytes > 100u * (uint64_t)cap);
+    CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    rig_close(&r);
+}
+
+static void test_fifo_round_trip_wraps(void **state)
+{
+    (void)state;
+    uint64_t rng = test_seed("lane FIFO round trip");
+    fifo_round_trip(64, 40, 0, &rng);
+    fifo_round_trip(256, 200, 0, &rng);
+    fifo_round_trip(256, 100, 0xFFFFFF00u, &rng); /* the counters cross 2^32 */
+    fifo_round_trip(1024, 1000, 0xFFFFFFFFu - 500u, &rng);
+    fifo_round_trip(4096, 333, 7, &rng);
+}
+
+/* Exactly full, and one byte short, at ring positions that put the frames
+ * across the end of the ring and the counters across 2^32. */
+static void full_and_one_short(uint32_t start)
+{
+    const uint32_t cap = 256;
+    lane_rig_t r;
+    rig_open(&r, cap, cap - HDR);
+    rig_start_at(&r, start);
+    set_ctx("start 0x%08" PRIx32 ": first frame", start);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 100, 0), SHMCHAN_OK); /* 124 bytes used */
+
+    /* 132 bytes left: a 109-byte payload needs 133. */
+    set_ctx("start 0x%08" PRIx32 ": one byte short", start);
+    uint8_t ring_before[256];
+    memcpy(ring_before, r.ring, cap);
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 109), 0);
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 108), 1);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 109, 1), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(rig_head(&r), start + 124u);
+    CHECK_MEM(r.ring, ring_before, cap);
+    CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
+
+    set_ctx("start 0x%08" PRIx32 ": exactly full", start);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 108, 1), SHMCHAN_OK);
+    CHECK_EQ(rig_head(&r), start + cap);
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 0), 0);
+    memcpy(ring_before, r.ring, cap);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 2), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(rig_head(&r), start + cap);
+    CHECK_MEM(r.ring, ring_before, cap);
+
+    /* Freeing the first frame makes room for exactly 124 bytes again. */
+    set_ctx("start 0x%08" PRIx32 ": refill after one receive", start);
+    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 100, 0, NULL), SHMCHAN_OK);
+    CHECK_EQ(rig_tail(&r), start + 124u);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 101, 2), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 100, 2), SHMCHAN_OK);
+    CHECK_EQ(rig_head(&r), start + cap + 124u);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 3), SHMCHAN_E_WOULD_BLOCK);
+
+    set_ctx("start 0x%08" PRIx32 ": drain", start);
+    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 108, 1, NULL), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 100, 2, NULL), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, cap, 0, 0, 0, NULL), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(rig_tail(&r), start + cap + 124u);
+
+    /* A single frame of the largest payload fills the ring exactly. */
+    set_ctx("start 0x%08" PRIx32 ": one max frame", start);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, cap - HDR, 4), SHMCHAN_OK);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 5), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_ERR(rig_recv_expect(&r, cap - HDR, DOC_TYPE_DATA, cap - HDR, 4, NULL), SHMCHAN_OK);
+    rig_close(&r);
+}
+
+static void test_full_exactly_and_one_short(void **state)
+{
+    (void)state;
+    const uint32_t starts[] = {0, 100, 200, 255, 0xFFFFFFFFu - 50u, 0xFFFFFF80u};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        full_and_one_short(starts[i]);
+    }
+}
+
+static void test_empty_recv(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 64, 40);
+    set_ctx("fresh lane");
+    uint8_t buf[40];
+    uint8_t type = 0x33;
+    uint32_t len = 7;
+    CHECK_EQ(shmchan_lane_readable(&r.cons), 0);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(rig_tail(&r), 0);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+
+    set_ctx("drained lane");
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 10, 0), SHMCHAN_OK);
+    CHECK_EQ(shmchan_lane_readable(&r.cons), 1);
+    CHECK_ERR(rig_recv_expect(&r, 40, DOC_TYPE_DATA, 10, 0, NULL), SHMCHAN_OK);
+    CHECK_EQ(shmchan_lane_readable(&r.cons), 0);
+    len = 7;
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(rig_tail(&r), HDR + 10u);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    rig_close(&r);
+}
+
+static void test_output_too_small(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 256, 200);
+    rig_start_at(&r, 240); /* the payload wraps */
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 50, 0), SHMCHAN_OK);
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        set_ctx("49-byte buffer, attempt %d", attempt);
+        uint8_t *small = malloc(49);
+        assert_non_null(small);
+        memset(small, 0xC3, 49);
+        uint8_t type = 0;
+        uint32_t len = 0;
+        CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, small, 49, &len),
+                  SHMCHAN_E_OUTPUT_TOO_SMALL);
+        CHECK_EQ(len, 50);
+        for (size_t i = 0; i < 49; i++) {
+            CHECK_EQ(small[i], 0xC3);
+        }
+        free(small);
+        /* Nothing consumed: still readable, tail where it was. */
+        CHECK_EQ(rig_tail(&r), 240);
+        CHECK_EQ(shmchan_lane_readable(&r.cons), 1);
+        CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    }
+    set_ctx("no buffer at all");
+    uint8_t type = 0;
+    uint32_t len = 0;
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, NULL, 0, &len), SHMCHAN_E_OUTPUT_TOO_SMALL);
+    CHECK_EQ(len, 50);
+
+    set_ctx("exact buffer");
+    CHECK_ERR(rig_recv_expect(&r, 50, DOC_TYPE_DATA, 50, 0, NULL), SHMCHAN_OK);
+    CHECK_EQ(rig_tail(&r), 240u + HDR + 50u);
+
+    set_ctx("zero-length frame, no buffer");
+    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 1), SHMCHAN_OK);
+    len = 99;
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, NULL, 0, &len), SHMCHAN_OK);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(type, DOC_TYPE_GOODBYE);
+
+    set_ctx("argument errors");
+    uint8_t buf[8];
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, NULL, 1, &len), SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, NULL, buf, sizeof buf, &len),
+              SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, NULL),
+              SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_try_recv(NULL, &type, buf, sizeof buf, &len),
+              SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    rig_close(&r);
+}
+
+static void test_send_refusals(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 256, 100);
+    uint8_t ring_before[256];
+    memcpy(ring_before, r.ring, sizeof ring_before);
+    /* A one-byte buffer: a send that read the payload before checking the
+     * length would overrun it. */
+    uint8_t *one = malloc(1);
+    assert_non_null(one);
+    one[0] = 1;
+    const uint32_t too_long[] = {101, 232, 233, DOC_PAYLOAD_HARD_MAX, UINT32_MAX};
+    for (size_t i = 0; i < sizeof too_long / sizeof too_long[0]; i++) {
+        set_ctx("send len %" PRIu32 " over max_payload 100", too_long[i]);
+        CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, one, too_long[i]),
+                  SHMCHAN_E_FRAME_TOO_LONG);
+        CHECK_EQ(rig_head(&r), 0);
+        CHECK_MEM(r.ring, ring_before, sizeof ring_before);
+        CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
+    }
+    set_ctx("NULL payload with a length");
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, NULL, 1), SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_try_send(NULL, DOC_TYPE_DATA, one, 1), SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_EQ(rig_head(&r), 0);
+    /* An unknown type is refused by the encoder: nothing published. */
+    const uint8_t bad_types[] = {0, 3, 255};
+    for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
+        set_ctx("send type %u", (unsigned)bad_types[i]);
+        CHECK(shmchan_lane_try_send(&r.prod, bad_types[i], one, 1) != SHMCHAN_OK);
+        CHECK_EQ(rig_head(&r), 0);
+        CHECK_MEM(r.ring, ring_before, sizeof ring_before);
+    }
+    /* None of that hurt the lane. */
+    set_ctx("send after refusals");
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 100, 0), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, 100, DOC_TYPE_DATA, 100, 0, NULL), SHMCHAN_OK);
+    free(one);
+    rig_close(&r);
+}
+
+static void test_zero_length_frames(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 64, 40);
+    uint32_t head = 0;
+    for (uint64_t i = 0; i < 200; i++) {
+        set_ctx("zero-length frame %" PRIu64, i);
+        const uint8_t type = (i % 3u == 0) ? DOC_TYPE_GOODBYE : DOC_TYPE_DATA;
+        CHECK_ERR(shmchan_lane_try_send(&r.prod, type, NULL, 0), SHMCHAN_OK);
+        check_ring_frame(&r, head, type, 0, i, i);
+        head += HDR;
+        CHECK_EQ(rig_head(&r), head);
+        if (i % 2u == 1u) {
+            /* Two 24-byte frames fit in 64 bytes; a third does not. */
+            CHECK_ERR(shmchan_lane_try_send(&r.prod, type, NULL, 0), SHMCHAN_E_WOULD_BLOCK);
+            const uint8_t t0 = ((i - 1u) % 3u == 0) ? DOC_TYPE_GOODBYE : DOC_TYPE_DATA;
+            CHECK_ERR(rig_recv_expect(&r, 0, t0, 0, i - 1u, NULL), SHMCHAN_OK);
+            CHECK_ERR(rig_recv_expect(&r, 40, type, 0, i, NULL), SHMCHAN_OK);
+            CHECK_EQ(rig_tail(&r), head);
+        }
+    }
+    rig_close(&r);
+}
+
+/* A frame forged by the test with the right sequence number is accepted:
+ * the forging helper is the wire format, so the corruption tests below
+ * fail only for the corruption they add. */
+static void test_forged_frame_accepted(void **state)
+{
+    (void)state;
+    const uint32_t starts[] = {0, 250, 0xFFFFFFF0u};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        set_ctx("forged frames from 0x%08" PRIx32, starts[i]);
+        lane_rig_t r;
+        rig_open(&r, 256, 100);
+        rig_start_at(&r, starts[i]);
+        uint32_t at = starts[i];
+        at += rig_forge(&r, at, DOC_TYPE_DATA, 77, 0, 500);
+        at += rig_forge(&r, at, DOC_TYPE_GOODBYE, 0, 1, 501);
+        rig_set_head(&r, at);
+        CHECK_ERR(rig_recv_expect(&r, 100, DOC_TYPE_DATA, 77, 500, NULL), SHMCHAN_OK);
+        CHECK_ERR(rig_recv_expect(&r, 100, DOC_TYPE_GOODBYE, 0, 501, NULL), SHMCHAN_OK);
+        CHECK_EQ(rig_tail(&r), at);
+        rig_close(&r);
+    }
+}
+
+/* ------------------------------------------------------ hostile peers */
+
+/* Every corruption runs on a lane that has already carried one honest
+ * 60-byte frame (84 bytes; both sides at seq 1), at a `base` counter that
+ * puts the next frame at the start of the ring, across its end (header or
+ * payload split), or across 2^32. */
+#define CAP 256u
+#define MP 100u
+#define PRELUDE_LEN 60u
+#define PRELUDE (HDR + PRELUDE_LEN)
+
+typedef void (*corrupt_fn)(lane_rig_t *r, uint32_t base);
+
+typedef struct consumer_case {
+    const char *name;
+    corrupt_fn corrupt;
+    uint32_t ok_first; /* honest frames the consumer still takes first */
+    shmchan_err_t cause;
+} consumer_case_t;
+
+/* Honest frame with seq 1 (id 1, 60 bytes) at base, published. */
+static void send_second(lane_rig_t *r)
+{
+    CHECK_ERR(rig_send(r, DOC_TYPE_DATA, PRELUDE_LEN, 1), SHMCHAN_OK);
+}
+
+static void flip_ring_byte(lane_rig_t *r, uint32_t counter, uint8_t mask)
+{
+    uint8_t *p = rig_ring_at(r, counter);
+    *p = (uint8_t)(*p ^ mask);
+}
+
+static void set_ring_le32(lane_rig_t *r, uint32_t counter, uint32_t v)
+{
+    uint8_t b[4];
+    put_le32(b, v);
+    rig_ring_write(r, counter, b, 4);
+}
+
+static void c_head_capacity_plus_1(lane_rig_t *r, uint32_t base)
+{
+    rig_set_head(r, base + CAP + 1u);
+}
+
+static void c_head_full_plus_frame(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    rig_set_head(r, base + CAP + HDR);
+}
+
+static void c_head_half_range(lane_rig_t *r, uint32_t base)
+{
+    rig_set_head(r, base + 0x80000000u);
+}
+
+static void c_head_back_1(lane_rig_t *r, uint32_t base)
+{
+    rig_set_head(r, base - 1u);
+}
+
+static void c_head_back_frame(lane_rig_t *r, uint32_t base)
+{
+    /* Back to where it was before the consumed frame: "unpublish" it. */
+    rig_set_head(r, base - PRELUDE);
+}
+
+static void c_head_back_far(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    rig_set_head(r, base - CAP - 1u);
+}
+
+static void c_head_mid_header(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    rig_set_head(r, base + 12u);
+}
+
+static void c_head_mid_payload(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    rig_set_head(r, base + 30u);
+}
+
+static void c_head_one_short(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    rig_set_head(r, base + PRELUDE - 1u);
+}
+
+static void c_head_past_boundary(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    rig_set_head(r, base + PRELUDE + 5u);
+}
+
+static void c_head_past_boundary_23(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    rig_set_head(r, base + PRELUDE + 23u);
+}
+
+static void c_garbage_frame(lane_rig_t *r, uint32_t base)
+{
+    /* The ring holds the 0xEE fill (or old bytes) at base. */
+    rig_ring_write(r, base, (const uint8_t[HDR]){0}, HDR);
+    rig_set_head(r, base + HDR);
+}
+
+static void c_magic(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    flip_ring_byte(r, base + 0u, 0x01);
+}
+
+static void c_magic_last_byte(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    flip_ring_byte(r, base + 3u, 0x80);
+}
+
+static void c_version(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    flip_ring_byte(r, base + 4u, 0x02);
+}
+
+static void c_type(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    *rig_ring_at(r, base + 5u) = 3;
+}
+
+static void c_flags(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    *rig_ring_at(r, base + 6u) = 0x01;
+}
+
+static void c_reserved(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    *rig_ring_at(r, base + 7u) = 0x80;
+}
+
+static void c_length_beyond_avail(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    set_ring_le32(r, base + 8u, PRELUDE_LEN + 1u); /* <= max_payload */
+}
+
+static void c_length_max_payload_beyond_avail(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    set_ring_le32(r, base + 8u, MP);
+}
+
+static void c_length_over_max(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    set_ring_le32(r, base + 8u, MP + 1u);
+}
+
+static void c_length_huge(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    set_ring_le32(r, base + 8u, UINT32_MAX);
+}
+
+static void c_length_shorter(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    set_ring_le32(r, base + 8u, PRELUDE_LEN - 1u);
+}
+
+static void c_payload_first_byte(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    flip_ring_byte(r, base + HDR, 0x01);
+}
+
+static void c_payload_last_byte(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    flip_ring_byte(r, base + PRELUDE - 1u, 0x80);
+}
+
+static void c_checksum_field(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    flip_ring_byte(r, base + 12u, 0x10);
+}
+
+static void c_seq_field(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    flip_ring_byte(r, base + 16u, 0x02); /* seq 1 -> 3, checksum not updated */
+}
+
+static void c_replay_copy(lane_rig_t *r, uint32_t base)
+{
+    /* The consumed frame's bytes, copied verbatim to the next position. */
+    uint8_t old[PRELUDE];
+    rig_ring_read(r, base - PRELUDE, old, PRELUDE);
+    rig_ring_write(r, base, old, PRELUDE);
+    rig_set_head(r, base + PRELUDE);
+}
+
+static void c_replay_forged(lane_rig_t *r, uint32_t base)
+{
+    rig_set_head(r, base + rig_forge(r, base, DOC_TYPE_DATA, 10, 0, 9));
+}
+
+static void c_skip_forged(lane_rig_t *r, uint32_t base)
+{
+    rig_set_head(r, base + rig_forge(r, base, DOC_TYPE_DATA, 10, 2, 9));
+}
+
+static void c_seq_far_future(lane_rig_t *r, uint32_t base)
+{
+    rig_set_head(r, base + rig_forge(r, base, DOC_TYPE_DATA, 10, UINT64_C(1) << 63, 9));
+}
+
+static void c_reorder_forged(lane_rig_t *r, uint32_t base)
+{
+    /* Two valid frames, seq 2 before seq 1: the first is refused. */
+    uint32_t at = base;
+    at += rig_forge(r, at, DOC_TYPE_DATA, 10, 2, 9);
+    at += rig_forge(r, at, DOC_TYPE_DATA, 10, 1, 10);
+    rig_set_head(r, at);
+}
+
+static void c_second_frame_skips(lane_rig_t *r, uint32_t base)
+{
+    /* seq 1 fine, then seq 3: one frame taken, then the fault. */
+    uint32_t at = base;
+    at += rig_forge(r, at, DOC_TYPE_DATA, 1, 1, 1);
+    at += rig_forge(r, at, DOC_TYPE_DATA, 10, 3, 10);
+    rig_set_head(r, at);
+}
+
+static void c_payload_flip_in_second_frame(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    CHECK_ERR(rig_send(r, DOC_TYPE_DATA, 30, 2), SHMCHAN_OK);
+    flip_ring_byte(r, base + PRELUDE + HDR + 29u, 0x04);
+}
+
+static const consumer_case_t k_consumer_cases[] = {
+    {"head beyond tail + capacity", c_head_capacity_plus_1, 0, SHMCHAN_E_FRAME_TRUNCATED},
+    {"head a frame beyond capacity", c_head_full_plus_frame, 0, SHMCHAN_E_FRAME_TRUNCATED},
+    {"head 2^31 ahead", c_head_half_range, 0, SHMCHAN_E_FRAME_TRUNCATED},
+    {"head moved back 1", c_head_back_1, 0, SHMCHAN_E_FRAME_TRUNCATED},
+    {"head moved back a consumed frame", c_head_back_frame, 0, SHMCHAN_E_FRAME_TRUNCATED},
+    {"head moved back far", c_head_back_far, 0, SHMCHAN_E_FRAME_TRUNCATED},
+    {"head inside a frame header", c_head_mid_header, 0, SHMCHAN_E_FRAME_TRUNCATED},
+    {"head inside a payload", c_head_mid_payload, 0, SHMCHAN_E_FRAME_BEYOND_BUFFER},
+    {"head one byte short of a frame", c_head_one_short, 0, SHMCHAN_E_FRAME_BEYOND_BUFFER},
+    {"head 5 bytes past a frame", c_head_past_boundary, 1, SHMCHAN_E_FRAME_TRUNCATED},
+    {"head 23 bytes past a frame", c_head_past_boundary_23, 1, SHMCHAN_E_FRAME_TRUNCATED},
+    {"zero bytes published as a frame", c_garbage_frame, 0, SHMCHAN_E_FRAME_MAGIC},
+    {"magic first byte", c_magic, 0, SHMCHAN_E_FRAME_MAGIC},
+    {"magic last byte", c_magic_last_byte, 0, SHMCHAN_E_FRAME_MAGIC},
+    {"version", c_version, 0, SHMCHAN_E_FRAME_VERSION},
+    {"type", c_type, 0, SHMCHAN_E_FRAME_TYPE},
+    {"flags", c_flags, 0, SHMCHAN_E_FRAME_FLAGS},
+    {"reserved", c_reserved, 0, SHMCHAN_E_FRAME_RESERVED},
+    {"length larger than avail", c_length_beyond_avail, 0, SHMCHAN_E_FRAME_BEYOND_BUFFER},
+    {"length max_payload, beyond avail", c_length_max_payload_beyond_avail, 0,
+     SHMCHAN_E_FRAME_BEYOND_BUFFER},
+    {"length over max_payload", c_length_over_max, 0, SHMCHAN_E_FRAME_TOO_LONG},
+    {"length UINT32_MAX", c_length_huge, 0, SHMCHAN_E_FRAME_TOO_LONG},
+    {"length one shorter", c_length_shorter, 0, SHMCHAN_E_FRAME_CHECKSUM},
+    {"payload first byte flipped", c_payload_first_byte, 0, SHMCHAN_E_FRAME_CHECKSUM},
+    {"payload last byte flipped", c_payload_last_byte, 0, SHMCHAN_E_FRAME_CHECKSUM},
+    {"checksum field flipped", c_checksum_field, 0, SHMCHAN_E_FRAME_CHECKSUM},
+    {"seq field flipped", c_seq_field, 0, SHMCHAN_E_FRAME_CHECKSUM},
+    {"payload flipped in a later frame", c_payload_flip_in_second_frame, 1,
+     SHMCHAN_E_FRAME_CHECKSUM},
+    {"consumed frame replayed verbatim", c_replay_copy, 0, SHMCHAN_E_PROTOCOL},
+    {"valid frame with an old seq", c_replay_forged, 0, SHMCHAN_E_PROTOCOL},
+    {"valid frame skipping a seq", c_skip_forged, 0, SHMCHAN_E_PROTOCOL},
+    {"valid frame with seq 2^63", c_seq_far_future, 0, SHMCHAN_E_PROTOCOL},
+    {"valid frames out of order", c_reorder_forged, 0, SHMCHAN_E_PROTOCOL},
+    {"second frame skips a seq", c_second_frame_skips, 1, SHMCHAN_E_PROTOCOL},
+};
+
+/* Where the frame after the prelude starts (ring offset), and the start of
+ * the counters: the next frame at the ring's start, its header split, its
+ * payload split, and the counters crossing 2^32 inside that frame. */
+static const uint32_t k_bases[] = {0u, CAP, CAP - 10u, CAP - 30u, 3u * CAP - 1u,
+                                   0xFFFFFFF0u, 0u - 40u};
+
+/* The checks shared by every consumer fault: PROTOCOL, the recorded
+ * cause, sticky, tail never moved, nothing written outside the buffer. */
+static void check_consumer_faulted(lane_rig_t *r, shmchan_err_t cause)
+{
+    const uint32_t tail = rig_tail(r);
+    for (int call = 0; call < 3; call++) {
+        uint8_t *buf = malloc(MP);
+        assert_non_null(buf);
+        uint8_t type = 0;
+        uint32_t len = 0xDEADBEEFu;
+        CHECK_ERR(shmchan_lane_try_recv(&r->cons, &type, buf, MP, &len), SHMCHAN_E_PROTOCOL);
+        CHECK_EQ(len, 0);
+        CHECK_ERR(shmchan_lane_fault(&r->cons), cause);
+        CHECK_EQ(rig_tail(r), tail);
+        /* A faulted lane reports itself readable, so a waiter wakes and
+         * hears about the fault instead of sleeping on it. */
+        CHECK_EQ(shmchan_lane_readable(&r->cons), 1);
+        free(buf);
+    }
+}
+
+static void run_consumer_case(const consumer_case_t *c, uint32_t base)
+{
+    set_ctx("consumer case '%s', base 0x%08" PRIx32, c->name, base);
+    lane_rig_t r;
+    rig_open(&r, CAP, MP);
+    rig_start_at(&r, base - PRELUDE);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, PRELUDE_LEN, 0), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, MP, DOC_TYPE_DATA, PRELUDE_LEN, 0, NULL), SHMCHAN_OK);
+    CHECK_EQ(rig_tail(&r), base);
+
+    c->corrupt(&r, base);
+    const uint32_t head_after_corruption = rig_head(&r);
+    for (uint32_t i = 0; i < c->ok_first; i++) {
+        uint8_t *buf = malloc(MP);
+        assert_non_null(buf);
+        uint8_t type = 0;
+        uint32_t len = 0;
+        CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, MP, &len), SHMCHAN_OK);
+        free(buf);
+    }
+    check_consumer_faulted(&r, c->cause);
+    /* The faulted consumer wrote nothing the producer owns. */
+    CHECK_EQ(rig_head(&r), head_after_corruption);
+    /* The fault is the consumer's alone. */
+    CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
+    rig_close(&r);
+}
+
+static void test_consumer_rejects_hostile_producer(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof k_consumer_cases / sizeof k_consumer_cases[0]; i++) {
+        for (size_t b = 0; b < sizeof k_bases / sizeof k_bases[0]; b++) {
+            run_consumer_case(&k_consumer_cases[i], k_bases[b]);
+        }
+    }
+}
+
+/* Every fill level a producer can never publish: 1..23 bytes. */
+static void test_consumer_rejects_partial_header(void **state)
+{
+    (void)state;
+    for (uint32_t avail = 1; avail < HDR; avail++) {
+        for (size_t b = 0; b < sizeof k_bases / sizeof k_bases[0]; b++) {
+            const uint32_t base = k_bases[b];
+            set_ctx("avail %" PRIu32 " at base 0x%08" PRIx32, avail, base);
+            lane_rig_t r;
+            rig_open(&r, CAP, MP);
+            rig_start_at(&r, base);
+            /* Even with a whole valid frame behind the published bytes. */
+            (void)rig_forge(&r, base, DOC_TYPE_DATA, 10, 0, 1);
+            rig_set_head(&r, base + avail);
+            check_consumer_faulted(&r, SHMCHAN_E_FRAME_TRUNCATED);
+            rig_close(&r);
+        }
+    }
+}
+
+/* Once faulted, always faulted: repairing the shared words changes
+ * nothing. */
+static void test_fault_is_sticky_after_repair(void **state)
+{
+    (void)state;
+    set_ctx("consumer: head repaired after the fault");
+    lane_rig_t r;
+    rig_open(&r, CAP, MP);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 20, 0), SHMCHAN_OK);
+    const uint32_t good_head = rig_head(&r);
+    rig_set_head(&r, good_head + CAP);
+    check_consumer_faulted(&r, SHMCHAN_E_FRAME_TRUNCATED);
+    rig_set_head(&r, good_head);
+    check_consumer_faulted(&r, SHMCHAN_E_FRAME_TRUNCATED);
+    /* Even a head that says "nothing new" leaves the fault reported. */
+    rig_set_head(&r, rig_tail(&r));
+    CHECK_EQ(shmchan_lane_readable(&r.cons), 1);
+    rig_set_head(&r, good_head);
+
+    set_ctx("producer: tail repaired after the fault");
+    const uint32_t good_tail = rig_tail(&r);
+    rig_set_tail(&r, good_head + 1u);
+    rig_forget_tail(&r);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 1, 1), SHMCHAN_E_PROTOCOL);
+    CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_E_PROTOCOL);
+    rig_set_tail(&r, good_tail);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 1, 1), SHMCHAN_E_PROTOCOL);
+    CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_E_PROTOCOL);
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 1), 1);
+    /* Even with a tail that says "full", so a waiter for room wakes and
+     * hears about the fault instead of sleeping on it. */
+    rig_set_tail(&r, good_head - CAP);
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 1), 1);
+    rig_set_tail(&r, good_tail);
+    /* A faulted producer reports PROTOCOL even for an over-long frame. */
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, MP + 1u, 1), SHMCHAN_E_PROTOCOL);
+    CHECK_EQ(rig_head(&r), good_head);
+    rig_close(&r);
+}
+
+typedef struct producer_case {
+    const char *name;
+    uint32_t tail_delta; /* tail := producer's head + delta (mod 2^32) */
+    int faults;          /* else: the expected result of a 10-byte send */
+    shmchan_err_t send_result;
+} producer_case_t;
+
+static const producer_case_t k_producer_cases[] = {
+    {"tail ahead of head by 1", 1u, 1, SHMCHAN_E_PROTOCOL},
+    {"tail ahead of head by a frame", HDR, 1, SHMCHAN_E_PROTOCOL},
+    {"tail ahead of head by capacity", CAP, 1, SHMCHAN_E_PROTOCOL},
+    {"tail ahead of head by 2^31", 0x80000000u, 1, SHMCHAN_E_PROTOCOL},
+    {"tail behind by capacity + 1", 0u - (CAP + 1u), 1, SHMCHAN_E_PROTOCOL},
+    {"tail behind by 2^31", 0u - 0x80000000u, 1, SHMCHAN_E_PROTOCOL},
+    /* Plausible values: a consumer that lags is not a fault. */
+    {"tail behind by exactly capacity", 0u - CAP, 0, SHMCHAN_E_WOULD_BLOCK},
+    {"tail behind by capacity - 33", 0u - (CAP - 33u), 0, SHMCHAN_E_WOULD_BLOCK},
+    {"tail behind by capacity - 34", 0u - (CAP - 34u), 0, SHMCHAN_OK},
+    {"tail equal to head", 0u, 0, SHMCHAN_OK},
+};
+
+static void run_producer_case(const producer_case_t *c, uint32_t base)
+{
+    set_ctx("producer case '%s', base 0x%08" PRIx32, c->name, base);
+    lane_rig_t r;
+    rig_open(&r, CAP, MP);
+    rig_start_at(&r, base - PRELUDE);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, PRELUDE_LEN, 0), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, MP, DOC_TYPE_DATA, PRELUDE_LEN, 0, NULL), SHMCHAN_OK);
+    const uint32_t head = rig_head(&r);
+    CHECK_EQ(head, base);
+    rig_set_tail(&r, head + c->tail_delta);
+    rig_forget_tail(&r);
+    uint8_t ring_before[CAP];
+    memcpy(ring_before, r.ring, CAP);
+
+    if (!c->faults) {
+        CHECK_EQ(shmchan_lane_writable(&r.prod, 10), c->send_result == SHMCHAN_OK);
+        CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 10, 1), c->send_result);
+        CHECK_EQ(rig_head(&r), c->send_result == SHMCHAN_OK ? head + HDR + 10u : head);
+        CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
+        rig_close(&r);
+        return;
+    }
+    for (int call = 0; call < 3; call++) {
+        CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 10, 1), SHMCHAN_E_PROTOCOL);
+        CHECK_ERR(shmchan_lane_fault(&r.prod), c->send_result);
+        /* Let try_send report the fault rather than wait for room. */
+        CHECK_EQ(shmchan_lane_writable(&r.prod, 10), 1);
+        CHECK_EQ(rig_head(&r), head);
+        CHECK_MEM(r.ring, ring_before, CAP);
+    }
+    rig_close(&r);
+}
+
+static void test_producer_rejects_hostile_consumer(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof k_producer_cases / sizeof k_producer_cases[0]; i++) {
+        for (size_t b = 0; b < sizeof k_bases / sizeof k_bases[0]; b++) {
+            run_producer_case(&k_producer_cases[i], k_bases[b]);
+        }
+    }
+}
+
+/* --------------------------------------------- differential vs a model */
+
+/* A plain FIFO of messages: what the lane must behave like. */
+#define MODEL_MAX 4096u
+typedef struct model {
+    uint32_t cap, mp;
+    uint32_t head, tail; /* what the shared words must hold */
+    uint64_t ids[MODEL_MAX];
+    uint32_t lens[MODEL_MAX];
+    uint8_t types[MODEL_MAX];
+    uint32_t first, count;
+    uint64_t next_id;
+    int consumer_waiting, producer_waiting;
+} model_t;
+
+static uint32_t model_pick_len(const model_t *m, uint64_t *rng)
+{
+    const uint32_t pick = rng_below(rng, 20);
+    if (pick == 0) {
+        return m->mp + 1u + rng_below(rng, 1000); /* over the limit */
+    }
+    if (pick < 4) {
+        return 0;
+    }
+    if (pick < 6) {
+        return m->mp;
+    }
+    return rng_below(rng, m->mp + 1u);
+}
+
+static void model_step_send(model_t *m, lane_rig_t *r, uint64_t *rng)
+{
+    const uint32_t len = model_pick_len(m, rng);
+    const uint8_t type = rng_below(rng, 5) == 0 ? DOC_TYPE_GOODBYE : DOC_TYPE_DATA;
+    const uint32_t used = m->head - m->tail;
+    shmchan_err_t want = SHMCHAN_OK;
+    if (len > m->mp) {
+        want = SHMCHAN_E_FRAME_TOO_LONG;
+    } else {
+        const int fits = (uint64_t)m->cap - used >= (uint64_t)len + HDR;
+        CHECK_EQ(shmchan_lane_writable(&r->prod, len), fits);
+        want = fits ? SHMCHAN_OK : SHMCHAN_E_WOULD_BLOCK;
+    }
+    /* An over-long send gets a 1-byte buffer: reading it would overrun. */
+    const uint32_t have = len > m->mp ? 1u : len;
+    uint8_t *payload = malloc(have == 0 ? 1 : have);
+    assert_non_null(payload);
+    payload_fill(payload, have, m->next_id);
+    CHECK_ERR(shmchan_lane_try_send(&r->prod, type, payload, len), want);
+    free(payload);
+    if (want == SHMCHAN_OK) {
+        const uint32_t slot = (m->first + m->count) % MODEL_MAX;
+        m->ids[slot] = m->next_id;
+        m->lens[slot] = len;
+        m->types[slot] = type;
+        m->count++;
+        m->head += HDR + len;
+        m->next_id++;
+    }
+}
+
+static void model_step_recv(model_t *m, lane_rig_t *r, uint64_t *rng)
+{
+    const uint32_t bufcap = rng_below(rng, 10) < 7 ? m->mp : rng_below(rng, m->mp + 1u);
+    CHECK_EQ(shmchan_lane_readable(&r->cons), m->count > 0);
+    if (m->count == 0) {
+        uint32_t len = 1;
+        CHECK_ERR(rig_recv_expect(r, bufcap, 0, 0, 0, &len), SHMCHAN_E_WOULD_BLOCK);
+        CHECK_EQ(len, 0);
+        return;
+    }
+    const uint32_t want_len = m->lens[m->first];
+    uint32_t len = 0;
+    if (want_len > bufcap) {
+        CHECK_ERR(rig_recv_expect(r, bufcap, 0, 0, 0, &len), SHMCHAN_E_OUTPUT_TOO_SMALL);
+        CHECK_EQ(len, want_len);
+        return;
+    }
+    CHECK_ERR(rig_recv_expect(r, bufcap, m->types[m->first], want_len, m->ids[m->first], &len),
+              SHMCHAN_OK);
+    m->first = (m->first + 1u) % MODEL_MAX;
+    m->count--;
+    m->tail += HDR + want_len;
+}
+
+static void model_step_flags(model_t *m, lane_rig_t *r, uint64_t *rng)
+{
+    const int value = (int)rng_below(rng, 3); /* 0, 1 or 2: any non-zero is set */
+    if (rng_below(rng, 2) == 0) {
+        shmchan_lane_set_consumer_waiting(&r->cons, value);
+        m->consumer_waiting = value != 0;
+    } else {
+        shmchan_lane_set_producer_waiting(&r->prod, value);
+        m->producer_waiting = value != 0;
+    }
+    CHECK_EQ(shmchan_lane_consumer_needs_wake(&r->prod), m->consumer_waiting);
+    CHECK_EQ(shmchan_lane_producer_needs_wake(&r->cons), m->producer_waiting);
+}
+
+static void differential_run(uint32_t cap, uint32_t mp, uint32_t start, uint32_t ops,
+                             uint64_t *rng)
+{
+    static model_t m; /* large; one run at a time */
+    memset(&m, 0, sizeof m);
+    m.cap = cap;
+    m.mp = mp;
+    m.head = start;
+    m.tail = start;
+    lane_rig_t r;
+    rig_open(&r, cap, mp);
+    rig_start_at(&r, start);
+    /* Phases biased towards sending or receiving, so the lane is driven
+     * both to full and to empty, many times. */
+    uint32_t send_bias = 50;
+    for (uint32_t op = 0; op < ops; op++) {
+        if (op % 64u == 0) {
+            send_bias = 20u + rng_below(rng, 61);
+        }
+        set_ctx("differential cap %" PRIu32 " max_payload %" PRIu32 " start 0x%08" PRIx32
+                ": op %" PRIu32 " (%" PRIu32 " queued)",
+                cap, mp, start, op, m.count);
+        const uint32_t dice = rng_below(rng, 100);
+        if (dice < 5) {
+            model_step_flags(&m, &r, rng);
+        } else if (dice < 5u + send_bias) {
+            model_step_send(&m, &r, rng);
+        } else {
+            model_step_recv(&m, &r, rng);
+        }
+        CHECK_EQ(rig_head(&r), m.head);
+        CHECK_EQ(rig_tail(&r), m.tail);
+        CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
+        CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    }
+    /* Drain: everything sent comes out, in order. */
+    while (m.count > 0) {
+        set_ctx("differential cap %" PRIu32 ": drain (%" PRIu32 " queued)", cap, m.count);
+        const uint32_t want_len = m.lens[m.first];
+        CHECK_ERR(rig_recv_expect(&r, mp, m.types[m.first], want_len, m.ids[m.first], NULL),
+                  SHMCHAN_OK);
+        m.first = (m.first + 1u) % MODEL_MAX;
+        m.count--;
+        m.tail += HDR + want_len;
+        CHECK_EQ(rig_tail(&r), m.tail);
+    }
+    /* The run moved real data through the ring, round and round. */
+    CHECK(m.next_id > ops / 8u);
+    CHECK((uint32_t)(m.tail - start) > 4u * cap || m.tail - start >= 0x80000000u);
+    rig_close(&r);
+}
+
+static void test_differential_against_model(void **state)
+{
+    (void)state;
+    uint64_t rng = test_seed("lane differential");
+    differential_run(64, 40, 0, 4000, &rng);
+    differential_run(256, 100, 0xFFFFFE00u, 4000, &rng);
+    differential_run(1024, 300, 0xFFFFF000u, 4000, &rng);
+    differential_run(4096, 4096u - HDR, 12345, 1500, &rng);
+}
+
+/* ------------------------------------------------- two threads, one lane */
+
+/* A producer and a consumer thread on one lane: every frame arrives once,
+ * in order, intact. Under --config=tsan this checks the release/acquire
+ * pairing of head and tail against the plain copies in and out of the
+ * ring. The threads spin (sched_yield) on WOULD_BLOCK; a deadline turns a
+ * hang into a failure. Threads never call cmocka: they record the first
+ * problem and the main thread reports it after join. */
+typedef struct spsc_run {
+    lane_rig_t *r;
+    uint32_t frames;
+    uint64_t seed;
+    struct timespec deadline;
+    char error[160];
+} spsc_run_t;
+
+static int spsc_past_deadline(const spsc_run_t *s)
+{
+    struct timespec now;
+    (void)clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > s->deadline.tv_sec ||
+           (now.tv_sec == s->deadline.tv_sec && now.tv_nsec > s->deadline.tv_nsec);
+}
+
+static uint32_t spsc_len(uint64_t *rng, uint32_t mp)
+{
+    return rng_below(rng, 16) == 0 ? mp : rng_below(rng, mp + 1u);
+}
+
+static void *spsc_producer(void *arg)
+{
+    spsc_run_t *s = arg;
+    uint64_t rng = s->seed;
+    const uint32_t mp = s->r->max_payload;
+    uint8_t *buf = malloc(mp);
+    if (buf == NULL) {
+        (void)snprintf(s->error, sizeof s->error, "producer: out of memory");
+        return NULL;
+    }
+    for (uint32_t i = 0; i < s->frames; i++) {
+        const uint32_t len = spsc_len(&rng, mp);
+        payload_fill(buf, len, i);
+        for (;;) {
+            const shmchan_err_t err = shmchan_lane_try_send(&s->r->prod, DOC_TYPE_DATA, buf, len);
+            if (err == SHMCHAN_OK) {
+                break;
+            }
+            if (err != SHMCHAN_E_WOULD_BLOCK || spsc_past_deadline(s)) {
+                (void)snprintf(s->error, sizeof s->error, "producer: frame %" PRIu32 ": %s", i,
+                               shmchan_errname(err));
+                free(buf);
+                return NULL;
+            }
+            (void)sched_yield();
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static void *spsc_consumer(void *arg)
+{
+    spsc_run_t *s = arg;
+    uint64_t rng = s->seed; /* same lengths as the producer draws */
+    const uint32_t mp = s->r->max_payload;
+    uint8_t *buf = malloc(mp);
+    uint8_t *want = malloc(mp);
+    if (buf == NULL || want == NULL) {
+        (void)snprintf(s->error, sizeof s->error, "consumer: out of memory");
+        free(buf);
+        free(want);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < s->frames && s->error[0] == '\0'; i++) {
+        const uint32_t want_len = spsc_len(&rng, mp);
+        payload_fill(want, want_len, i);
+        uint8_t type = 0;
+        uint32_t len = 0;
+        shmchan_err_t err;
+        while ((err = shmchan_lane_try_recv(&s->r->cons, &type, buf, mp, &len)) ==
+                   SHMCHAN_E_WOULD_BLOCK &&
+               !spsc_past_deadline(s)) {
+            (void)sched_yield();
+        }
+        if (err != SHMCHAN_OK) {
+            (void)snprintf(s->error, sizeof s->error, "consumer: frame %" PRIu32 ": %s", i,
+                           shmchan_errname(err));
+        } else if (type != DOC_TYPE_DATA || len != want_len || memcmp(buf, want, len) != 0) {
+            (void)snprintf(s->error, sizeof s->error,
+                           "consumer: frame %" PRIu32 ": type %u len %" PRIu32
+                           ", expected len %" PRIu32 " and its bytes",
+                           i, (unsigned)type, len, want_len);
+        }
+    }
+    free(buf);
+    free(want);
+    return NULL;
+}
+
+static void test_two_threads(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 1024, 300);
+    rig_start_at(&r, 0xFFFF0000u);
+    spsc_run_t prod_run;
+    spsc_run_t cons_run;
+    memset(&prod_run, 0, sizeof prod_run);
+    prod_run.r = &r;
+    prod_run.frames = 20000;
+    prod_run.seed = test_seed("lane two threads");
+    (void)clock_gettime(CLOCK_MONOTONIC, &prod_run.deadline);
+    prod_run.deadline.tv_sec += 40; /* under the 60 s of a small test */
+    cons_run = prod_run;
+    pthread_t tp;
+    pthread_t tc;
+    CHECK_EQ(pthread_create(&tc, NULL, spsc_consumer, &cons_run), 0);
+    CHECK_EQ(pthread_create(&tp, NULL, spsc_producer, &prod_run), 0);
+    CHECK_EQ(pthread_join(tp, NULL), 0);
+    CHECK_EQ(pthread_join(tc, NULL), 0);
+    set_ctx("producer: '%s'; consumer: '%s'", prod_run.error, cons_run.error);
+    CHECK(prod_run.error[0] == '\0');
+    CHECK(cons_run.error[0] == '\0');
+    CHECK_EQ(rig_head(&r), rig_tail(&r));
+    CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    rig_close(&r);
+}
+
+/* ------------------------------------------------------ waiting flags */
+
+static void check_flag_word(const lane_rig_t *r, uint32_t off, uint32_t want,
+                            const uint8_t *before)
+{
+    CHECK_EQ(get_le32(r->ctl + off), want);
+    /* Nothing else in the control block changed. */
+    for (uint32_t i = 0; i < DOC_CTL_SIZE; i++) {
+        if (i < off || i >= off + 4u) {
+            CHECK_EQ(r->ctl[i], before[i]);
+        }
+    }
+}
+
+static void test_waiting_flags(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 64, 40);
+    for (uint32_t i = 0; i < DOC_CTL_SIZE; i++) {
+        r.ctl[i] = (uint8_t)(0xA0u | (i & 0x0Fu));
+    }
+    rig_start_at(&r, 0x01020304u); /* head and tail agree: an empty lane */
+    put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, 0);
+    put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, 0);
+    uint8_t before[DOC_CTL_SIZE];
+
+    set_ctx("consumer sets its flag");
+    memcpy(before, r.ctl, sizeof before);
+    shmchan_lane_set_consumer_waiting(&r.cons, 1);
+    check_flag_word(&r, DOC_OFF_CONSUMER_WAITING, 1, before);
+    CHECK_EQ(shmchan_lane_consumer_needs_wake(&r.prod), 1);
+    CHECK_EQ(shmchan_lane_producer_needs_wake(&r.cons), 0);
+    shmchan_lane_set_consumer_waiting(&r.cons, 42); /* any non-zero is "1" */
+    check_flag_word(&r, DOC_OFF_CONSUMER_WAITING, 1, before);
+    shmchan_lane_set_consumer_waiting(&r.cons, 0);
+    check_flag_word(&r, DOC_OFF_CONSUMER_WAITING, 0, before);
+    CHECK_EQ(shmchan_lane_consumer_needs_wake(&r.prod), 0);
+
+    set_ctx("producer sets its flag");
+    memcpy(before, r.ctl, sizeof before);
+    shmchan_lane_set_producer_waiting(&r.prod, 1);
+    check_flag_word(&r, DOC_OFF_PRODUCER_WAITING, 1, before);
+    CHECK_EQ(shmchan_lane_producer_needs_wake(&r.cons), 1);
+    CHECK_EQ(shmchan_lane_consumer_needs_wake(&r.prod), 0);
+    shmchan_lane_set_producer_waiting(&r.prod, -1);
+    check_flag_word(&r, DOC_OFF_PRODUCER_WAITING, 1, before);
+    shmchan_lane_set_producer_waiting(&r.prod, 0);
+    check_flag_word(&r, DOC_OFF_PRODUCER_WAITING, 0, before);
+    CHECK_EQ(shmchan_lane_producer_needs_wake(&r.cons), 0);
+
+    /* needs_wake reads the whole word: any non-zero byte counts (a peer
+     * may write any value; the only safe reading of "non-zero" is "post"). */
+    const uint32_t values[] = {1u, 0x100u, 0x10000u, 0x1000000u, 0x80000000u, UINT32_MAX};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        set_ctx("flag word 0x%08" PRIx32, values[i]);
+        put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, values[i]);
+        CHECK_EQ(shmchan_lane_consumer_needs_wake(&r.prod), 1);
+        CHECK_EQ(shmchan_lane_producer_needs_wake(&r.cons), 0);
+        put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, 0);
+        put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, values[i]);
+        CHECK_EQ(shmchan_lane_producer_needs_wake(&r.cons), 1);
+        CHECK_EQ(shmchan_lane_consumer_needs_wake(&r.prod), 0);
+        put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, 0);
+    }
+    /* The flags are independent of the indices. */
+    set_ctx("flags vs traffic");
+    shmchan_lane_set_consumer_waiting(&r.cons, 1);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 5, 0), SHMCHAN_OK);
+    CHECK_EQ(get_le32(r.ctl + DOC_OFF_CONSUMER_WAITING), 1);
+    CHECK_ERR(rig_recv_expect(&r, 40, DOC_TYPE_DATA, 5, 0, NULL), SHMCHAN_OK);
+    CHECK_EQ(get_le32(r.ctl + DOC_OFF_CONSUMER_WAITING), 1);
+    rig_close(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_arguments),
+        cmocka_unit_test(test_reset_shared),
+        cmocka_unit_test(test_fifo_round_trip_wraps),
+        cmocka_unit_test(test_full_exactly_and_one_short),
+        cmocka_unit_test(test_empty_recv),
+        cmocka_unit_test(test_output_too_small),
+        cmocka_unit_test(test_send_refusals),
+        cmocka_unit_test(test_zero_length_frames),
+        cmocka_unit_test(test_forged_frame_accepted),
+        cmocka_unit_test(test_consumer_rejects_hostile_producer),
+        cmocka_unit_test(test_consumer_rejects_partial_header),
+        cmocka_unit_test(test_fault_is_sticky_after_repair),
+        cmocka_unit_test(test_producer_rejects_hostile_consumer),
+        cmocka_unit_test(test_differential_against_model),
+        cmocka_unit_test(test_two_threads),
+        cmocka_unit_test(test_waiting_flags),
+    };
+    return cmocka_run_group_tests_name("lane", tests, NULL, NULL);
+}
