@@ -1,0 +1,300 @@
+/*
+ * server_main.c - the `server` program: the seeds' two servers on one
+ * shmchan channel.
+ *
+ *   server --greet   the first seed: "Data written in memory: ...", then
+ *                    waits until a client has read the greeting, cleans up
+ *                    and exits 0.
+ *   server           the second seed (chat): prints "Server received: LINE"
+ *                    for each message from any client; "exit" stops it.
+ *
+ * App protocol (docs/programs.md): on every CONNECT the server sends the
+ * client one hello, 'G' + greeting (greet mode) or the single byte 'C'
+ * (chat mode). A greet client answers with the 1-byte read receipt "R".
+ * In chat mode every client message is one raw line.
+ *
+ * Signals only set a flag (io.c); the flag is the library's `cancel`, and
+ * every wait is short, so the server notices within ~200 ms, removes both
+ * IPC objects and exits 128+N.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/prog/args.h"
+#include "src/prog/io.h"
+#include "src/shmchan.h"
+
+/* Each wait is short so the signal flag is looked at even if a signal
+ * slips in between the check and the semop. */
+#define SERVER_WAIT_MS 200
+/* A fresh lane always has room for the hello; this only bounds a client
+ * that connected and stopped reading at once. */
+#define HELLO_SEND_TIMEOUT_MS 1000
+
+#define HELLO_GREET 'G'
+#define HELLO_CHAT 'C'
+#define RECEIPT 'R'
+
+static void print_usage(FILE *out)
+{
+    (void)fprintf(
+        out,
+        "Usage: server [--key KEY] [--greet[=TEXT]] [--max-clients N] [--max-payload N]\n"
+        "              [--lane-capacity N] [--mode MODE]\n"
+        "       server --help | --version\n"
+        "\n"
+        "Creates a shmchan channel (a System V segment and semaphore set, owner-only\n"
+        "by default) at KEY and serves clients until told to stop.\n"
+        "\n"
+        "Modes:\n"
+        "  (default)         chat: prints \"Server received: LINE\" for every message\n"
+        "                    from any client; the message \"exit\" shuts the server down\n"
+        "  --greet[=TEXT]    greet: offers TEXT (default \"%s\")\n"
+        "                    to clients; exits once a client has read it\n"
+        "\n"
+        "Options:\n"
+        "  --key KEY         SysV key, decimal or 0x hex, 1..0xffffffff (default %d = 0x%08x)\n"
+        "  --max-clients N   client slots, 1..256 (default 8)\n"
+        "  --max-payload N   largest message in bytes, 1..16777216 (default 4096)\n"
+        "  --lane-capacity N bytes per ring, a power of two >= max-payload + 24\n"
+        "                    (default 65536)\n"
+        "  --mode MODE       0600 (default), 0620, 0640 or 0660: group may connect\n"
+        "  -h, --help        this text\n"
+        "  --version         the version\n"
+        "\n"
+        "Exit status:\n"
+        "  0      stopped as asked (\"exit\" in chat mode, a read receipt in greet mode)\n"
+        "  1      runtime error (key taken by a live server or a foreign object,\n"
+        "         kernel limits, permissions, the channel removed from outside)\n"
+        "  2      bad arguments\n"
+        "  128+N  stopped by signal N (SIGHUP 129, SIGINT 130, SIGTERM 143) after\n"
+        "         removing the channel\n",
+        SHMCHAN_PROG_DEFAULT_GREETING, SHMCHAN_PROG_DEFAULT_KEY, SHMCHAN_PROG_DEFAULT_KEY);
+}
+
+/* The running server: the channel and what it needs to answer events. */
+typedef struct server_ctx {
+    key_t key;
+    shmchan_server_t *srv;
+    int greet;
+    uint8_t *hello; /* 'G' + greeting, or 'C' */
+    uint32_t hello_len;
+    uint8_t *buf; /* one message, max_payload bytes */
+    uint32_t cap;
+} server_ctx_t;
+
+static void apply_args(const shmchan_prog_server_args_t *a, shmchan_server_options_t *o)
+{
+    shmchan_server_options_init(o);
+    if (a->max_clients != 0) {
+        o->max_clients = a->max_clients;
+    }
+    if (a->max_payload != 0) {
+        o->max_payload = a->max_payload;
+    }
+    if (a->lane_capacity != 0) {
+        o->lane_capacity = a->lane_capacity;
+    }
+    if (a->mode != 0) {
+        o->mode = a->mode;
+    }
+    o->cancel = &shmchan_prog_caught_signal;
+}
+
+/* Builds the hello and the receive buffer. Returns an exit code: OK, USAGE
+ * if the greeting cannot fit one message (the user chose both sizes), or
+ * RUNTIME if memory ran out. */
+static int make_hello(server_ctx_t *ctx, const shmchan_prog_server_args_t *a, uint32_t max_payload)
+{
+    const size_t text_len = ctx->greet ? strlen(a->greet_text) : 0;
+    if (text_len >= (size_t)max_payload) {
+        (void)fprintf(stderr,
+                      "server: greeting of %zu bytes does not fit the maximum payload of %u "
+                      "bytes (1 byte is the hello tag); use --max-payload\n",
+                      text_len, max_payload);
+        return SHMCHAN_PROG_EXIT_USAGE;
+    }
+    ctx->hello_len = (uint32_t)(text_len + 1);
+    ctx->hello = malloc(ctx->hello_len);
+    ctx->buf = malloc(max_payload);
+    if (ctx->hello == NULL || ctx->buf == NULL) {
+        (void)fprintf(stderr, "server: out of memory for a %u-byte message buffer\n", max_payload);
+        return SHMCHAN_PROG_EXIT_RUNTIME;
+    }
+    ctx->cap = max_payload;
+    ctx->hello[0] = (uint8_t)(ctx->greet ? HELLO_GREET : HELLO_CHAT);
+    if (text_len > 0) {
+        memcpy(ctx->hello + 1, a->greet_text, text_len);
+    }
+    return SHMCHAN_PROG_EXIT_OK;
+}
+
+static void send_hello(const server_ctx_t *ctx, const shmchan_event_t *ev)
+{
+    const shmchan_err_t err = shmchan_server_send(ctx->srv, ev->client, ctx->hello, ctx->hello_len,
+                                                  HELLO_SEND_TIMEOUT_MS);
+    /* CLOSED: the client left already; INTERRUPTED: the main loop stops. */
+    if (err != SHMCHAN_OK && err != SHMCHAN_E_CLOSED && err != SHMCHAN_E_INTERRUPTED) {
+        shmchan_prog_say(stderr, "server: could not greet client %u (pid %d) on key 0x%08x: %s\n",
+                         ev->client, (int)ev->pid, (unsigned)ctx->key, shmchan_strerror(err));
+    }
+}
+
+/* Outcome of one event: keep serving, or stop with this exit code. */
+enum { KEEP_SERVING = -1 };
+
+static int on_message(const server_ctx_t *ctx, const shmchan_event_t *ev)
+{
+    if (ctx->greet) {
+        if (ev->len == 1 && ctx->buf[0] == (uint8_t)RECEIPT) {
+            return SHMCHAN_PROG_EXIT_OK;
+        }
+        shmchan_prog_say(stderr,
+                         "server: ignoring a %u-byte message from client %u: not a read "
+                         "receipt\n",
+                         ev->len, ev->client);
+        return KEEP_SERVING;
+    }
+    shmchan_prog_say_bytes(stdout, "Server received: ", ctx->buf, ev->len);
+    if (ev->len == 4 && memcmp(ctx->buf, "exit", 4) == 0) {
+        shmchan_prog_say(stdout, "Server shutting down...\n");
+        return SHMCHAN_PROG_EXIT_OK;
+    }
+    return KEEP_SERVING;
+}
+
+static int on_event(const server_ctx_t *ctx, const shmchan_event_t *ev)
+{
+    switch (ev->kind) {
+    case SHMCHAN_EVENT_CONNECT:
+        send_hello(ctx, ev);
+        return KEEP_SERVING;
+    case SHMCHAN_EVENT_MESSAGE:
+        return on_message(ctx, ev);
+    case SHMCHAN_EVENT_DISCONNECT:
+        if (ev->reason == SHMCHAN_E_PROTOCOL) {
+            shmchan_prog_say(stderr, "server: dropped client %u: %s (%s)\n", ev->client,
+                             shmchan_strerror(ev->reason), shmchan_strerror(ev->detail));
+        }
+        return KEEP_SERVING;
+    }
+    return KEEP_SERVING;
+}
+
+static int serve(const server_ctx_t *ctx)
+{
+    for (;;) {
+        const int sig = (int)shmchan_prog_caught_signal;
+        if (sig != 0) {
+            shmchan_prog_say(stderr, "Server: caught %s, shutting down\n",
+                             shmchan_prog_signal_name(sig));
+            return SHMCHAN_PROG_EXIT_SIGNAL_BASE + sig;
+        }
+        shmchan_event_t ev;
+        const shmchan_err_t err =
+            shmchan_server_wait(ctx->srv, SERVER_WAIT_MS, &ev, ctx->buf, ctx->cap);
+        if (err == SHMCHAN_E_TIMEOUT || err == SHMCHAN_E_INTERRUPTED) {
+            continue;
+        }
+        if (err != SHMCHAN_OK) {
+            shmchan_prog_say(stderr,
+                             "server: waiting on the channel at key 0x%08x (shmid %d, semid %d) "
+                             "failed: %s%s\n",
+                             (unsigned)ctx->key, shmchan_server_shmid(ctx->srv),
+                             shmchan_server_semid(ctx->srv), shmchan_strerror(err),
+                             err == SHMCHAN_E_CLOSED ? " (removed from outside, e.g. by ipcrm?)"
+                                                     : "");
+            return SHMCHAN_PROG_EXIT_RUNTIME;
+        }
+        const int verdict = on_event(ctx, &ev);
+        if (verdict != KEEP_SERVING) {
+            return verdict;
+        }
+    }
+}
+
+static int create_channel(server_ctx_t *ctx, const shmchan_server_options_t *opts)
+{
+    shmchan_diag_t diag;
+    memset(&diag, 0, sizeof diag);
+    const shmchan_err_t err = shmchan_server_create(ctx->key, opts, &ctx->srv, &diag);
+    if (err == SHMCHAN_OK) {
+        return SHMCHAN_PROG_EXIT_OK;
+    }
+    if (diag.text[0] == '\0') {
+        (void)snprintf(diag.text, sizeof diag.text, "creating the channel at key 0x%08x",
+                       (unsigned)ctx->key);
+    }
+    shmchan_prog_say(stderr, "server: %s (%s)\n", diag.text, shmchan_strerror(err));
+    if (err == SHMCHAN_E_INVALID_ARGUMENT) {
+        /* Only the channel options can be invalid here: the user's. */
+        shmchan_prog_say(stderr, "Try 'server --help' for more information.\n");
+        return SHMCHAN_PROG_EXIT_USAGE;
+    }
+    if (err == SHMCHAN_E_INTERRUPTED) {
+        return SHMCHAN_PROG_EXIT_SIGNAL_BASE + (int)shmchan_prog_caught_signal;
+    }
+    return SHMCHAN_PROG_EXIT_RUNTIME;
+}
+
+static void announce(const server_ctx_t *ctx, const shmchan_prog_server_args_t *a)
+{
+    if (ctx->greet) {
+        shmchan_prog_say(stdout, "Data written in memory: %s\n", a->greet_text);
+        shmchan_prog_say(stdout, "Waiting for client...\n");
+    } else {
+        shmchan_prog_say(stdout, "Server: Shared memory created.\n");
+        shmchan_prog_say(stdout, "Server: Waiting for client...\n");
+    }
+}
+
+static int run(const shmchan_prog_server_args_t *a)
+{
+    server_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.key = a->key;
+    ctx.greet = a->greet;
+    shmchan_server_options_t opts;
+    apply_args(a, &opts);
+
+    int rc = make_hello(&ctx, a, opts.max_payload);
+    if (rc == SHMCHAN_PROG_EXIT_OK) {
+        rc = create_channel(&ctx, &opts);
+    }
+    if (rc == SHMCHAN_PROG_EXIT_OK) {
+        announce(&ctx, a);
+        rc = serve(&ctx);
+    }
+    /* Goodbye to every client, then IPC_RMID both objects. */
+    shmchan_server_destroy(ctx.srv);
+    free(ctx.hello);
+    free(ctx.buf);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    shmchan_prog_server_args_t args;
+    char err[256];
+    switch (
+        shmchan_prog_parse_server_args(argc, (const char *const *)argv, &args, err, sizeof err)) {
+    case SHMCHAN_PROG_ARGS_HELP:
+        print_usage(stdout);
+        return SHMCHAN_PROG_EXIT_OK;
+    case SHMCHAN_PROG_ARGS_VERSION:
+        (void)printf("server (shmchan) %s\n", SHMCHAN_PROG_VERSION);
+        return SHMCHAN_PROG_EXIT_OK;
+    case SHMCHAN_PROG_ARGS_ERROR:
+        (void)fprintf(stderr, "server: %s\n", err);
+        print_usage(stderr);
+        return SHMCHAN_PROG_EXIT_USAGE;
+    case SHMCHAN_PROG_ARGS_RUN:
+        break;
+    }
+    if (shmchan_prog_setup() != 0) {
+        perror("server: installing signal handlers");
+        return SHMCHAN_PROG_EXIT_RUNTIME;
+    }
+    return run(&args);
+}

@@ -1,0 +1,140 @@
+/* The command-line contract of the three programs: --help (usage, options
+ * and exit codes on stdout, exit 0), --version ("<prog> (shmchan) 0.1.0"),
+ * and for bad arguments one error line naming the program, the usage on
+ * stderr, exit 2, nothing on stdout and no IPC object created. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/e2e/e2e_util.h"
+
+static e2e_proc_t proc;
+
+static const char *const programs[] = {"server", "client", "shmchanctl"};
+
+static void test_help(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        const char *const help[] = {"--help", NULL};
+        assert_int_equal(e2e_run(&proc, programs[i], help, NULL), 0);
+        assert_string_equal(proc.err, "");
+        char usage[64];
+        snprintf(usage, sizeof usage, "Usage: %s ", programs[i]);
+        assert_true(strncmp(proc.out, usage, strlen(usage)) == 0);
+        assert_true(e2e_contains(proc.out, proc.out_len, "--help"));
+        assert_true(e2e_contains(proc.out, proc.out_len, "--version"));
+        /* Every exit code is documented. */
+        assert_true(e2e_contains(proc.out, proc.out_len, "Exit status:\n"));
+        assert_true(e2e_contains(proc.out, proc.out_len, "  0 "));
+        assert_true(e2e_contains(proc.out, proc.out_len, "  1 "));
+        assert_true(e2e_contains(proc.out, proc.out_len, "  2 "));
+        const char *const h[] = {"-h", NULL};
+        char first[8192];
+        snprintf(first, sizeof first, "%s", proc.out);
+        assert_int_equal(e2e_run(&proc, programs[i], h, NULL), 0);
+        assert_string_equal(proc.out, first);
+    }
+    const char *const help[] = {"--help", NULL};
+    assert_int_equal(e2e_run(&proc, "client", help, NULL), 0);
+    assert_true(e2e_contains(proc.out, proc.out_len, "  3 "));
+    assert_int_equal(e2e_run(&proc, "server", help, NULL), 0);
+    assert_true(e2e_contains(proc.out, proc.out_len, "128+N"));
+    e2e_assert_no_ipc_left();
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        const char *const version[] = {"--version", NULL};
+        assert_int_equal(e2e_run(&proc, programs[i], version, NULL), 0);
+        char expect[64];
+        snprintf(expect, sizeof expect, "%s (shmchan) 0.1.0\n", programs[i]);
+        assert_string_equal(proc.out, expect);
+        assert_string_equal(proc.err, "");
+    }
+}
+
+static void expect_usage_error(const char *prog, const char *const *args, const char *needle)
+{
+    assert_int_equal(e2e_run(&proc, prog, args, NULL), 2);
+    assert_string_equal(proc.out, "");
+    char head[64];
+    snprintf(head, sizeof head, "%s: ", prog);
+    if (strncmp(proc.err, head, strlen(head)) != 0 ||
+        !e2e_contains(proc.err, proc.err_len, needle)) {
+        fail_msg("%s %s: stderr lacks '%s': %s", prog, args[0] != NULL ? args[0] : "", needle,
+                 proc.err);
+    }
+    /* One error line, then the usage. */
+    const char *nl = strchr(proc.err, '\n');
+    assert_non_null(nl);
+    char usage[64];
+    snprintf(usage, sizeof usage, "Usage: %s ", prog);
+    assert_true(strncmp(nl + 1, usage, strlen(usage)) == 0);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    expect_usage_error("server", ARGS("--bogus"), "unknown option '--bogus'");
+    expect_usage_error("server", ARGS("--key"), "--key needs a value");
+    expect_usage_error("server", ARGS("--key", "0"), "invalid key '0'");
+    expect_usage_error("server", ARGS("--key", "-5"), "invalid key '-5'");
+    expect_usage_error("server", ARGS("--key", "0x1g"), "invalid key '0x1g'");
+    expect_usage_error("server", ARGS("--key", "4294967296"), "invalid key");
+    expect_usage_error("server", ARGS("--max-clients", "0"), "--max-clients");
+    expect_usage_error("server", ARGS("--mode", "0666"), "invalid mode '0666'");
+    expect_usage_error("server", ARGS("extra"), "unexpected argument 'extra'");
+    expect_usage_error("server", ARGS("--key=1", "--key=2"), "--key given twice");
+    expect_usage_error("client", ARGS("--timeout", "-1"), "--timeout");
+    expect_usage_error("client", ARGS("--timeout=1.5"), "--timeout");
+    expect_usage_error("client", ARGS("--key= 12"), "invalid key ' 12'");
+    expect_usage_error("client", ARGS("positional"), "unexpected argument");
+    expect_usage_error("shmchanctl", ARGS("frobnicate"), "unknown command 'frobnicate'");
+    expect_usage_error("shmchanctl", ARGS("inspect"), "needs --key");
+    expect_usage_error("shmchanctl", ARGS("clean"), "needs --stale");
+    expect_usage_error("shmchanctl", ARGS("clean", "--stale", "--all"), "'clean' takes");
+    expect_usage_error("shmchanctl", ARGS("list", "--key", "1"), "'list' takes only --all");
+    expect_usage_error("shmchanctl", ARGS("list", "--all=yes"), "--all takes no value");
+
+    /* No command at all. */
+    assert_int_equal(e2e_run(&proc, "shmchanctl", NULL, NULL), 2);
+    assert_true(e2e_contains(proc.err, proc.err_len, "missing command"));
+    e2e_assert_no_ipc_left();
+}
+
+/* Options the parser accepts but the channel cannot have: still the
+ * user's mistake (exit 2), and nothing is created. */
+static void test_server_option_combinations(void **state)
+{
+    (void)state;
+    assert_int_equal(e2e_run(&proc, "server", ARGS("--lane-capacity=1000"), NULL), 2);
+    assert_true(e2e_contains(proc.err, proc.err_len, "lane_capacity=1000"));
+    assert_string_equal(proc.out, "");
+    assert_int_equal(e2e_run(&proc, "server", ARGS("--max-payload=8", "--greet=nine byte"), NULL),
+                     2);
+    assert_true(e2e_contains(proc.err, proc.err_len,
+                             "greeting of 9 bytes does not fit the maximum payload of 8 bytes"));
+    assert_string_equal(proc.out, "");
+    e2e_assert_no_ipc_left();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_help, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_version, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_server_option_combinations, e2e_setup, e2e_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
