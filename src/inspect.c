@@ -1,8 +1,12 @@
 /*
  * inspect.c - listing channels and removing stale ones (shmchanctl's API).
  * Every decision comes from probe.c/judge.c, the same code the server uses
- * before it reclaims a key, so `shmchanctl clean --stale` can never remove
- * something a restarting server would have refused to.
+ * before it reclaims a key. The one difference is the mode allowed: a
+ * server judges with the mode it is about to create with, inspection with
+ * the widest mode any shmchan server creates (0660). So `clean --stale` may
+ * remove a stale 0660 channel of ours that a restarting 0600 server would
+ * refuse as "more permissive than asked for" — never anything of another
+ * user's, and never anything live or unidentified.
  */
 #include <string.h>
 #include <sys/ipc.h>
@@ -95,14 +99,13 @@ struct list_ctx {
     int include_foreign;
 };
 
-static int list_one(const shmchan_sys_shm_info_t *shm, void *arg)
+static int list_key(struct list_ctx *ctx, key_t key)
 {
-    struct list_ctx *ctx = arg;
-    if (shm->key == IPC_PRIVATE) {
+    if (key == IPC_PRIVATE) {
         return 0; /* no key: not a channel anyone can connect to */
     }
     shmchan_channel_info_t info;
-    if (shmchan_inspect(shm->key, &info, NULL) != SHMCHAN_OK) {
+    if (shmchan_inspect(key, &info, NULL) != SHMCHAN_OK) {
         return 0;
     }
     if (info.status == SHMCHAN_STATUS_ABSENT ||
@@ -116,6 +119,23 @@ static int list_one(const shmchan_sys_shm_info_t *shm, void *arg)
     return 0;
 }
 
+static int list_segment(const shmchan_sys_shm_info_t *shm, void *arg)
+{
+    return list_key(arg, shm->key);
+}
+
+/* A stale channel may have lost its segment and kept its set: list sets
+ * too, so that `clean --stale` without a key finds those as well. */
+static int list_set(int semid, key_t key, void *arg)
+{
+    (void)semid;
+    int shmid = -1;
+    if (key != IPC_PRIVATE && shmchan_sys_shm_lookup(key, &shmid, NULL) == SHMCHAN_OK) {
+        return 0; /* a segment at this key: listed by the segment pass */
+    }
+    return list_key(arg, key);
+}
+
 shmchan_err_t shmchan_list(shmchan_channel_info_t *infos, size_t cap, size_t *count,
                            int include_foreign, shmchan_diag_t *diag)
 {
@@ -123,7 +143,8 @@ shmchan_err_t shmchan_list(shmchan_channel_info_t *infos, size_t cap, size_t *co
     *count = 0;
     ENSURE(infos != NULL || cap == 0, SHMCHAN_E_INVALID_ARGUMENT);
     struct list_ctx ctx = {infos, cap, 0, include_foreign};
-    GUARD(shmchan_sys_shm_enumerate(list_one, &ctx, diag));
+    GUARD(shmchan_sys_shm_enumerate(list_segment, &ctx, diag));
+    GUARD(shmchan_sys_sem_enumerate(list_set, &ctx, diag));
     *count = ctx.count;
     return SHMCHAN_OK;
 }

@@ -380,3 +380,30 @@ shmchan_err_t shmchan_sys_shm_enumerate(int (*fn)(const shmchan_sys_shm_info_t *
     }
     return SHMCHAN_OK;
 }
+
+shmchan_err_t shmchan_sys_sem_enumerate(int (*fn)(int semid, key_t key, void *), void *arg,
+                                        shmchan_diag_t *diag)
+{
+    struct seminfo all;
+    memset(&all, 0, sizeof all);
+    union shmchan_semun info_arg = {.buf = (struct semid_ds *)(void *)&all};
+    /* SEM_INFO returns the highest used index, like SHM_INFO. */
+    const int max_index = semctl(0, 0, SEM_INFO, info_arg);
+    if (max_index < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(0, 0, SEM_INFO)");
+    }
+    for (int index = 0; index <= max_index; index++) {
+        struct semid_ds ds;
+        memset(&ds, 0, sizeof ds);
+        union shmchan_semun stat_arg = {.buf = &ds};
+        const int semid = semctl(index, 0, SEM_STAT, stat_arg);
+        if (semid < 0) {
+            continue; /* unused index, or a set we may not read */
+        }
+        if (fn(semid, ds.sem_perm.__key, arg) != 0) {
+            break;
+        }
+    }
+    return SHMCHAN_OK;
+}

@@ -98,6 +98,10 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_semop(int semid, struct sembuf *ops
  * SHM_INFO/SHM_STAT). The callback returns non-zero to stop. */
 shmchan_err_t shmchan_sys_shm_enumerate(int (*fn)(const shmchan_sys_shm_info_t *, void *),
                                         void *arg, shmchan_diag_t *diag);
+/* The same for semaphore sets (SEM_INFO/SEM_STAT); only id and key are
+ * filled in, the caller stats what it cares about. */
+shmchan_err_t shmchan_sys_sem_enumerate(int (*fn)(int semid, key_t key, void *), void *arg,
+                                        shmchan_diag_t *diag);
 
 /* Clocks and randomness. */
 int64_t shmchan_sys_now_ns(void);      /* CLOCK_MONOTONIC */
