@@ -63,6 +63,30 @@ static void test_hardware_matches_portable_unaligned(void **state)
     }
 }
 
+/* Long inputs take the three-way interleaved path (blocks of 1 KiB, combined
+ * with shift tables): lengths around every multiple of 3 KiB, at odd
+ * offsets, must agree with the byte-wise table. */
+static void test_hardware_matches_portable_long(void **state)
+{
+    (void)state;
+    enum { MAX = 3 * 3 * 1024 + 64 };
+    static uint8_t buf[MAX + 8];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    const size_t lens[] = {3071, 3072, 3073, 3080, 6143, 6144, 6145, 9216, 9217, MAX};
+    for (size_t off = 0; off < 8; off += 3) {
+        for (size_t n = 0; n < sizeof lens / sizeof lens[0]; n++) {
+            assert_int_equal(shmchan_crc32c_update(0xFFFFFFFFu, buf + off, lens[n]),
+                             shmchan_crc32c_update_portable(0xFFFFFFFFu, buf + off, lens[n]));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -70,6 +94,7 @@ int main(void)
         cmocka_unit_test(test_table_matches_bitwise),
         cmocka_unit_test(test_incremental_equals_whole),
         cmocka_unit_test(test_hardware_matches_portable_unaligned),
+        cmocka_unit_test(test_hardware_matches_portable_long),
     };
     return cmocka_run_group_tests_name("crc32c", tests, NULL, NULL);
 }
