@@ -16,7 +16,6 @@
  * directly.
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -31,7 +30,6 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -59,62 +57,6 @@ union test_semun {
 };
 
 /* ------------------------------------------------------------ plumbing */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads exactly n bytes before the deadline. 0 on success, -1 on timeout,
- * EOF or error. */
-static int read_full(int fd, void *dst, size_t n, int timeout_ms)
-{
-    uint8_t *p = dst;
-    size_t got = 0;
-    const int64_t deadline = now_ms() + timeout_ms;
-    while (got < n) {
-        const int64_t left = deadline - now_ms();
-        if (left <= 0) {
-            return -1;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        const int r = poll(&pfd, 1, (int)left);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            return -1;
-        }
-        const ssize_t k = read(fd, p + got, n - got);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return -1;
-        }
-        got += (size_t)k;
-    }
-    return 0;
-}
-
-static int write_full(int fd, const void *src, size_t n)
-{
-    const uint8_t *p = src;
-    size_t put = 0;
-    while (put < n) {
-        const ssize_t k = write(fd, p + put, n - put);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return -1;
-        }
-        put += (size_t)k;
-    }
-    return 0;
-}
 
 /* Deterministic message bytes: a message is identified by (tag, len). */
 static void make_payload(uint32_t tag, uint32_t len, uint8_t *out)
@@ -183,42 +125,6 @@ static int reap_child(pid_t pid, int timeout_ms)
     return status;
 }
 
-/* Is `key` one of the keys testutil_key hands out to this process? */
-static int key_is_ours(long key)
-{
-    const long base = (long)testutil_key(0);
-    return key >= base && key <= base + 0xff;
-}
-
-/* Removes every object at one of our keys (what a failed test left). */
-static void purge_our_objects(void)
-{
-    static const char *const files[2] = {"/proc/sysvipc/shm", "/proc/sysvipc/sem"};
-    for (int f = 0; f < 2; f++) {
-        FILE *in = fopen(files[f], "r");
-        if (in == NULL) {
-            continue;
-        }
-        char line[512];
-        if (fgets(line, sizeof line, in) == NULL) {
-            fclose(in);
-            continue;
-        }
-        while (fgets(line, sizeof line, in) != NULL) {
-            long key = 0, id = 0;
-            if (sscanf(line, "%ld %ld", &key, &id) != 2 || !key_is_ours(key)) {
-                continue;
-            }
-            if (f == 0) {
-                (void)shmctl((int)id, IPC_RMID, NULL);
-            } else {
-                (void)semctl((int)id, 0, IPC_RMID);
-            }
-        }
-        fclose(in);
-    }
-}
-
 static int teardown(void **state)
 {
     (void)state;
@@ -234,7 +140,7 @@ static int teardown(void **state)
             g_peer_maps[i] = NULL;
         }
     }
-    purge_our_objects();
+    testutil_purge_key_block(testutil_key(0));
     return 0;
 }
 
@@ -403,9 +309,9 @@ static void ring_write(uint8_t *ring, uint32_t capacity, uint32_t pos, const uin
  * a waiter that keeps waiting is seen. */
 static void wait_flag_raised(const uint8_t *flag)
 {
-    const int64_t deadline = now_ms() + T_MS;
+    const int64_t deadline = testutil_now_ms() + T_MS;
     while (shmchan_shm_load_u32_acquire(flag) == 0) {
-        if (now_ms() > deadline) {
+        if (testutil_now_ms() > deadline) {
             fail_msg("peer never raised its waiting flag");
         }
         (void)sched_yield();
@@ -501,7 +407,7 @@ static int sc_main(void *p)
     for (;;) {
         struct sc_cmd c;
         /* Bounded: a child whose parent vanished exits on its own. */
-        if (read_full(a->cmd_fd, &c, sizeof c, 120000) != 0) {
+        if (testutil_read_full(a->cmd_fd, &c, sizeof c, 120000) != 0) {
             shmchan_client_disconnect(cli);
             return 90;
         }
@@ -509,10 +415,10 @@ static int sc_main(void *p)
         memset(&r, 0, sizeof r);
         if (c.op == SC_QUIT) {
             shmchan_client_disconnect(cli);
-            return write_full(a->res_fd, &r, sizeof r) == 0 ? 0 : 91;
+            return testutil_write_full(a->res_fd, &r, sizeof r) == 0 ? 0 : 91;
         }
         sc_execute(&cli, a->key, &c, &r, buf);
-        if (write_full(a->res_fd, &r, sizeof r) != 0) {
+        if (testutil_write_full(a->res_fd, &r, sizeof r) != 0) {
             shmchan_client_disconnect(cli);
             return 92;
         }
@@ -536,14 +442,14 @@ static void sc_post(scripted_client_t *c, enum sc_op op, int timeout_ms, uint32_
                     uint32_t tag, uint32_t cap)
 {
     const struct sc_cmd cmd = {(int32_t)op, timeout_ms, len, tag, cap};
-    assert_int_equal(write_full(c->cmd_fd, &cmd, sizeof cmd), 0);
+    assert_int_equal(testutil_write_full(c->cmd_fd, &cmd, sizeof cmd), 0);
 }
 
 static struct sc_res sc_reply(scripted_client_t *c, int timeout_ms)
 {
     struct sc_res r;
     memset(&r, 0, sizeof r);
-    if (read_full(c->res_fd, &r, sizeof r, timeout_ms + REPLY_SLACK_MS) != 0) {
+    if (testutil_read_full(c->res_fd, &r, sizeof r, timeout_ms + REPLY_SLACK_MS) != 0) {
         fail_msg("scripted client %d did not reply", (int)c->pid);
     }
     return r;
@@ -571,6 +477,41 @@ static void sc_quit(scripted_client_t *c)
     assert_int_equal(reap_child(c->pid, T_MS), 0);
     close(c->cmd_fd);
     close(c->res_fd);
+}
+
+/* Waits until the scripted client in `slot` sleeps in the call it was just
+ * sent: SC_RECV raises the consumer flag of its server->client lane, SC_SEND
+ * on a full lane the producer flag of its client->server lane. */
+static void wait_client_asleep(key_t key, uint32_t slot, enum sc_op op)
+{
+    assert_true(op == SC_RECV || op == SC_SEND);
+    peer_map_t m;
+    peer_attach_here(key, 1, &m);
+    if (op == SC_RECV) {
+        wait_flag_raised(peer_ctl(&m, slot, SHMCHAN_SLOT_OFF_S2C_CTL) +
+                         SHMCHAN_LANE_OFF_CONSUMER_WAITING);
+    } else {
+        wait_flag_raised(peer_ctl(&m, slot, SHMCHAN_SLOT_OFF_C2S_CTL) +
+                         SHMCHAN_LANE_OFF_PRODUCER_WAITING);
+    }
+    peer_detach_here(&m);
+}
+
+/* A server (2 slots, 64-byte payloads, 256-byte lanes) and the scripted
+ * client c, connected (its slot in *slot), then asleep in a recv of up to
+ * blocked_ms: the state in which a test pulls the channel away. */
+static shmchan_server_t *serve_blocked_receiver(key_t key, scripted_client_t *c, uint32_t *slot,
+                                                int blocked_ms)
+{
+    shmchan_server_t *srv = make_server(key, 2, 64, 256);
+    uint8_t buf[256];
+    shmchan_event_t ev;
+    sc_start(c, key);
+    *slot = sc_connect(c);
+    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
+    sc_post(c, SC_RECV, blocked_ms, 0, 0, 0);
+    wait_client_asleep(key, *slot, SC_RECV);
+    return srv;
 }
 
 /* ================================================================ tests */
@@ -709,7 +650,7 @@ static int killed_sender_main(void *p)
         }
     }
     const uint32_t sent = KILLED_MESSAGES;
-    if (write_full(a->count_fd, &sent, sizeof sent) != 0) {
+    if (testutil_write_full(a->count_fd, &sent, sizeof sent) != 0) {
         return 12;
     }
     if (write_unpublished_frame(a->key, shmchan_client_slot(cli), KILLED_MESSAGES) != 0) {
@@ -759,7 +700,7 @@ static void test_client_killed_mid_send(void **state)
         received++;
     }
     uint32_t reported = 0;
-    assert_int_equal(read_full(count_pipe[0], &reported, sizeof reported, T_MS), 0);
+    assert_int_equal(testutil_read_full(count_pipe[0], &reported, sizeof reported, T_MS), 0);
     close(count_pipe[0]);
     assert_int_equal(reap_child(pid, T_MS), 128 + SIGKILL);
     assert_int_equal(reported, KILLED_MESSAGES);
@@ -797,11 +738,11 @@ static int server_hold_main(void *p)
         return 10;
     }
     const uint8_t ready = 1;
-    if (write_full(a->ready_fd, &ready, 1) != 0) {
+    if (testutil_write_full(a->ready_fd, &ready, 1) != 0) {
         return 11;
     }
     uint8_t never;
-    (void)read_full(a->hold_fd, &never, 1, 120000);
+    (void)testutil_read_full(a->hold_fd, &never, 1, 120000);
     shmchan_server_destroy(srv);
     return 0;
 }
@@ -820,7 +761,7 @@ static void test_server_killed_under_blocked_clients(void **state)
     a.opts.lane_capacity = 256;
     const pid_t server = spawn_child(server_hold_main, &a);
     uint8_t byte = 0;
-    assert_int_equal(read_full(ready[0], &byte, 1, T_MS), 0);
+    assert_int_equal(testutil_read_full(ready[0], &byte, 1, T_MS), 0);
 
     scripted_client_t r1, r2, w;
     sc_start(&r1, key);
@@ -838,15 +779,9 @@ static void test_server_killed_under_blocked_clients(void **state)
     sc_post(&r1, SC_RECV, blocked_ms, 0, 0, 0);
     sc_post(&r2, SC_RECV, blocked_ms, 0, 0, 0);
     sc_post(&w, SC_SEND, blocked_ms, 40, 999, 0);
-    peer_map_t m;
-    peer_attach_here(key, 1, &m);
-    wait_flag_raised(peer_ctl(&m, slot_r1, SHMCHAN_SLOT_OFF_S2C_CTL) +
-                     SHMCHAN_LANE_OFF_CONSUMER_WAITING);
-    wait_flag_raised(peer_ctl(&m, slot_r2, SHMCHAN_SLOT_OFF_S2C_CTL) +
-                     SHMCHAN_LANE_OFF_CONSUMER_WAITING);
-    wait_flag_raised(peer_ctl(&m, slot_w, SHMCHAN_SLOT_OFF_C2S_CTL) +
-                     SHMCHAN_LANE_OFF_PRODUCER_WAITING);
-    peer_detach_here(&m);
+    wait_client_asleep(key, slot_r1, SC_RECV);
+    wait_client_asleep(key, slot_r2, SC_RECV);
+    wait_client_asleep(key, slot_w, SC_SEND);
 
     assert_int_equal(kill(server, SIGKILL), 0);
     assert_int_equal(reap_child(server, T_MS), 128 + SIGKILL);
@@ -888,21 +823,12 @@ static void test_server_close_under_blocked_recv(void **state)
 {
     (void)state;
     const key_t key = testutil_key(4);
-    shmchan_server_t *srv = make_server(key, 2, 64, 256);
+    const int blocked_ms = 30000;
+    scripted_client_t c;
+    uint32_t slot = 0;
+    shmchan_server_t *srv = serve_blocked_receiver(key, &c, &slot, blocked_ms);
     static uint8_t buf[256];
     shmchan_event_t ev;
-    scripted_client_t c;
-    sc_start(&c, key);
-    const uint32_t slot = sc_connect(&c);
-    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
-
-    const int blocked_ms = 30000;
-    sc_post(&c, SC_RECV, blocked_ms, 0, 0, 0);
-    peer_map_t m;
-    peer_attach_here(key, 1, &m);
-    wait_flag_raised(peer_ctl(&m, slot, SHMCHAN_SLOT_OFF_S2C_CTL) +
-                     SHMCHAN_LANE_OFF_CONSUMER_WAITING);
-    peer_detach_here(&m);
 
     assert_int_equal(shmchan_server_close(srv), SHMCHAN_OK);
     assert_int_equal(sc_reply(&c, blocked_ms).err, SHMCHAN_E_CLOSED);
@@ -990,10 +916,12 @@ static void snapshot_assert_same(const struct ipc_snapshot *a, const struct ipc_
     assert_memory_equal(a->semvals, b->semvals, sizeof a->semvals);
 }
 
-/* shmchan_server_create and shmchan_client_connect at `key` both fail as
- * expected, name the key, and change nothing there. */
-static void assert_refused(key_t key, shmchan_err_t server_expect, shmchan_err_t client_expect)
+/* shmchan_server_create and shmchan_client_connect at `key` (holding
+ * `what`) both fail as expected, name the key, and change nothing there. */
+static void assert_refused(key_t key, const char *what, shmchan_err_t server_expect,
+                           shmchan_err_t client_expect)
 {
+    print_message("%s:\n", what);
     char keystr[16];
     key_text(key, keystr, sizeof keystr);
     struct ipc_snapshot before, after;
@@ -1135,13 +1063,11 @@ static void test_foreign_other_uid(void **state)
     (void)state;
     const key_t key = testutil_key(51);
     make_as_other_uid(key, 0);
-    print_message("other uid's 0600 segment, no set:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_NOT_FOUND);
+    assert_refused(key, "other uid's 0600 segment, no set", SHMCHAN_E_FOREIGN, SHMCHAN_E_NOT_FOUND);
     remove_at_key(key);
 
     make_as_other_uid(key, 1);
-    print_message("other uid's stale shmchan channel:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
+    assert_refused(key, "other uid's stale shmchan channel", SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
     remove_at_key(key);
     assert_no_ipc_left();
 }
@@ -1152,11 +1078,9 @@ static void test_foreign_world_mode(void **state)
     (void)state;
     const key_t key = testutil_key(52);
     assert_true(create_segment(key, 4096, 0666, 0x33) >= 0);
-    print_message("0666 segment of ours, no set:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_NOT_FOUND);
+    assert_refused(key, "0666 segment of ours, no set", SHMCHAN_E_FOREIGN, SHMCHAN_E_NOT_FOUND);
     assert_true(semget(key, 8, IPC_CREAT | IPC_EXCL | 0666) >= 0);
-    print_message("0666 segment and 0666 set of ours:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
+    assert_refused(key, "0666 segment and 0666 set of ours", SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
     remove_at_key(key);
     assert_no_ipc_left();
 }
@@ -1185,8 +1109,8 @@ static void test_foreign_wrong_size(void **state)
     (void)state;
     const key_t key = testutil_key(53);
     create_wrong_size_segment(key, 0);
-    print_message("segment with our magic but the wrong size, no set:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_NOT_FOUND);
+    assert_refused(key, "segment with our magic but the wrong size, no set", SHMCHAN_E_FOREIGN,
+                   SHMCHAN_E_NOT_FOUND);
     remove_at_key(key);
     assert_no_ipc_left();
 }
@@ -1211,8 +1135,8 @@ static void test_foreign_wrong_size_beside_dead_set(void **state)
     sem_apply(semid, SHMCHAN_SEM_SERVER_ALIVE, -1, SEM_UNDO);
     sem_apply(semid, SHMCHAN_SEM_READY, 1, 0);
     create_wrong_size_segment(key, (uint32_t)semid);
-    print_message("wrong-size segment with our magic beside our dead marked set:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_CLOSED);
+    assert_refused(key, "wrong-size segment with our magic beside our dead marked set",
+                   SHMCHAN_E_FOREIGN, SHMCHAN_E_CLOSED);
     remove_at_key(key);
     assert_no_ipc_left();
 }
@@ -1223,8 +1147,8 @@ static void test_foreign_magic(void **state)
     (void)state;
     const key_t key = testutil_key(55);
     assert_true(create_segment(key, 4096, 0600, 0xa5) >= 0);
-    print_message("4096-byte segment of ours, foreign bytes, nattch 0:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_NOT_FOUND);
+    assert_refused(key, "4096-byte segment of ours, foreign bytes, nattch 0", SHMCHAN_E_FOREIGN,
+                   SHMCHAN_E_NOT_FOUND);
     remove_at_key(key);
     assert_no_ipc_left();
 }
@@ -1237,8 +1161,7 @@ static void test_foreign_sem_shape(void **state)
 
     /* Too few semaphores for any channel. */
     assert_true(semget(key, 5, IPC_CREAT | IPC_EXCL | 0600) >= 0);
-    print_message("set of 5 semaphores:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
+    assert_refused(key, "set of 5 semaphores", SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
     remove_at_key(key);
 
     /* In range but not 4 + 4k (protocol.md 4: the client checks the shape
@@ -1246,8 +1169,7 @@ static void test_foreign_sem_shape(void **state)
     int semid = semget(key, 9, IPC_CREAT | IPC_EXCL | 0600);
     assert_true(semid >= 0);
     sem_apply(semid, 0, 1, 0);
-    print_message("set of 9 semaphores, touched:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
+    assert_refused(key, "set of 9 semaphores, touched", SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
     remove_at_key(key);
 
     /* Right shape, touched, wrong marker, READY posted. */
@@ -1255,16 +1177,14 @@ static void test_foreign_sem_shape(void **state)
     assert_true(semid >= 0);
     sem_apply(semid, SHMCHAN_SEM_MARKER, 1234, 0);
     sem_apply(semid, SHMCHAN_SEM_READY, 1, 0);
-    print_message("set of 8 with a wrong marker:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
+    assert_refused(key, "set of 8 with a wrong marker", SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
     remove_at_key(key);
 
     /* Right shape, never touched, just created: a creator may be between
      * semget and its first semop (lifecycle.md: BUSY). A client cannot
      * tell it from a server still starting: it times out. */
     assert_true(semget(key, 8, IPC_CREAT | IPC_EXCL | 0600) >= 0);
-    print_message("set of 8 never touched:\n");
-    assert_refused(key, SHMCHAN_E_BUSY, SHMCHAN_E_TIMEOUT);
+    assert_refused(key, "set of 8 never touched", SHMCHAN_E_BUSY, SHMCHAN_E_TIMEOUT);
     remove_at_key(key);
     assert_no_ipc_left();
 }
@@ -1299,23 +1219,21 @@ static void test_foreign_uid_giveaway(void **state)
                       strerror(errno));
         skip();
     }
-    print_message("segment created by us, given away:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_NOT_FOUND);
+    assert_refused(key, "segment created by us, given away", SHMCHAN_E_FOREIGN,
+                   SHMCHAN_E_NOT_FOUND);
     remove_at_key(key);
 
     /* A stale shmchan channel, otherwise reclaimable, whose set was given
      * away: uid alone would call it ours no more, cuid alone still would. */
     make_stale_channel(key);
     assert_int_equal(give_away_semset(semget(key, 0, 0)), 0);
-    print_message("stale channel, set given away:\n");
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
+    assert_refused(key, "stale channel, set given away", SHMCHAN_E_FOREIGN, SHMCHAN_E_FOREIGN);
     remove_at_key(key);
 
     make_stale_channel(key);
     assert_int_equal(give_away_segment(shmget(key, 0, 0)), 0);
-    print_message("stale channel, segment given away:\n");
     /* The client stops earlier, at the dead server (lifecycle.md). */
-    assert_refused(key, SHMCHAN_E_FOREIGN, SHMCHAN_E_CLOSED);
+    assert_refused(key, "stale channel, segment given away", SHMCHAN_E_FOREIGN, SHMCHAN_E_CLOSED);
     remove_at_key(key);
     assert_no_ipc_left();
 }
@@ -1379,71 +1297,97 @@ static void corrupt_c2s(const peer_map_t *m, uint32_t slot, enum corruption how)
     shmchan_shm_store_u32_release(head_word, publish);
 }
 
+/* A server (2 slots, 64-byte payloads, 256-byte lanes) with two scripted
+ * clients connected: `bad` is about to break its lanes, `good` must not
+ * notice. */
+typedef struct bad_and_good {
+    shmchan_server_t *srv;
+    scripted_client_t bad, good;
+    uint32_t slot_bad, slot_good;
+} bad_and_good_t;
+
+static void bad_and_good_start(bad_and_good_t *bg, key_t key)
+{
+    bg->srv = make_server(key, 2, 64, 256);
+    uint8_t buf[256];
+    shmchan_event_t ev;
+    sc_start(&bg->bad, key);
+    sc_start(&bg->good, key);
+    bg->slot_bad = sc_connect(&bg->bad);
+    bg->slot_good = sc_connect(&bg->good);
+    next_event(bg->srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
+    next_event(bg->srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
+}
+
+/* Once `bad` has quit and its one DISCONNECT was reported: nothing else is
+ * reported, and the slot is reset and offered again (the server's next
+ * look at the slots, which the client's release triggers, recycles it): a
+ * new client gets it and talks through it. Then everyone leaves normally
+ * and nothing is left. */
+static void bad_and_good_finish(bad_and_good_t *bg, key_t key, uint32_t tag)
+{
+    uint8_t buf[256];
+    shmchan_event_t ev;
+    assert_int_equal(shmchan_server_wait(bg->srv, 300, &ev, buf, sizeof buf), SHMCHAN_E_TIMEOUT);
+    shmchan_client_t *cli = connect_here(key);
+    assert_int_equal(shmchan_client_slot(cli), bg->slot_bad);
+    next_event(bg->srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
+    assert_int_equal(ev.client, bg->slot_bad);
+    round_trip_here(bg->srv, cli, tag);
+    shmchan_client_disconnect(cli);
+    next_event(bg->srv, SHMCHAN_EVENT_DISCONNECT, &ev, buf, sizeof buf);
+    assert_int_equal(ev.reason, SHMCHAN_OK);
+    sc_quit(&bg->good);
+    next_event(bg->srv, SHMCHAN_EVENT_DISCONNECT, &ev, buf, sizeof buf);
+    assert_int_equal(ev.client, bg->slot_good);
+    assert_int_equal(ev.reason, SHMCHAN_OK);
+    shmchan_server_destroy(bg->srv);
+    assert_no_ipc_left();
+}
+
 static void run_corruption_case(const struct corruption_case *cc, unsigned salt)
 {
     print_message("corruption: %s\n", cc->name);
     const key_t key = testutil_key(salt);
-    shmchan_server_t *srv = make_server(key, 2, 64, 256);
+    bad_and_good_t bg;
+    bad_and_good_start(&bg, key);
     static uint8_t buf[256];
     shmchan_event_t ev;
-    scripted_client_t bad, good;
-    sc_start(&bad, key);
-    sc_start(&good, key);
-    const uint32_t slot_bad = sc_connect(&bad);
-    const uint32_t slot_good = sc_connect(&good);
-    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
-    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
 
     /* One honest message first, so the corruption starts mid-stream. */
-    assert_int_equal(sc_call(&bad, SC_SEND, T_MS, 10, 1, 0).err, SHMCHAN_OK);
-    next_event(srv, SHMCHAN_EVENT_MESSAGE, &ev, buf, sizeof buf);
-    assert_int_equal(ev.client, slot_bad);
+    assert_int_equal(sc_call(&bg.bad, SC_SEND, T_MS, 10, 1, 0).err, SHMCHAN_OK);
+    next_event(bg.srv, SHMCHAN_EVENT_MESSAGE, &ev, buf, sizeof buf);
+    assert_int_equal(ev.client, bg.slot_bad);
 
     peer_map_t m;
     peer_attach_here(key, 0, &m);
-    corrupt_c2s(&m, slot_bad, cc->how);
+    corrupt_c2s(&m, bg.slot_bad, cc->how);
     peer_detach_here(&m);
 
-    next_event(srv, SHMCHAN_EVENT_DISCONNECT, &ev, buf, sizeof buf);
-    assert_int_equal(ev.client, slot_bad);
+    next_event(bg.srv, SHMCHAN_EVENT_DISCONNECT, &ev, buf, sizeof buf);
+    assert_int_equal(ev.client, bg.slot_bad);
     assert_int_equal(ev.reason, SHMCHAN_E_PROTOCOL);
     assert_int_equal(ev.detail, cc->detail);
-    assert_int_equal(shmchan_server_send(srv, slot_bad, buf, 1, 0), SHMCHAN_E_CLOSED);
+    assert_int_equal(shmchan_server_send(bg.srv, bg.slot_bad, buf, 1, 0), SHMCHAN_E_CLOSED);
 
     /* The other client is unaffected: a full round trip. */
-    assert_int_equal(sc_call(&good, SC_SEND, T_MS, 20, 2, 0).err, SHMCHAN_OK);
-    next_event(srv, SHMCHAN_EVENT_MESSAGE, &ev, buf, sizeof buf);
-    assert_int_equal(ev.client, slot_good);
+    assert_int_equal(sc_call(&bg.good, SC_SEND, T_MS, 20, 2, 0).err, SHMCHAN_OK);
+    next_event(bg.srv, SHMCHAN_EVENT_MESSAGE, &ev, buf, sizeof buf);
+    assert_int_equal(ev.client, bg.slot_good);
     assert_int_equal(ev.len, 20);
     assert_int_equal(fnv1a(buf, ev.len), payload_hash(2, 20));
-    assert_int_equal(shmchan_server_send(srv, slot_good, buf, ev.len, T_MS), SHMCHAN_OK);
-    struct sc_res r = sc_call(&good, SC_RECV, T_MS, 0, 0, 0);
+    assert_int_equal(shmchan_server_send(bg.srv, bg.slot_good, buf, ev.len, T_MS), SHMCHAN_OK);
+    struct sc_res r = sc_call(&bg.good, SC_RECV, T_MS, 0, 0, 0);
     assert_int_equal(r.err, SHMCHAN_OK);
     assert_int_equal(r.hash, payload_hash(2, 20));
 
     /* The dropped client learns it on its next call. */
-    r = sc_call(&bad, SC_SEND, T_MS, 10, 3, 0);
+    r = sc_call(&bg.bad, SC_SEND, T_MS, 10, 3, 0);
     assert_true(r.err == SHMCHAN_E_PROTOCOL || r.err == SHMCHAN_E_CLOSED);
-    r = sc_call(&bad, SC_RECV, T_MS, 0, 0, 0);
+    r = sc_call(&bg.bad, SC_RECV, T_MS, 0, 0, 0);
     assert_true(r.err == SHMCHAN_E_PROTOCOL || r.err == SHMCHAN_E_CLOSED);
-    sc_quit(&bad);
-
-    /* Its slot is reset and offered again, with no second DISCONNECT. */
-    assert_int_equal(shmchan_server_wait(srv, 300, &ev, buf, sizeof buf), SHMCHAN_E_TIMEOUT);
-    shmchan_client_t *cli = connect_here(key);
-    assert_int_equal(shmchan_client_slot(cli), slot_bad);
-    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
-    assert_int_equal(ev.client, slot_bad);
-    round_trip_here(srv, cli, 9);
-    shmchan_client_disconnect(cli);
-    next_event(srv, SHMCHAN_EVENT_DISCONNECT, &ev, buf, sizeof buf);
-    assert_int_equal(ev.reason, SHMCHAN_OK);
-    sc_quit(&good);
-    next_event(srv, SHMCHAN_EVENT_DISCONNECT, &ev, buf, sizeof buf);
-    assert_int_equal(ev.client, slot_good);
-    assert_int_equal(ev.reason, SHMCHAN_OK);
-    shmchan_server_destroy(srv);
-    assert_no_ipc_left();
+    sc_quit(&bg.bad);
+    bad_and_good_finish(&bg, key, 9);
 }
 
 static void test_corrupted_lane(void **state)
@@ -1468,20 +1412,14 @@ static void test_corrupted_s2c_tail(void **state)
 {
     (void)state;
     const key_t key = testutil_key(70);
-    shmchan_server_t *srv = make_server(key, 2, 64, 256);
+    bad_and_good_t bg;
+    bad_and_good_start(&bg, key);
     static uint8_t buf[256];
     shmchan_event_t ev;
-    scripted_client_t bad, good;
-    sc_start(&bad, key);
-    sc_start(&good, key);
-    const uint32_t slot_bad = sc_connect(&bad);
-    const uint32_t slot_good = sc_connect(&good);
-    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
-    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
 
     peer_map_t m;
     peer_attach_here(key, 0, &m);
-    uint8_t *tail = peer_ctl(&m, slot_bad, SHMCHAN_SLOT_OFF_S2C_CTL) + SHMCHAN_LANE_OFF_TAIL;
+    uint8_t *tail = peer_ctl(&m, bg.slot_bad, SHMCHAN_SLOT_OFF_S2C_CTL) + SHMCHAN_LANE_OFF_TAIL;
     /* Consumed 2^31 bytes more than were ever produced: impossible at the
      * producer's current position and at every position it can reach in
      * this test, whenever it re-reads the tail. */
@@ -1497,31 +1435,31 @@ static void test_corrupted_s2c_tail(void **state)
     shmchan_err_t first = SHMCHAN_OK;
     int sends = 0;
     while (first == SHMCHAN_OK && sends < 16) {
-        first = shmchan_server_send(srv, slot_bad, buf, 8, T_MS);
+        first = shmchan_server_send(bg.srv, bg.slot_bad, buf, 8, T_MS);
         sends++;
     }
     assert_int_equal(first, SHMCHAN_E_PROTOCOL);
     assert_true(sends <= 9);
-    assert_int_equal(shmchan_server_send(srv, slot_bad, buf, 8, T_MS), SHMCHAN_E_CLOSED);
-    assert_int_equal(sc_call(&bad, SC_CHECK, 0, 0, 0, 0).err, SHMCHAN_E_PROTOCOL);
+    assert_int_equal(shmchan_server_send(bg.srv, bg.slot_bad, buf, 8, T_MS), SHMCHAN_E_CLOSED);
+    assert_int_equal(sc_call(&bg.bad, SC_CHECK, 0, 0, 0, 0).err, SHMCHAN_E_PROTOCOL);
     /* The frames published before the fault are intact and may still be
      * delivered (queued messages come before the end is reported); after
      * them the client must hear that it was dropped. */
-    struct sc_res r = sc_call(&bad, SC_RECV, T_MS, 0, 0, 0);
+    struct sc_res r = sc_call(&bg.bad, SC_RECV, T_MS, 0, 0, 0);
     for (int drained = 0; r.err == SHMCHAN_OK && drained < sends; drained++) {
-        r = sc_call(&bad, SC_RECV, T_MS, 0, 0, 0);
+        r = sc_call(&bg.bad, SC_RECV, T_MS, 0, 0, 0);
     }
     assert_true(r.err == SHMCHAN_E_PROTOCOL || r.err == SHMCHAN_E_CLOSED);
 
     make_payload(4, 8, buf);
-    assert_int_equal(shmchan_server_send(srv, slot_good, buf, 8, T_MS), SHMCHAN_OK);
-    r = sc_call(&good, SC_RECV, T_MS, 0, 0, 0);
+    assert_int_equal(shmchan_server_send(bg.srv, bg.slot_good, buf, 8, T_MS), SHMCHAN_OK);
+    r = sc_call(&bg.good, SC_RECV, T_MS, 0, 0, 0);
     assert_int_equal(r.err, SHMCHAN_OK);
     assert_int_equal(r.hash, payload_hash(4, 8));
 
-    sc_quit(&bad);
+    sc_quit(&bg.bad);
     /* Report what the event stream says about the dropped client. */
-    const shmchan_err_t w = shmchan_server_wait(srv, 300, &ev, buf, sizeof buf);
+    const shmchan_err_t w = shmchan_server_wait(bg.srv, 300, &ev, buf, sizeof buf);
     print_message("after the kicked client left: server_wait %s kind %d client %u reason %s\n",
                   shmchan_errname(w), w == SHMCHAN_OK ? (int)ev.kind : 0, ev.client,
                   shmchan_errname(ev.reason));
@@ -1529,23 +1467,9 @@ static void test_corrupted_s2c_tail(void **state)
      * DISCONNECT for it: that is what the first wait returned. */
     assert_int_equal(w, SHMCHAN_OK);
     assert_int_equal(ev.kind, SHMCHAN_EVENT_DISCONNECT);
-    assert_int_equal(ev.client, slot_bad);
+    assert_int_equal(ev.client, bg.slot_bad);
     assert_int_equal(ev.reason, SHMCHAN_E_PROTOCOL);
-    /* The slot is recycled by the server's next look at the slots, which
-     * its wake-up (the client's release posted it) triggers; nothing else
-     * is reported. */
-    assert_int_equal(shmchan_server_wait(srv, 300, &ev, buf, sizeof buf), SHMCHAN_E_TIMEOUT);
-    shmchan_client_t *cli = connect_here(key);
-    assert_int_equal(shmchan_client_slot(cli), slot_bad);
-    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
-    round_trip_here(srv, cli, 10);
-    shmchan_client_disconnect(cli);
-    next_event(srv, SHMCHAN_EVENT_DISCONNECT, &ev, buf, sizeof buf);
-    sc_quit(&good);
-    next_event(srv, SHMCHAN_EVENT_DISCONNECT, &ev, buf, sizeof buf);
-    assert_int_equal(ev.client, slot_good);
-    shmchan_server_destroy(srv);
-    assert_no_ipc_left();
+    bad_and_good_finish(&bg, key, 10);
 }
 
 /* 7. The semaphore set removed from outside (ipcrm, RemoveIPC=yes). */
@@ -1553,21 +1477,12 @@ static void test_outside_removal(void **state)
 {
     (void)state;
     const key_t key = testutil_key(71);
-    shmchan_server_t *srv = make_server(key, 2, 64, 256);
+    const int blocked_ms = 30000;
+    scripted_client_t c;
+    uint32_t slot = 0;
+    shmchan_server_t *srv = serve_blocked_receiver(key, &c, &slot, blocked_ms);
     static uint8_t buf[256];
     shmchan_event_t ev;
-    scripted_client_t c;
-    sc_start(&c, key);
-    const uint32_t slot = sc_connect(&c);
-    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
-
-    const int blocked_ms = 30000;
-    sc_post(&c, SC_RECV, blocked_ms, 0, 0, 0);
-    peer_map_t m;
-    peer_attach_here(key, 1, &m);
-    wait_flag_raised(peer_ctl(&m, slot, SHMCHAN_SLOT_OFF_S2C_CTL) +
-                     SHMCHAN_LANE_OFF_CONSUMER_WAITING);
-    peer_detach_here(&m);
 
     assert_int_equal(semctl(shmchan_server_semid(srv), 0, IPC_RMID), 0);
     assert_int_equal(sc_reply(&c, blocked_ms).err, SHMCHAN_E_CLOSED);
@@ -1610,7 +1525,7 @@ static int echo_server_main(void *p)
         return 10;
     }
     const uint8_t ready = 1;
-    if (write_full(a->ready_fd, &ready, 1) != 0) {
+    if (testutil_write_full(a->ready_fd, &ready, 1) != 0) {
         return 11;
     }
     static uint8_t buf[256];
@@ -1687,7 +1602,7 @@ static void test_two_threads_one_client(void **state)
     /* Fork before any thread exists. */
     const pid_t server = spawn_child(echo_server_main, &a);
     uint8_t byte = 0;
-    assert_int_equal(read_full(ready[0], &byte, 1, T_MS), 0);
+    assert_int_equal(testutil_read_full(ready[0], &byte, 1, T_MS), 0);
     close(ready[0]);
     close(ready[1]);
 

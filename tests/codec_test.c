@@ -27,6 +27,7 @@
 
 #include "src/codec_internal.h"
 #include "src/shmchan.h"
+#include "tests/check.h"
 
 #define HDR ((size_t)SHMCHAN_FRAME_HEADER_SIZE)
 #define HARD_MAX SHMCHAN_PAYLOAD_HARD_MAX
@@ -35,79 +36,6 @@
 
 /* ------------------------------------------------- failure reporting */
 
-/* What the current loop iteration is doing, printed with any failure so a
- * failure inside a loop over offsets/bits/frames says which one. */
-static char g_ctx[256];
-
-__attribute__((format(printf, 1, 2))) static void set_ctx(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(g_ctx, sizeof g_ctx, fmt, ap);
-    va_end(ap);
-}
-
-static void clear_ctx(void)
-{
-    g_ctx[0] = '\0';
-}
-
-static void check_err_at(shmchan_err_t got, shmchan_err_t want, const char *expr,
-                         const char *file, int line)
-{
-    if (got != want) {
-        print_error("%s:%d: %s\n    returned %s (%d), expected %s (%d)\n    context: %s\n", file,
-                    line, expr, shmchan_errname(got), (int)got, shmchan_errname(want),
-                    (int)want, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_true_at(int cond, const char *expr, const char *file, int line)
-{
-    if (!cond) {
-        print_error("%s:%d: check failed: %s\n    context: %s\n", file, line, expr, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_eq_at(uint64_t a, uint64_t b, const char *ea, const char *eb, const char *file,
-                        int line)
-{
-    if (a != b) {
-        print_error("%s:%d: %s == %s failed: 0x%" PRIx64 " (%" PRIu64 ") != 0x%" PRIx64
-                    " (%" PRIu64 ")\n    context: %s\n",
-                    file, line, ea, eb, a, a, b, b, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_mem_at(const uint8_t *a, const uint8_t *b, size_t n, const char *ea,
-                         const char *eb, const char *file, int line)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (a[i] != b[i]) {
-            print_error("%s:%d: %s and %s differ at byte %zu of %zu: 0x%02x != 0x%02x\n"
-                        "    context: %s\n",
-                        file, line, ea, eb, i, n, (unsigned)a[i], (unsigned)b[i], g_ctx);
-            _fail(file, line);
-        }
-    }
-}
-
-static void check_filled_at(const uint8_t *p, size_t n, uint8_t value, const char *ep,
-                            const char *file, int line)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != value) {
-            print_error("%s:%d: %s[%zu] is 0x%02x, expected untouched 0x%02x (of %zu bytes)\n"
-                        "    context: %s\n",
-                        file, line, ep, i, (unsigned)p[i], (unsigned)value, n, g_ctx);
-            _fail(file, line);
-        }
-    }
-}
-
 static void check_frame_zeroed_at(const shmchan_frame_t *f, const char *file, int line)
 {
     if (f->type != 0 || f->flags != 0 || f->payload_len != 0 || f->seq != 0 ||
@@ -115,37 +43,17 @@ static void check_frame_zeroed_at(const shmchan_frame_t *f, const char *file, in
         print_error("%s:%d: frame not zeroed on failure: type=%u flags=%u payload_len=%" PRIu32
                     " seq=0x%" PRIx64 " checksum=0x%08" PRIx32 "\n    context: %s\n",
                     file, line, (unsigned)f->type, (unsigned)f->flags, f->payload_len, f->seq,
-                    f->checksum, g_ctx);
+                    f->checksum, check_ctx_text());
         _fail(file, line);
     }
 }
 
-#define CHECK_ERR(call, want) check_err_at((call), (want), #call, __FILE__, __LINE__)
-#define CHECK(cond) check_true_at((cond) ? 1 : 0, #cond, __FILE__, __LINE__)
-#define CHECK_EQ(a, b) check_eq_at((uint64_t)(a), (uint64_t)(b), #a, #b, __FILE__, __LINE__)
-#define CHECK_MEM(a, b, n) check_mem_at((a), (b), (n), #a, #b, __FILE__, __LINE__)
-#define CHECK_FILLED(p, n, v) check_filled_at((p), (n), (v), #p, __FILE__, __LINE__)
 #define CHECK_FRAME_ZEROED(f) check_frame_zeroed_at((f), __FILE__, __LINE__)
 
 /* ------------------------------------------- independent reference code */
 
-/* CRC-32C, bit by bit, straight from the definition (reflected polynomial
- * 0x82F63B78, initial value and final xor 0xFFFFFFFF); `crc` chains like
- * shmchan_crc32c_update: 0 to start, the previous result to continue. */
-static uint32_t ref_crc32c_bitwise(uint32_t crc, const uint8_t *p, size_t n)
-{
-    uint32_t c = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) {
-            c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        }
-    }
-    return ~c;
-}
-
-/* The same CRC with a table made by the bitwise loop above, for the large
- * and the many frames (the test's own, not shmchan_crc32c_table). */
+/* CRC-32C with a table made by ref_crc32c_bitwise (tests/check.h), for the
+ * large and the many frames (the test's own, not shmchan_crc32c_table). */
 static uint32_t g_ref_table[256];
 static int g_ref_table_ready;
 
@@ -164,27 +72,6 @@ static uint32_t ref_crc32c(uint32_t crc, const uint8_t *p, size_t n)
         c = g_ref_table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
     }
     return ~c;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-    p[2] = (uint8_t)((v >> 16) & 0xFFu);
-    p[3] = (uint8_t)((v >> 24) & 0xFFu);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)((v >> (8 * i)) & 0xFFu);
-    }
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
 }
 
 /* Every header field, including the ones a valid frame fixes, so a test can
@@ -226,15 +113,15 @@ static uint32_t ref_frame_crc(const uint8_t hdr[24], const uint8_t *payload, siz
 static void ref_put_header(uint8_t hdr[24], const ref_header_t *h, const uint8_t *payload,
                            size_t n)
 {
-    put_le32(hdr + 0, h->magic);
+    ref_put_le32(hdr + 0, h->magic);
     hdr[4] = h->version;
     hdr[5] = h->type;
     hdr[6] = h->flags;
     hdr[7] = h->reserved;
-    put_le32(hdr + 8, h->length);
-    put_le32(hdr + 12, 0);
-    put_le64(hdr + 16, h->seq);
-    put_le32(hdr + 12, ref_frame_crc(hdr, payload, n));
+    ref_put_le32(hdr + 8, h->length);
+    ref_put_le32(hdr + 12, 0);
+    ref_put_le64(hdr + 16, h->seq);
+    ref_put_le32(hdr + 12, ref_frame_crc(hdr, payload, n));
 }
 
 /* A complete reference frame in a fresh heap block of exactly 24+len bytes. */
@@ -325,7 +212,7 @@ static uint32_t rng_below(uint64_t *s, uint32_t n)
 static void test_error_strings(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     static const struct {
         shmchan_err_t code;
         const char *name;
@@ -338,7 +225,7 @@ static void test_error_strings(void **state)
     CHECK_EQ(count, SHMCHAN_ERR_COUNT);
 
     for (size_t i = 0; i < count; i++) {
-        set_ctx("code %zu (%s)", i, codes[i].name);
+        check_ctx_set("code %zu (%s)", i, codes[i].name);
         CHECK_EQ(codes[i].code, i);
         const shmchan_err_t e = (shmchan_err_t)i;
         const char *msg = shmchan_strerror(e);
@@ -363,12 +250,12 @@ static void test_error_strings(void **state)
         (shmchan_err_t)-1,
     };
     for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
-        set_ctx("out-of-range value #%zu (%d)", i, (int)out_of_range[i]);
+        check_ctx_set("out-of-range value #%zu (%d)", i, (int)out_of_range[i]);
         CHECK(strcmp(shmchan_strerror(out_of_range[i]), "unknown error") == 0);
         CHECK(strcmp(shmchan_errname(out_of_range[i]), "SHMCHAN_E_UNKNOWN") == 0);
     }
 
-    clear_ctx();
+    check_ctx_clear();
     CHECK_EQ(SHMCHAN_OK, 0);
     CHECK_EQ(SHMCHAN_E_INVALID_ARGUMENT, 1);
     CHECK_EQ(SHMCHAN_E_FRAME_TRUNCATED, 2);
@@ -388,7 +275,7 @@ static void test_error_strings(void **state)
 static void test_known_answer_vectors(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
 
     /* The test's own CRC first: the published CRC-32C check value. */
     const uint8_t check[] = "123456789";
@@ -445,7 +332,7 @@ static void test_known_answer_vectors(void **state)
     };
 
     for (size_t v = 0; v < sizeof vectors / sizeof vectors[0]; v++) {
-        set_ctx("vector %s", vectors[v].name);
+        check_ctx_set("vector %s", vectors[v].name);
         const uint8_t *bytes = vectors[v].bytes;
         const size_t size = vectors[v].size;
         const uint32_t len = (uint32_t)(size - HDR);
@@ -455,7 +342,7 @@ static void test_known_answer_vectors(void **state)
         crc = ref_crc32c_bitwise(crc, bytes + 16, 8);
         crc = ref_crc32c_bitwise(crc, bytes + HDR, len);
         CHECK_EQ(crc, vectors[v].crc);
-        CHECK_EQ(get_le32(bytes + 12), vectors[v].crc);
+        CHECK_EQ(ref_get_le32(bytes + 12), vectors[v].crc);
         CHECK_EQ(shmchan_codec_checksum(bytes, bytes + HDR, len), vectors[v].crc);
 
         /* Encode: byte-exact, and nothing written after the frame. */
@@ -498,7 +385,7 @@ static void test_known_answer_vectors(void **state)
 static void test_encode_errors(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     const uint8_t payload[3] = {1, 2, 3};
     uint8_t out[64];
     size_t out_len;
@@ -534,7 +421,7 @@ static void test_encode_errors(void **state)
 
     const uint8_t bad_types[] = {0, 3, 4, 0x7F, 0x80, 0x81, 0xFE, 0xFF};
     for (size_t i = 0; i < sizeof bad_types; i++) {
-        set_ctx("type 0x%02x", (unsigned)bad_types[i]);
+        check_ctx_set("type 0x%02x", (unsigned)bad_types[i]);
         memset(out, 0xA5, sizeof out);
         f = make_frame(bad_types[i], 7);
         out_len = 99;
@@ -546,7 +433,7 @@ static void test_encode_errors(void **state)
 
     for (unsigned bit = 0; bit <= 8; bit++) {
         const uint8_t flags = bit < 8 ? (uint8_t)(1u << bit) : (uint8_t)0xFF;
-        set_ctx("flags 0x%02x", (unsigned)flags);
+        check_ctx_set("flags 0x%02x", (unsigned)flags);
         memset(out, 0xA5, sizeof out);
         f = make_frame(SHMCHAN_FRAME_GOODBYE, 7);
         f.flags = flags;
@@ -559,7 +446,7 @@ static void test_encode_errors(void **state)
 
     /* frame->payload_len and ->checksum are inputs of nobody: garbage there
      * changes nothing. */
-    clear_ctx();
+    check_ctx_clear();
     uint8_t expected[HDR + 3];
     const ref_header_t h = ref_valid(SHMCHAN_FRAME_DATA, 3, 7);
     ref_put_header(expected, &h, payload, 3);
@@ -579,7 +466,7 @@ static void test_encode_errors(void **state)
 static void test_decode_each_error(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     int seen[SHMCHAN_ERR_COUNT] = {0};
     uint8_t payload[8];
     fill_pattern(payload, sizeof payload, 1);
@@ -596,30 +483,30 @@ static void test_decode_each_error(void **state)
     CHECK_EQ(flen, n);
 
     /* Arguments. */
-    set_ctx("frame_len NULL");
+    check_ctx_set("frame_len NULL");
     memset(&f, 0xA5, sizeof f);
     CHECK_ERR(shmchan_codec_decode(good, n, CHANNEL_MAX, &f, pout, len, NULL),
               SHMCHAN_E_INVALID_ARGUMENT);
     CHECK_FRAME_ZEROED(&f);
     seen[SHMCHAN_E_INVALID_ARGUMENT] = 1;
 
-    set_ctx("frame NULL");
+    check_ctx_set("frame NULL");
     CHECK_ERR(shmchan_codec_decode(good, n, CHANNEL_MAX, NULL, pout, len, &flen),
               SHMCHAN_E_INVALID_ARGUMENT);
 
-    set_ctx("src NULL, src_len > 0");
+    check_ctx_set("src NULL, src_len > 0");
     EXPECT_DECODE_FAIL(NULL, n, CHANNEL_MAX, pout, len, SHMCHAN_E_INVALID_ARGUMENT);
-    set_ctx("payload_out NULL, payload_cap > 0");
+    check_ctx_set("payload_out NULL, payload_cap > 0");
     EXPECT_DECODE_FAIL(good, n, CHANNEL_MAX, NULL, len, SHMCHAN_E_INVALID_ARGUMENT);
-    set_ctx("max_payload = hard max + 1");
+    check_ctx_set("max_payload = hard max + 1");
     EXPECT_DECODE_FAIL(good, n, HARD_MAX + 1u, pout, len, SHMCHAN_E_INVALID_ARGUMENT);
-    set_ctx("max_payload = UINT32_MAX");
+    check_ctx_set("max_payload = UINT32_MAX");
     EXPECT_DECODE_FAIL(good, n, UINT32_MAX, pout, len, SHMCHAN_E_INVALID_ARGUMENT);
 
     /* Too few bytes for a header, including none at all. */
-    set_ctx("src NULL, src_len 0");
+    check_ctx_set("src NULL, src_len 0");
     EXPECT_DECODE_FAIL(NULL, 0, CHANNEL_MAX, pout, len, SHMCHAN_E_FRAME_TRUNCATED);
-    set_ctx("src_len 23");
+    check_ctx_set("src_len 23");
     EXPECT_DECODE_FAIL(good, HDR - 1, CHANNEL_MAX, pout, len, SHMCHAN_E_FRAME_TRUNCATED);
     seen[SHMCHAN_E_FRAME_TRUNCATED] = 1;
 
@@ -660,7 +547,7 @@ static void test_decode_each_error(void **state)
              SHMCHAN_E_FRAME_BEYOND_BUFFER);
 #undef ADD_CASE
     for (size_t i = 0; i < ncases; i++) {
-        set_ctx("forged header: %s", cases[i].what);
+        check_ctx_set("forged header: %s", cases[i].what);
         memcpy(src, good, n);
         ref_put_header(src, &cases[i].h, payload, len);
         EXPECT_DECODE_FAIL(src, n, CHANNEL_MAX, pout, len, cases[i].want);
@@ -669,26 +556,26 @@ static void test_decode_each_error(void **state)
 
     /* Checksum: the stored value off by one bit, or the seq changed without
      * recomputing it. */
-    set_ctx("checksum field ^ 1");
+    check_ctx_set("checksum field ^ 1");
     memcpy(src, good, n);
     src[12] ^= 0x01u;
     EXPECT_DECODE_FAIL(src, n, CHANNEL_MAX, pout, len, SHMCHAN_E_FRAME_CHECKSUM);
-    set_ctx("seq changed, checksum stale");
+    check_ctx_set("seq changed, checksum stale");
     memcpy(src, good, n);
     src[23] ^= 0x80u;
     EXPECT_DECODE_FAIL(src, n, CHANNEL_MAX, pout, len, SHMCHAN_E_FRAME_CHECKSUM);
     seen[SHMCHAN_E_FRAME_CHECKSUM] = 1;
 
     /* Payload does not fit the caller's buffer. */
-    set_ctx("payload_cap len-1");
+    check_ctx_set("payload_cap len-1");
     EXPECT_DECODE_FAIL(good, n, CHANNEL_MAX, pout, len - 1u, SHMCHAN_E_OUTPUT_TOO_SMALL);
-    set_ctx("payload_out NULL, payload_cap 0");
+    check_ctx_set("payload_out NULL, payload_cap 0");
     EXPECT_DECODE_FAIL(good, n, CHANNEL_MAX, NULL, 0, SHMCHAN_E_OUTPUT_TOO_SMALL);
     seen[SHMCHAN_E_OUTPUT_TOO_SMALL] = 1;
 
-    clear_ctx();
+    check_ctx_clear();
     for (int code = SHMCHAN_E_INVALID_ARGUMENT; code <= SHMCHAN_E_OUTPUT_TOO_SMALL; code++) {
-        set_ctx("codec error %s never produced", shmchan_errname((shmchan_err_t)code));
+        check_ctx_set("codec error %s never produced", shmchan_errname((shmchan_err_t)code));
         CHECK(seen[code]);
     }
     free_exact(pout, len);
@@ -701,7 +588,7 @@ static void test_decode_each_error(void **state)
 static void test_decode_validation_order(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     uint8_t payload[4] = {9, 8, 7, 6};
     uint8_t src[HDR + 4];
     uint8_t pout[4];
@@ -720,7 +607,7 @@ static void test_decode_validation_order(void **state)
         SHMCHAN_E_FRAME_BEYOND_BUFFER, SHMCHAN_E_OUTPUT_TOO_SMALL, SHMCHAN_E_FRAME_CHECKSUM,
     };
     for (size_t step = 0; step < sizeof order / sizeof order[0]; step++) {
-        set_ctx("step %zu", step);
+        check_ctx_set("step %zu", step);
         size_t cap = sizeof pout;
         uint8_t tail = 0;
         ref_put_header(src, &h, payload, 4);
@@ -744,7 +631,7 @@ static void test_decode_validation_order(void **state)
         default: break;
         }
     }
-    clear_ctx();
+    check_ctx_clear();
     ref_put_header(src, &h, payload, 4);
     shmchan_frame_t f;
     size_t flen = 0;
@@ -760,7 +647,7 @@ static void test_decode_validation_order(void **state)
 static void test_decode_null_frame_still_zeroes_frame_len(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     /* Stack buffers only: this test fails against the current codec.c, and
      * a failing test must not add a leak report to the noise. */
     uint8_t payload[2] = {1, 2};
@@ -789,14 +676,14 @@ static void test_decode_null_frame_still_zeroes_frame_len(void **state)
 static void test_channel_max_boundaries(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     const uint32_t lens[] = {0, 1, CHANNEL_MAX - 1u, CHANNEL_MAX, CHANNEL_MAX + 1u};
     uint8_t *payload = alloc_exact(CHANNEL_MAX + 1u);
     fill_pattern(payload, CHANNEL_MAX + 1u, 2);
 
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         const uint32_t len = lens[i];
-        set_ctx("payload length %" PRIu32, len);
+        check_ctx_set("payload length %" PRIu32, len);
         const size_t n = HDR + len;
         uint8_t *wire = alloc_exact(n);
         uint8_t *pout = alloc_exact(len);
@@ -838,7 +725,7 @@ static void test_channel_max_boundaries(void **state)
 static void test_hard_max_boundaries(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     const size_t big = HDR + (size_t)HARD_MAX + 1u;
     uint8_t *payload = alloc_exact((size_t)HARD_MAX + 1u);
     uint8_t *buf = alloc_exact(big);
@@ -849,12 +736,12 @@ static void test_hard_max_boundaries(void **state)
     size_t flen;
 
     /* max - 1 */
-    set_ctx("hard max - 1");
+    check_ctx_set("hard max - 1");
     const shmchan_frame_t in = make_frame(SHMCHAN_FRAME_DATA, 0xABCDEFu);
     out_len = 0;
     CHECK_ERR(shmchan_codec_encode(&in, payload, HARD_MAX - 1u, buf, big, &out_len), SHMCHAN_OK);
     CHECK_EQ(out_len, HDR + HARD_MAX - 1u);
-    CHECK_EQ(get_le32(buf + 8), HARD_MAX - 1u);
+    CHECK_EQ(ref_get_le32(buf + 8), HARD_MAX - 1u);
     flen = 0;
     CHECK_ERR(shmchan_codec_decode(buf, out_len, HARD_MAX, &f, pout, HARD_MAX - 1u, &flen),
               SHMCHAN_OK);
@@ -863,7 +750,7 @@ static void test_hard_max_boundaries(void **state)
     CHECK(memcmp(pout, payload, HARD_MAX - 1u) == 0);
 
     /* max, into an output of exactly 24 + max (the byte after is a canary) */
-    set_ctx("hard max");
+    check_ctx_set("hard max");
     buf[big - 1] = 0x77;
     out_len = 0;
     CHECK_ERR(shmchan_codec_encode(&in, payload, HARD_MAX, buf, big - 1u, &out_len), SHMCHAN_OK);
@@ -881,7 +768,7 @@ static void test_hard_max_boundaries(void **state)
     CHECK(memcmp(pout, payload, HARD_MAX) == 0);
 
     /* max + 1: refused by encode, output untouched even with room for it. */
-    set_ctx("hard max + 1, encode");
+    check_ctx_set("hard max + 1, encode");
     memset(buf, 0xA5, HDR);
     out_len = 99;
     CHECK_ERR(shmchan_codec_encode(&in, payload, HARD_MAX + 1u, buf, big, &out_len),
@@ -891,7 +778,7 @@ static void test_hard_max_boundaries(void **state)
 
     /* max + 1: forged on the wire, with every byte present and a correct
      * checksum, so the length is the only thing wrong. */
-    set_ctx("hard max + 1, forged for decode");
+    check_ctx_set("hard max + 1, forged for decode");
     memcpy(buf + HDR, payload, (size_t)HARD_MAX + 1u);
     const ref_header_t hover = ref_valid(SHMCHAN_FRAME_DATA, HARD_MAX + 1u, 5);
     ref_put_header(buf, &hover, payload, (size_t)HARD_MAX + 1u);
@@ -899,7 +786,7 @@ static void test_hard_max_boundaries(void **state)
     EXPECT_DECODE_FAIL(buf, big, HARD_MAX + 1u, pout, HARD_MAX, SHMCHAN_E_INVALID_ARGUMENT);
     /* The same forging with length = max is a valid frame: the forgery is
      * sound and only the length made the difference. */
-    set_ctx("hard max, forged for decode");
+    check_ctx_set("hard max, forged for decode");
     const ref_header_t hok = ref_valid(SHMCHAN_FRAME_DATA, HARD_MAX, 5);
     ref_put_header(buf, &hok, payload, HARD_MAX);
     CHECK_ERR(shmchan_codec_decode(buf, big, HARD_MAX, &f, pout, HARD_MAX, &flen), SHMCHAN_OK);
@@ -917,7 +804,7 @@ static void test_hard_max_boundaries(void **state)
 static void test_truncation_every_offset(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     const uint32_t lens[] = {0, 1, 5, 23, 24, 25, 200};
     uint8_t payload[200];
     fill_pattern(payload, sizeof payload, 4);
@@ -928,7 +815,7 @@ static void test_truncation_every_offset(void **state)
         uint8_t *wire = ref_frame_alloc(SHMCHAN_FRAME_GOODBYE, 42u + len, payload, len);
         uint8_t *pout = alloc_exact(len);
         for (size_t cut = 0; cut <= n; cut++) {
-            set_ctx("payload length %" PRIu32 ", src_len %zu of %zu", len, cut, n);
+            check_ctx_set("payload length %" PRIu32 ", src_len %zu of %zu", len, cut, n);
             uint8_t *src = alloc_exact(cut);
             if (cut > 0) {
                 memcpy(src, wire, cut);
@@ -957,7 +844,7 @@ static void test_truncation_every_offset(void **state)
 static void test_bit_flips_every_bit(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     uint8_t payload[40];
     fill_pattern(payload, sizeof payload, 5);
     const struct {
@@ -980,9 +867,9 @@ static void test_bit_flips_every_bit(void **state)
             const uint32_t max = maxes[mi];
             for (size_t byte = 0; byte < n; byte++) {
                 for (unsigned bit = 0; bit < 8; bit++) {
-                    set_ctx("frame %zu (len %" PRIu32 "), max_payload %" PRIu32
-                            ", byte %zu bit %u",
-                            fi, len, max, byte, bit);
+                    check_ctx_set("frame %zu (len %" PRIu32 "), max_payload %" PRIu32
+                                  ", byte %zu bit %u",
+                                  fi, len, max, byte, bit);
                     shmchan_err_t want;
                     if (byte < 4) {
                         want = SHMCHAN_E_FRAME_MAGIC;
@@ -1028,7 +915,7 @@ static void test_bit_flips_every_bit(void **state)
             }
         }
         /* Restored after every flip: the original still decodes. */
-        set_ctx("frame %zu after all flips", fi);
+        check_ctx_set("frame %zu after all flips", fi);
         shmchan_frame_t f;
         size_t flen = 0;
         CHECK_ERR(shmchan_codec_decode(src, n, CHANNEL_MAX, &f, pout, len, &flen), SHMCHAN_OK);
@@ -1042,7 +929,7 @@ static void test_bit_flips_every_bit(void **state)
 static void test_round_trip_random(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     uint64_t seed = 0x9E3779B97F4A7C15u;
     const char *env = getenv("SHMCHAN_CODEC_TEST_SEED");
     if (env != NULL && env[0] != '\0') {
@@ -1084,8 +971,9 @@ static void test_round_trip_random(void **state)
         for (uint32_t k = 0; k < len; k++) {
             payload[k] = (uint8_t)(rng_next(&rng) >> 56);
         }
-        set_ctx("seed 0x%016" PRIx64 ", frame %u: type %u, length %" PRIu32 ", seq 0x%016" PRIx64,
-                seed, iter, (unsigned)type, len, seq);
+        check_ctx_set("seed 0x%016" PRIx64 ", frame %u: type %u, length %" PRIu32
+                      ", seq 0x%016" PRIx64,
+                      seed, iter, (unsigned)type, len, seq);
 
         shmchan_frame_t in = make_frame(type, seq);
         in.payload_len = (uint32_t)rng_next(&rng); /* ignored by encode */
@@ -1114,7 +1002,7 @@ static void test_round_trip_random(void **state)
         CHECK_EQ(out.flags, 0);
         CHECK_EQ(out.payload_len, len);
         CHECK_EQ(out.seq, seq);
-        CHECK_EQ(out.checksum, get_le32(expected + 12));
+        CHECK_EQ(out.checksum, ref_get_le32(expected + 12));
         CHECK_MEM(pout, payload, len);
 
         memset(wire2, 0x96, cap);
@@ -1138,7 +1026,7 @@ static void test_round_trip_random(void **state)
 static void test_encode_output_too_small_every_size(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     const uint32_t lens[] = {0, 1, 2, 23, 24, 25, 100, 257};
     uint8_t payload[257];
     fill_pattern(payload, sizeof payload, 6);
@@ -1148,7 +1036,7 @@ static void test_encode_output_too_small_every_size(void **state)
         const size_t total = HDR + len;
         const shmchan_frame_t in = make_frame(SHMCHAN_FRAME_DATA, 77u);
         for (size_t out_cap = 0; out_cap < total; out_cap++) {
-            set_ctx("payload length %" PRIu32 ", out_cap %zu", len, out_cap);
+            check_ctx_set("payload length %" PRIu32 ", out_cap %zu", len, out_cap);
             uint8_t *out = alloc_exact(out_cap);
             memset(out, 0xA5, out_cap);
             size_t out_len = 12345;
@@ -1158,7 +1046,7 @@ static void test_encode_output_too_small_every_size(void **state)
             CHECK_FILLED(out, out_cap, 0xA5);
             free_exact(out, out_cap);
         }
-        set_ctx("payload length %" PRIu32 ", out_cap exact %zu", len, total);
+        check_ctx_set("payload length %" PRIu32 ", out_cap exact %zu", len, total);
         uint8_t *out = alloc_exact(total);
         size_t out_len = 0;
         CHECK_ERR(shmchan_codec_encode(&in, payload, len, out, total, &out_len), SHMCHAN_OK);
@@ -1175,7 +1063,7 @@ static void test_encode_output_too_small_every_size(void **state)
 static void test_decode_payload_cap_every_size(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     const uint32_t lens[] = {1, 2, 3, 24, 100, 257};
     uint8_t payload[257];
     fill_pattern(payload, sizeof payload, 7);
@@ -1185,12 +1073,12 @@ static void test_decode_payload_cap_every_size(void **state)
         const size_t n = HDR + len;
         uint8_t *src = ref_frame_alloc(SHMCHAN_FRAME_DATA, 99u, payload, len);
         for (size_t cap = 0; cap < len; cap++) {
-            set_ctx("payload length %" PRIu32 ", payload_cap %zu", len, cap);
+            check_ctx_set("payload length %" PRIu32 ", payload_cap %zu", len, cap);
             uint8_t *pout = alloc_exact(cap);
             EXPECT_DECODE_FAIL(src, n, CHANNEL_MAX, pout, cap, SHMCHAN_E_OUTPUT_TOO_SMALL);
             free_exact(pout, cap);
         }
-        set_ctx("payload length %" PRIu32 ", payload_cap exact", len);
+        check_ctx_set("payload length %" PRIu32 ", payload_cap exact", len);
         uint8_t *pout = alloc_exact(len);
         shmchan_frame_t f;
         size_t flen = 0;
@@ -1203,7 +1091,7 @@ static void test_decode_payload_cap_every_size(void **state)
     }
 
     /* An empty payload needs no buffer at all. */
-    clear_ctx();
+    check_ctx_clear();
     uint8_t *empty = ref_frame_alloc(SHMCHAN_FRAME_GOODBYE, 1, NULL, 0);
     shmchan_frame_t f;
     size_t flen = 0;
@@ -1219,7 +1107,7 @@ static void test_decode_payload_cap_every_size(void **state)
 static void test_trailing_bytes_ignored(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     uint8_t pa[10];
     fill_pattern(pa, sizeof pa, 8);
     uint8_t *a = ref_frame_alloc(SHMCHAN_FRAME_DATA, 1, pa, sizeof pa);
@@ -1236,7 +1124,7 @@ static void test_trailing_bytes_ignored(void **state)
     uint8_t pout[sizeof pa];
     shmchan_frame_t f;
     size_t flen = 0;
-    set_ctx("first frame of the stream");
+    check_ctx_set("first frame of the stream");
     CHECK_ERR(shmchan_codec_decode(stream, total, CHANNEL_MAX, &f, pout, sizeof pout, &flen),
               SHMCHAN_OK);
     CHECK_EQ(flen, na);
@@ -1245,7 +1133,7 @@ static void test_trailing_bytes_ignored(void **state)
     CHECK_EQ(f.payload_len, sizeof pa);
     CHECK_MEM(pout, pa, sizeof pa);
 
-    set_ctx("second frame of the stream");
+    check_ctx_set("second frame of the stream");
     size_t off = flen;
     CHECK_ERR(shmchan_codec_decode(stream + off, total - off, CHANNEL_MAX, &f, pout, sizeof pout,
                                    &flen),
@@ -1255,14 +1143,14 @@ static void test_trailing_bytes_ignored(void **state)
     CHECK_EQ(f.seq, 2);
     CHECK_EQ(f.payload_len, 0);
 
-    set_ctx("the garbage tail");
+    check_ctx_set("the garbage tail");
     off += flen;
     CHECK_EQ(total - off, garbage);
     EXPECT_DECODE_FAIL(stream + off, total - off, CHANNEL_MAX, pout, sizeof pout,
                        SHMCHAN_E_FRAME_TRUNCATED);
 
     /* A frame followed by more than a header's worth of arbitrary bytes. */
-    set_ctx("frame + 100 trailing bytes");
+    check_ctx_set("frame + 100 trailing bytes");
     uint8_t *longer = alloc_exact(na + 100);
     memcpy(longer, a, na);
     fill_pattern(longer + na, 100, 9);
@@ -1284,18 +1172,18 @@ static void test_trailing_bytes_ignored(void **state)
 static void test_internal_helpers(void **state)
 {
     (void)state;
-    clear_ctx();
+    check_ctx_clear();
     uint8_t payload[16];
     fill_pattern(payload, sizeof payload, 10);
     uint8_t *frame = ref_frame_alloc(SHMCHAN_FRAME_DATA, 0x55u, payload, sizeof payload);
     uint8_t hdr[24];
     memcpy(hdr, frame, HDR);
-    const uint32_t crc = get_le32(hdr + 12);
+    const uint32_t crc = ref_get_le32(hdr + 12);
 
     /* shmchan_codec_checksum */
     CHECK_EQ(shmchan_codec_checksum(hdr, payload, sizeof payload), crc);
     for (size_t byte = 0; byte < HDR; byte++) {
-        set_ctx("checksum coverage, header byte %zu", byte);
+        check_ctx_set("checksum coverage, header byte %zu", byte);
         hdr[byte] ^= 0x10u;
         const uint32_t c = shmchan_codec_checksum(hdr, payload, sizeof payload);
         hdr[byte] ^= 0x10u;
@@ -1305,7 +1193,7 @@ static void test_internal_helpers(void **state)
             CHECK(c != crc);
         }
     }
-    clear_ctx();
+    check_ctx_clear();
     payload[15] ^= 1u;
     CHECK(shmchan_codec_checksum(hdr, payload, sizeof payload) != crc);
     payload[15] ^= 1u;

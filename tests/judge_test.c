@@ -21,6 +21,7 @@
 
 #include "src/probe.h"
 #include "src/shmchan.h"
+#include "tests/check.h"
 
 #define ME ((uid_t)1000)
 #define OTHER ((uid_t)1001)
@@ -33,60 +34,6 @@
 /* A 3-client channel: 4 + 4 * 3 semaphores (protocol.md section 4). */
 #define NSEMS_3 16u
 #define MARKER 0x5348
-
-/* ------------------------------------------------- failure reporting */
-
-static char g_ctx[384];
-
-__attribute__((format(printf, 1, 2))) static void set_ctx(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(g_ctx, sizeof g_ctx, fmt, ap);
-    va_end(ap);
-}
-
-static void check_true_at(int cond, const char *expr, const char *file, int line)
-{
-    if (!cond) {
-        print_error("%s:%d: check failed: %s\n    context: %s\n", file, line, expr, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_eq_at(int64_t a, int64_t b, const char *ea, const char *eb, const char *file,
-                        int line)
-{
-    if (a != b) {
-        print_error("%s:%d: %s == %s failed: %" PRId64 " != %" PRId64 "\n    context: %s\n", file,
-                    line, ea, eb, a, b, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_str_at(const char *got, const char *want, const char *egot, const char *file,
-                         int line)
-{
-    if (strcmp(got, want) != 0) {
-        print_error("%s:%d: %s is \"%s\", expected \"%s\"\n    context: %s\n", file, line, egot,
-                    got, want, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_contains_at(const char *text, const char *part, const char *file, int line)
-{
-    if (strstr(text, part) == NULL) {
-        print_error("%s:%d: reason \"%s\" does not contain \"%s\"\n    context: %s\n", file,
-                    line, text, part, g_ctx);
-        _fail(file, line);
-    }
-}
-
-#define CHECK(cond) check_true_at((cond) ? 1 : 0, #cond, __FILE__, __LINE__)
-#define CHECK_EQ(a, b) check_eq_at((int64_t)(a), (int64_t)(b), #a, #b, __FILE__, __LINE__)
-#define CHECK_STR(got, want) check_str_at((got), (want), #got, __FILE__, __LINE__)
-#define CHECK_CONTAINS(text, part) check_contains_at((text), (part), __FILE__, __LINE__)
 
 /* ------------------------------------------------------ fact builders */
 
@@ -681,9 +628,10 @@ static void run_case(const judge_case_t *c, uint32_t key_bits)
     memset(&j, 0xA5, sizeof j);
     shmchan_probe_judge(&f, &j);
 
-    set_ctx("case '%s', key 0x%08x: got %s (remove sem %d shm %d), reason \"%.200s\"", c->name,
-            (unsigned)key_bits, shmchan_verdict_name(j.verdict), j.remove_sem, j.remove_shm,
-            memchr(j.reason, '\0', sizeof j.reason) != NULL ? j.reason : "(unterminated)");
+    check_ctx_set("case '%s', key 0x%08x: got %s (remove sem %d shm %d), reason \"%.200s\"",
+                  c->name, (unsigned)key_bits, shmchan_verdict_name(j.verdict), j.remove_sem,
+                  j.remove_shm,
+                  memchr(j.reason, '\0', sizeof j.reason) != NULL ? j.reason : "(unterminated)");
     CHECK(memchr(j.reason, '\0', sizeof j.reason) != NULL);
     CHECK_STR(shmchan_verdict_name(j.verdict), shmchan_verdict_name(c->verdict));
     CHECK_EQ(j.verdict, c->verdict);
@@ -739,7 +687,7 @@ static void test_table_covers_every_verdict(void **state)
         stale_shm_only += !c->remove_sem && c->remove_shm;
         stale_both += c->remove_sem && c->remove_shm;
     }
-    set_ctx("table coverage");
+    check_ctx_set("table coverage");
     for (int v = 0; v < 5; v++) {
         CHECK(seen[v] > 0);
     }
@@ -754,7 +702,7 @@ static void test_grace_period_boundary(void **state)
 {
     (void)state;
     for (int64_t age = -5; age <= GRACE + 5; age++) {
-        set_ctx("never-operated set, age %" PRId64 " s", age);
+        check_ctx_set("never-operated set, age %" PRId64 " s", age);
         shmchan_probe_facts_t f;
         facts_empty(&f);
         s_uninit_age0(&f);
@@ -775,7 +723,7 @@ static void test_mode_bits(void **state)
     const unsigned max_modes[] = {0600, 0620, 0640, 0660};
     for (size_t m = 0; m < sizeof max_modes / sizeof max_modes[0]; m++) {
         for (unsigned mode = 0; mode <= 0777; mode++) {
-            set_ctx("max_mode %04o, set mode %04o", max_modes[m], mode);
+            check_ctx_set("max_mode %04o, set mode %04o", max_modes[m], mode);
             shmchan_probe_facts_t f;
             facts_empty(&f);
             add_dead_set(&f);
@@ -803,7 +751,7 @@ static void test_nsems_shapes(void **state)
 {
     (void)state;
     for (uint32_t n = 0; n <= 1040; n++) {
-        set_ctx("nsems %" PRIu32, n);
+        check_ctx_set("nsems %" PRIu32, n);
         shmchan_probe_facts_t f;
         facts_empty(&f);
         add_dead_set(&f);
@@ -818,7 +766,7 @@ static void test_nsems_shapes(void **state)
 static void test_verdict_names(void **state)
 {
     (void)state;
-    set_ctx("verdict names");
+    check_ctx_set("verdict names");
     CHECK_STR(shmchan_verdict_name(SHMCHAN_VERDICT_ABSENT), "absent");
     CHECK_STR(shmchan_verdict_name(SHMCHAN_VERDICT_LIVE), "live");
     CHECK_STR(shmchan_verdict_name(SHMCHAN_VERDICT_BUSY), "busy");

@@ -9,8 +9,9 @@
  * The test plays the hostile peer by writing the shared words and ring bytes
  * itself, with its own little-endian helpers at the documented offsets
  * (docs/protocol.md, "Lanes"), and forges frames with its own CRC-32C
- * (bit by bit, from the definition), never with the library's codec, so a
- * forged frame is exactly what the wire format says and nothing more.
+ * (bit by bit, from the definition; both in tests/check.h), never with the
+ * library's codec, so a forged frame is exactly what the wire format says
+ * and nothing more.
  *
  * Random tests print their seed; replay with
  *   bazel test //tests:lane_test --test_env=SHMCHAN_TEST_SEED=0x...
@@ -26,12 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "src/lane.h"
 #include "src/shmchan.h"
+#include "tests/check.h"
+#include "tests/testutil.h"
 
 /* The documented control block and frame header, restated. */
 #define DOC_OFF_HEAD 0u
@@ -45,136 +47,14 @@
 #define DOC_TYPE_GOODBYE 2u
 #define DOC_PAYLOAD_HARD_MAX (16u * 1024u * 1024u)
 
-/* ------------------------------------------------- failure reporting */
-
-static char g_ctx[256];
-
-__attribute__((format(printf, 1, 2))) static void set_ctx(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(g_ctx, sizeof g_ctx, fmt, ap);
-    va_end(ap);
-}
-
-static void check_err_at(shmchan_err_t got, shmchan_err_t want, const char *expr,
-                         const char *file, int line)
-{
-    if (got != want) {
-        print_error("%s:%d: %s\n    returned %s (%d), expected %s (%d)\n    context: %s\n", file,
-                    line, expr, shmchan_errname(got), (int)got, shmchan_errname(want),
-                    (int)want, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_true_at(int cond, const char *expr, const char *file, int line)
-{
-    if (!cond) {
-        print_error("%s:%d: check failed: %s\n    context: %s\n", file, line, expr, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_eq_at(uint64_t a, uint64_t b, const char *ea, const char *eb, const char *file,
-                        int line)
-{
-    if (a != b) {
-        print_error("%s:%d: %s == %s failed: 0x%" PRIx64 " (%" PRIu64 ") != 0x%" PRIx64
-                    " (%" PRIu64 ")\n    context: %s\n",
-                    file, line, ea, eb, a, a, b, b, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_mem_at(const uint8_t *a, const uint8_t *b, size_t n, const char *ea,
-                         const char *eb, const char *file, int line)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (a[i] != b[i]) {
-            print_error("%s:%d: %s and %s differ at byte %zu of %zu: 0x%02x != 0x%02x\n"
-                        "    context: %s\n",
-                        file, line, ea, eb, i, n, (unsigned)a[i], (unsigned)b[i], g_ctx);
-            _fail(file, line);
-        }
-    }
-}
-
-#define CHECK_ERR(call, want) check_err_at((call), (want), #call, __FILE__, __LINE__)
-#define CHECK(cond) check_true_at((cond) ? 1 : 0, #cond, __FILE__, __LINE__)
-#define CHECK_EQ(a, b) check_eq_at((uint64_t)(a), (uint64_t)(b), #a, #b, __FILE__, __LINE__)
-#define CHECK_MEM(a, b, n) check_mem_at((a), (b), (n), #a, #b, __FILE__, __LINE__)
-
 /* ------------------------------------------------------------ randomness */
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s != 0 ? *s : UINT64_C(0x9E3779B97F4A7C15);
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * UINT64_C(0x2545F4914F6CDD1D);
-}
 
 static uint32_t rng_below(uint64_t *s, uint32_t n)
 {
-    return n == 0 ? 0 : (uint32_t)(rng_next(s) % n);
-}
-
-static uint64_t test_seed(const char *what)
-{
-    uint64_t seed;
-    const char *env = getenv("SHMCHAN_TEST_SEED");
-    if (env != NULL && *env != '\0') {
-        seed = (uint64_t)strtoull(env, NULL, 0);
-    } else {
-        struct timespec ts;
-        (void)clock_gettime(CLOCK_REALTIME, &ts);
-        seed = ((uint64_t)ts.tv_sec * UINT64_C(1000000007)) ^ (uint64_t)ts.tv_nsec ^
-               ((uint64_t)getpid() << 40);
-    }
-    print_message("%s seed: 0x%016" PRIx64 " (replay with --test_env=SHMCHAN_TEST_SEED=0x%016" PRIx64
-                  ")\n",
-                  what, seed, seed);
-    return seed;
+    return n == 0 ? 0 : (uint32_t)(testutil_rand(s) % n);
 }
 
 /* ------------------------------------------- independent reference code */
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++) {
-        p[i] = (uint8_t)((v >> (8u * i)) & 0xFFu);
-    }
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; i++) {
-        p[i] = (uint8_t)((v >> (8u * i)) & 0xFFu);
-    }
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-/* CRC-32C from the definition (reflected 0x82F63B78, init and final xor
- * 0xFFFFFFFF); `crc` chains: 0 to start. */
-static uint32_t ref_crc32c(uint32_t crc, const uint8_t *p, size_t n)
-{
-    uint32_t c = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) {
-            c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        }
-    }
-    return ~c;
-}
 
 /* A complete frame header per protocol.md section 1, checksum included. */
 static void ref_header(uint8_t h[HDR], uint8_t type, uint32_t len, uint64_t seq,
@@ -187,12 +67,12 @@ static void ref_header(uint8_t h[HDR], uint8_t type, uint32_t len, uint64_t seq,
     h[3] = 'F';
     h[4] = DOC_FRAME_VERSION;
     h[5] = type;
-    put_le32(h + 8, len);
-    put_le64(h + 16, seq);
-    uint32_t crc = ref_crc32c(0, h, 12);
-    crc = ref_crc32c(crc, h + 16, 8);
-    crc = ref_crc32c(crc, payload, len);
-    put_le32(h + 12, crc);
+    ref_put_le32(h + 8, len);
+    ref_put_le64(h + 16, seq);
+    uint32_t crc = ref_crc32c_bitwise(0, h, 12);
+    crc = ref_crc32c_bitwise(crc, h + 16, 8);
+    crc = ref_crc32c_bitwise(crc, payload, len);
+    ref_put_le32(h + 12, crc);
 }
 
 /* Payload bytes are a function of the frame's index, so a frame delivered
@@ -201,7 +81,7 @@ static void payload_fill(uint8_t *p, uint32_t len, uint64_t id)
 {
     uint64_t s = id * UINT64_C(0x9E3779B97F4A7C15) + 1u;
     for (uint32_t i = 0; i < len; i++) {
-        p[i] = (uint8_t)(rng_next(&s) >> 56);
+        p[i] = (uint8_t)(testutil_rand(&s) >> 56);
     }
 }
 
@@ -249,8 +129,8 @@ static void rig_start_at(lane_rig_t *r, uint32_t counter)
     /* Each side's cached copy of the other's index (lane.h: `peer`). */
     r->prod.peer = counter;
     r->cons.peer = counter;
-    put_le32(r->ctl + DOC_OFF_HEAD, counter);
-    put_le32(r->ctl + DOC_OFF_TAIL, counter);
+    ref_put_le32(r->ctl + DOC_OFF_HEAD, counter);
+    ref_put_le32(r->ctl + DOC_OFF_TAIL, counter);
 }
 
 /* Makes the producer's cached copy of the tail say "full", so that its next
@@ -264,22 +144,22 @@ static void rig_forget_tail(lane_rig_t *r)
 
 static uint32_t rig_head(const lane_rig_t *r)
 {
-    return get_le32(r->ctl + DOC_OFF_HEAD);
+    return ref_get_le32(r->ctl + DOC_OFF_HEAD);
 }
 
 static uint32_t rig_tail(const lane_rig_t *r)
 {
-    return get_le32(r->ctl + DOC_OFF_TAIL);
+    return ref_get_le32(r->ctl + DOC_OFF_TAIL);
 }
 
 static void rig_set_head(lane_rig_t *r, uint32_t v)
 {
-    put_le32(r->ctl + DOC_OFF_HEAD, v);
+    ref_put_le32(r->ctl + DOC_OFF_HEAD, v);
 }
 
 static void rig_set_tail(lane_rig_t *r, uint32_t v)
 {
-    put_le32(r->ctl + DOC_OFF_TAIL, v);
+    ref_put_le32(r->ctl + DOC_OFF_TAIL, v);
 }
 
 static uint8_t *rig_ring_at(const lane_rig_t *r, uint32_t counter)
@@ -406,8 +286,8 @@ static void test_init_arguments(void **state)
     uint8_t ctl_before[DOC_CTL_SIZE];
     memcpy(ctl_before, ctl, sizeof ctl_before);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        set_ctx("init capacity %" PRIu32 " max_payload %" PRIu32, cases[i].cap,
-                cases[i].max_payload);
+        check_ctx_set("init capacity %" PRIu32 " max_payload %" PRIu32, cases[i].cap,
+                      cases[i].max_payload);
         shmchan_lane_t lane;
         CHECK_ERR(shmchan_lane_init(&lane, ctl, ring, cases[i].cap, cases[i].max_payload),
                   cases[i].want);
@@ -419,7 +299,7 @@ static void test_init_arguments(void **state)
             CHECK_ERR(shmchan_lane_fault(&lane), SHMCHAN_OK);
         }
     }
-    set_ctx("init NULL arguments");
+    check_ctx_set("init NULL arguments");
     shmchan_lane_t lane;
     CHECK_ERR(shmchan_lane_init(NULL, ctl, ring, 64, 40), SHMCHAN_E_INVALID_ARGUMENT);
     CHECK_ERR(shmchan_lane_init(&lane, NULL, ring, 64, 40), SHMCHAN_E_INVALID_ARGUMENT);
@@ -431,7 +311,7 @@ static void test_init_arguments(void **state)
 static void test_reset_shared(void **state)
 {
     (void)state;
-    set_ctx("reset_shared");
+    check_ctx_set("reset_shared");
     uint8_t *ctl = aligned_alloc(64, DOC_CTL_SIZE);
     assert_non_null(ctl);
     for (size_t i = 0; i < DOC_CTL_SIZE; i++) {
@@ -477,8 +357,9 @@ static void fifo_round_trip(uint32_t cap, uint32_t mp, uint32_t start, uint64_t 
         for (uint32_t b = 0; b < burst && sent < FRAMES; b++) {
             const uint32_t len = rng_below(rng, 8) == 0 ? mp : rng_below(rng, mp + 1u);
             const uint8_t type = rng_below(rng, 4) == 0 ? DOC_TYPE_GOODBYE : DOC_TYPE_DATA;
-            set_ctx("cap %" PRIu32 " start 0x%08" PRIx32 ": send frame %" PRIu64 " len %" PRIu32,
-                    cap, start, sent, len);
+            check_ctx_set("cap %" PRIu32 " start 0x%08" PRIx32 ": send frame %" PRIu64
+                          " len %" PRIu32,
+                          cap, start, sent, len);
             const int fits = (uint64_t)cap - (uint32_t)(head - tail) >= (uint64_t)len + HDR;
             CHECK_EQ(shmchan_lane_writable(&r.prod, len), fits);
             const shmchan_err_t err = rig_send(&r, type, len, sent);
@@ -499,8 +380,8 @@ static void fifo_round_trip(uint32_t cap, uint32_t mp, uint32_t start, uint64_t 
         /* A burst of receives, sometimes draining the lane. */
         const uint32_t takes = 1u + rng_below(rng, 8);
         for (uint32_t t = 0; t < takes; t++) {
-            set_ctx("cap %" PRIu32 " start 0x%08" PRIx32 ": receive frame %" PRIu64, cap, start,
-                    received);
+            check_ctx_set("cap %" PRIu32 " start 0x%08" PRIx32 ": receive frame %" PRIu64, cap,
+                          start, received);
             CHECK_EQ(shmchan_lane_readable(&r.cons), received < sent);
             if (received == sent) {
                 uint32_t len = 1;
@@ -526,7 +407,7 @@ static void fifo_round_trip(uint32_t cap, uint32_t mp, uint32_t start, uint64_t 
 static void test_fifo_round_trip_wraps(void **state)
 {
     (void)state;
-    uint64_t rng = test_seed("lane FIFO round trip");
+    uint64_t rng = check_random_seed("lane FIFO round trip");
     fifo_round_trip(64, 40, 0, &rng);
     fifo_round_trip(256, 200, 0, &rng);
     fifo_round_trip(256, 100, 0xFFFFFF00u, &rng); /* the counters cross 2^32 */
@@ -542,11 +423,11 @@ static void full_and_one_short(uint32_t start)
     lane_rig_t r;
     rig_open(&r, cap, cap - HDR);
     rig_start_at(&r, start);
-    set_ctx("start 0x%08" PRIx32 ": first frame", start);
+    check_ctx_set("start 0x%08" PRIx32 ": first frame", start);
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 100, 0), SHMCHAN_OK); /* 124 bytes used */
 
     /* 132 bytes left: a 109-byte payload needs 133. */
-    set_ctx("start 0x%08" PRIx32 ": one byte short", start);
+    check_ctx_set("start 0x%08" PRIx32 ": one byte short", start);
     uint8_t ring_before[256];
     memcpy(ring_before, r.ring, cap);
     CHECK_EQ(shmchan_lane_writable(&r.prod, 109), 0);
@@ -556,7 +437,7 @@ static void full_and_one_short(uint32_t start)
     CHECK_MEM(r.ring, ring_before, cap);
     CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
 
-    set_ctx("start 0x%08" PRIx32 ": exactly full", start);
+    check_ctx_set("start 0x%08" PRIx32 ": exactly full", start);
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 108, 1), SHMCHAN_OK);
     CHECK_EQ(rig_head(&r), start + cap);
     CHECK_EQ(shmchan_lane_writable(&r.prod, 0), 0);
@@ -566,7 +447,7 @@ static void full_and_one_short(uint32_t start)
     CHECK_MEM(r.ring, ring_before, cap);
 
     /* Freeing the first frame makes room for exactly 124 bytes again. */
-    set_ctx("start 0x%08" PRIx32 ": refill after one receive", start);
+    check_ctx_set("start 0x%08" PRIx32 ": refill after one receive", start);
     CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 100, 0, NULL), SHMCHAN_OK);
     CHECK_EQ(rig_tail(&r), start + 124u);
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 101, 2), SHMCHAN_E_WOULD_BLOCK);
@@ -574,14 +455,14 @@ static void full_and_one_short(uint32_t start)
     CHECK_EQ(rig_head(&r), start + cap + 124u);
     CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 3), SHMCHAN_E_WOULD_BLOCK);
 
-    set_ctx("start 0x%08" PRIx32 ": drain", start);
+    check_ctx_set("start 0x%08" PRIx32 ": drain", start);
     CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 108, 1, NULL), SHMCHAN_OK);
     CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 100, 2, NULL), SHMCHAN_OK);
     CHECK_ERR(rig_recv_expect(&r, cap, 0, 0, 0, NULL), SHMCHAN_E_WOULD_BLOCK);
     CHECK_EQ(rig_tail(&r), start + cap + 124u);
 
     /* A single frame of the largest payload fills the ring exactly. */
-    set_ctx("start 0x%08" PRIx32 ": one max frame", start);
+    check_ctx_set("start 0x%08" PRIx32 ": one max frame", start);
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, cap - HDR, 4), SHMCHAN_OK);
     CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 5), SHMCHAN_E_WOULD_BLOCK);
     CHECK_ERR(rig_recv_expect(&r, cap - HDR, DOC_TYPE_DATA, cap - HDR, 4, NULL), SHMCHAN_OK);
@@ -602,7 +483,7 @@ static void test_empty_recv(void **state)
     (void)state;
     lane_rig_t r;
     rig_open(&r, 64, 40);
-    set_ctx("fresh lane");
+    check_ctx_set("fresh lane");
     uint8_t buf[40];
     uint8_t type = 0x33;
     uint32_t len = 7;
@@ -612,7 +493,7 @@ static void test_empty_recv(void **state)
     CHECK_EQ(rig_tail(&r), 0);
     CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
 
-    set_ctx("drained lane");
+    check_ctx_set("drained lane");
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 10, 0), SHMCHAN_OK);
     CHECK_EQ(shmchan_lane_readable(&r.cons), 1);
     CHECK_ERR(rig_recv_expect(&r, 40, DOC_TYPE_DATA, 10, 0, NULL), SHMCHAN_OK);
@@ -634,7 +515,7 @@ static void test_output_too_small(void **state)
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 50, 0), SHMCHAN_OK);
 
     for (int attempt = 0; attempt < 2; attempt++) {
-        set_ctx("49-byte buffer, attempt %d", attempt);
+        check_ctx_set("49-byte buffer, attempt %d", attempt);
         uint8_t *small = malloc(49);
         assert_non_null(small);
         memset(small, 0xC3, 49);
@@ -652,24 +533,24 @@ static void test_output_too_small(void **state)
         CHECK_EQ(shmchan_lane_readable(&r.cons), 1);
         CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
     }
-    set_ctx("no buffer at all");
+    check_ctx_set("no buffer at all");
     uint8_t type = 0;
     uint32_t len = 0;
     CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, NULL, 0, &len), SHMCHAN_E_OUTPUT_TOO_SMALL);
     CHECK_EQ(len, 50);
 
-    set_ctx("exact buffer");
+    check_ctx_set("exact buffer");
     CHECK_ERR(rig_recv_expect(&r, 50, DOC_TYPE_DATA, 50, 0, NULL), SHMCHAN_OK);
     CHECK_EQ(rig_tail(&r), 240u + HDR + 50u);
 
-    set_ctx("zero-length frame, no buffer");
+    check_ctx_set("zero-length frame, no buffer");
     CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 1), SHMCHAN_OK);
     len = 99;
     CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, NULL, 0, &len), SHMCHAN_OK);
     CHECK_EQ(len, 0);
     CHECK_EQ(type, DOC_TYPE_GOODBYE);
 
-    set_ctx("argument errors");
+    check_ctx_set("argument errors");
     uint8_t buf[8];
     CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, NULL, 1, &len), SHMCHAN_E_INVALID_ARGUMENT);
     CHECK_ERR(shmchan_lane_try_recv(&r.cons, NULL, buf, sizeof buf, &len),
@@ -696,27 +577,27 @@ static void test_send_refusals(void **state)
     one[0] = 1;
     const uint32_t too_long[] = {101, 232, 233, DOC_PAYLOAD_HARD_MAX, UINT32_MAX};
     for (size_t i = 0; i < sizeof too_long / sizeof too_long[0]; i++) {
-        set_ctx("send len %" PRIu32 " over max_payload 100", too_long[i]);
+        check_ctx_set("send len %" PRIu32 " over max_payload 100", too_long[i]);
         CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, one, too_long[i]),
                   SHMCHAN_E_FRAME_TOO_LONG);
         CHECK_EQ(rig_head(&r), 0);
         CHECK_MEM(r.ring, ring_before, sizeof ring_before);
         CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
     }
-    set_ctx("NULL payload with a length");
+    check_ctx_set("NULL payload with a length");
     CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, NULL, 1), SHMCHAN_E_INVALID_ARGUMENT);
     CHECK_ERR(shmchan_lane_try_send(NULL, DOC_TYPE_DATA, one, 1), SHMCHAN_E_INVALID_ARGUMENT);
     CHECK_EQ(rig_head(&r), 0);
     /* An unknown type is refused by the encoder: nothing published. */
     const uint8_t bad_types[] = {0, 3, 255};
     for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
-        set_ctx("send type %u", (unsigned)bad_types[i]);
+        check_ctx_set("send type %u", (unsigned)bad_types[i]);
         CHECK(shmchan_lane_try_send(&r.prod, bad_types[i], one, 1) != SHMCHAN_OK);
         CHECK_EQ(rig_head(&r), 0);
         CHECK_MEM(r.ring, ring_before, sizeof ring_before);
     }
     /* None of that hurt the lane. */
-    set_ctx("send after refusals");
+    check_ctx_set("send after refusals");
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 100, 0), SHMCHAN_OK);
     CHECK_ERR(rig_recv_expect(&r, 100, DOC_TYPE_DATA, 100, 0, NULL), SHMCHAN_OK);
     free(one);
@@ -730,7 +611,7 @@ static void test_zero_length_frames(void **state)
     rig_open(&r, 64, 40);
     uint32_t head = 0;
     for (uint64_t i = 0; i < 200; i++) {
-        set_ctx("zero-length frame %" PRIu64, i);
+        check_ctx_set("zero-length frame %" PRIu64, i);
         const uint8_t type = (i % 3u == 0) ? DOC_TYPE_GOODBYE : DOC_TYPE_DATA;
         CHECK_ERR(shmchan_lane_try_send(&r.prod, type, NULL, 0), SHMCHAN_OK);
         check_ring_frame(&r, head, type, 0, i, i);
@@ -756,7 +637,7 @@ static void test_forged_frame_accepted(void **state)
     (void)state;
     const uint32_t starts[] = {0, 250, 0xFFFFFFF0u};
     for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
-        set_ctx("forged frames from 0x%08" PRIx32, starts[i]);
+        check_ctx_set("forged frames from 0x%08" PRIx32, starts[i]);
         lane_rig_t r;
         rig_open(&r, 256, 100);
         rig_start_at(&r, starts[i]);
@@ -806,7 +687,7 @@ static void flip_ring_byte(lane_rig_t *r, uint32_t counter, uint8_t mask)
 static void set_ring_le32(lane_rig_t *r, uint32_t counter, uint32_t v)
 {
     uint8_t b[4];
-    put_le32(b, v);
+    ref_put_le32(b, v);
     rig_ring_write(r, counter, b, 4);
 }
 
@@ -1087,7 +968,7 @@ static void check_consumer_faulted(lane_rig_t *r, shmchan_err_t cause)
 
 static void run_consumer_case(const consumer_case_t *c, uint32_t base)
 {
-    set_ctx("consumer case '%s', base 0x%08" PRIx32, c->name, base);
+    check_ctx_set("consumer case '%s', base 0x%08" PRIx32, c->name, base);
     lane_rig_t r;
     rig_open(&r, CAP, MP);
     rig_start_at(&r, base - PRELUDE);
@@ -1130,7 +1011,7 @@ static void test_consumer_rejects_partial_header(void **state)
     for (uint32_t avail = 1; avail < HDR; avail++) {
         for (size_t b = 0; b < sizeof k_bases / sizeof k_bases[0]; b++) {
             const uint32_t base = k_bases[b];
-            set_ctx("avail %" PRIu32 " at base 0x%08" PRIx32, avail, base);
+            check_ctx_set("avail %" PRIu32 " at base 0x%08" PRIx32, avail, base);
             lane_rig_t r;
             rig_open(&r, CAP, MP);
             rig_start_at(&r, base);
@@ -1148,7 +1029,7 @@ static void test_consumer_rejects_partial_header(void **state)
 static void test_fault_is_sticky_after_repair(void **state)
 {
     (void)state;
-    set_ctx("consumer: head repaired after the fault");
+    check_ctx_set("consumer: head repaired after the fault");
     lane_rig_t r;
     rig_open(&r, CAP, MP);
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 20, 0), SHMCHAN_OK);
@@ -1162,7 +1043,7 @@ static void test_fault_is_sticky_after_repair(void **state)
     CHECK_EQ(shmchan_lane_readable(&r.cons), 1);
     rig_set_head(&r, good_head);
 
-    set_ctx("producer: tail repaired after the fault");
+    check_ctx_set("producer: tail repaired after the fault");
     const uint32_t good_tail = rig_tail(&r);
     rig_set_tail(&r, good_head + 1u);
     rig_forget_tail(&r);
@@ -1206,7 +1087,7 @@ static const producer_case_t k_producer_cases[] = {
 
 static void run_producer_case(const producer_case_t *c, uint32_t base)
 {
-    set_ctx("producer case '%s', base 0x%08" PRIx32, c->name, base);
+    check_ctx_set("producer case '%s', base 0x%08" PRIx32, c->name, base);
     lane_rig_t r;
     rig_open(&r, CAP, MP);
     rig_start_at(&r, base - PRELUDE);
@@ -1366,9 +1247,9 @@ static void differential_run(uint32_t cap, uint32_t mp, uint32_t start, uint32_t
         if (op % 64u == 0) {
             send_bias = 20u + rng_below(rng, 61);
         }
-        set_ctx("differential cap %" PRIu32 " max_payload %" PRIu32 " start 0x%08" PRIx32
-                ": op %" PRIu32 " (%" PRIu32 " queued)",
-                cap, mp, start, op, m.count);
+        check_ctx_set("differential cap %" PRIu32 " max_payload %" PRIu32 " start 0x%08" PRIx32
+                      ": op %" PRIu32 " (%" PRIu32 " queued)",
+                      cap, mp, start, op, m.count);
         const uint32_t dice = rng_below(rng, 100);
         if (dice < 5) {
             model_step_flags(&m, &r, rng);
@@ -1384,7 +1265,7 @@ static void differential_run(uint32_t cap, uint32_t mp, uint32_t start, uint32_t
     }
     /* Drain: everything sent comes out, in order. */
     while (m.count > 0) {
-        set_ctx("differential cap %" PRIu32 ": drain (%" PRIu32 " queued)", cap, m.count);
+        check_ctx_set("differential cap %" PRIu32 ": drain (%" PRIu32 " queued)", cap, m.count);
         const uint32_t want_len = m.lens[m.first];
         CHECK_ERR(rig_recv_expect(&r, mp, m.types[m.first], want_len, m.ids[m.first], NULL),
                   SHMCHAN_OK);
@@ -1402,7 +1283,7 @@ static void differential_run(uint32_t cap, uint32_t mp, uint32_t start, uint32_t
 static void test_differential_against_model(void **state)
 {
     (void)state;
-    uint64_t rng = test_seed("lane differential");
+    uint64_t rng = check_random_seed("lane differential");
     differential_run(64, 40, 0, 4000, &rng);
     differential_run(256, 100, 0xFFFFFE00u, 4000, &rng);
     differential_run(1024, 300, 0xFFFFF000u, 4000, &rng);
@@ -1519,7 +1400,7 @@ static void test_two_threads(void **state)
     memset(&prod_run, 0, sizeof prod_run);
     prod_run.r = &r;
     prod_run.frames = 20000;
-    prod_run.seed = test_seed("lane two threads");
+    prod_run.seed = check_random_seed("lane two threads");
     (void)clock_gettime(CLOCK_MONOTONIC, &prod_run.deadline);
     prod_run.deadline.tv_sec += 40; /* under the 60 s of a small test */
     cons_run = prod_run;
@@ -1529,7 +1410,7 @@ static void test_two_threads(void **state)
     CHECK_EQ(pthread_create(&tp, NULL, spsc_producer, &prod_run), 0);
     CHECK_EQ(pthread_join(tp, NULL), 0);
     CHECK_EQ(pthread_join(tc, NULL), 0);
-    set_ctx("producer: '%s'; consumer: '%s'", prod_run.error, cons_run.error);
+    check_ctx_set("producer: '%s'; consumer: '%s'", prod_run.error, cons_run.error);
     CHECK(prod_run.error[0] == '\0');
     CHECK(cons_run.error[0] == '\0');
     CHECK_EQ(rig_head(&r), rig_tail(&r));
@@ -1543,7 +1424,7 @@ static void test_two_threads(void **state)
 static void check_flag_word(const lane_rig_t *r, uint32_t off, uint32_t want,
                             const uint8_t *before)
 {
-    CHECK_EQ(get_le32(r->ctl + off), want);
+    CHECK_EQ(ref_get_le32(r->ctl + off), want);
     /* Nothing else in the control block changed. */
     for (uint32_t i = 0; i < DOC_CTL_SIZE; i++) {
         if (i < off || i >= off + 4u) {
@@ -1561,11 +1442,11 @@ static void test_waiting_flags(void **state)
         r.ctl[i] = (uint8_t)(0xA0u | (i & 0x0Fu));
     }
     rig_start_at(&r, 0x01020304u); /* head and tail agree: an empty lane */
-    put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, 0);
-    put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, 0);
+    ref_put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, 0);
+    ref_put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, 0);
     uint8_t before[DOC_CTL_SIZE];
 
-    set_ctx("consumer sets its flag");
+    check_ctx_set("consumer sets its flag");
     memcpy(before, r.ctl, sizeof before);
     shmchan_lane_set_consumer_waiting(&r.cons, 1);
     check_flag_word(&r, DOC_OFF_CONSUMER_WAITING, 1, before);
@@ -1577,7 +1458,7 @@ static void test_waiting_flags(void **state)
     check_flag_word(&r, DOC_OFF_CONSUMER_WAITING, 0, before);
     CHECK_EQ(shmchan_lane_consumer_needs_wake(&r.prod), 0);
 
-    set_ctx("producer sets its flag");
+    check_ctx_set("producer sets its flag");
     memcpy(before, r.ctl, sizeof before);
     shmchan_lane_set_producer_waiting(&r.prod, 1);
     check_flag_word(&r, DOC_OFF_PRODUCER_WAITING, 1, before);
@@ -1593,23 +1474,23 @@ static void test_waiting_flags(void **state)
      * may write any value; the only safe reading of "non-zero" is "post"). */
     const uint32_t values[] = {1u, 0x100u, 0x10000u, 0x1000000u, 0x80000000u, UINT32_MAX};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
-        set_ctx("flag word 0x%08" PRIx32, values[i]);
-        put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, values[i]);
+        check_ctx_set("flag word 0x%08" PRIx32, values[i]);
+        ref_put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, values[i]);
         CHECK_EQ(shmchan_lane_consumer_needs_wake(&r.prod), 1);
         CHECK_EQ(shmchan_lane_producer_needs_wake(&r.cons), 0);
-        put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, 0);
-        put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, values[i]);
+        ref_put_le32(r.ctl + DOC_OFF_CONSUMER_WAITING, 0);
+        ref_put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, values[i]);
         CHECK_EQ(shmchan_lane_producer_needs_wake(&r.cons), 1);
         CHECK_EQ(shmchan_lane_consumer_needs_wake(&r.prod), 0);
-        put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, 0);
+        ref_put_le32(r.ctl + DOC_OFF_PRODUCER_WAITING, 0);
     }
     /* The flags are independent of the indices. */
-    set_ctx("flags vs traffic");
+    check_ctx_set("flags vs traffic");
     shmchan_lane_set_consumer_waiting(&r.cons, 1);
     CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 5, 0), SHMCHAN_OK);
-    CHECK_EQ(get_le32(r.ctl + DOC_OFF_CONSUMER_WAITING), 1);
+    CHECK_EQ(ref_get_le32(r.ctl + DOC_OFF_CONSUMER_WAITING), 1);
     CHECK_ERR(rig_recv_expect(&r, 40, DOC_TYPE_DATA, 5, 0, NULL), SHMCHAN_OK);
-    CHECK_EQ(get_le32(r.ctl + DOC_OFF_CONSUMER_WAITING), 1);
+    CHECK_EQ(ref_get_le32(r.ctl + DOC_OFF_CONSUMER_WAITING), 1);
     rig_close(&r);
 }
 

@@ -25,6 +25,7 @@
 
 #include "src/layout.h"
 #include "src/shmchan.h"
+#include "tests/check.h"
 
 /* The documented layout, restated independently of layout.h. */
 #define DOC_HEADER_SIZE 256u
@@ -60,79 +61,7 @@ static const uint8_t k_doc_magic[8] = {'S', 'H', 'M', 'C', 'H', 'A', 'N', '1'};
 #define TEST_SEMID 0x89ABCDEFu
 #define TEST_NONCE UINT64_C(0x0123456789ABCDEF)
 
-/* ------------------------------------------------- failure reporting */
-
-/* What the current loop iteration is doing, printed with any failure. */
-static char g_ctx[256];
-
-__attribute__((format(printf, 1, 2))) static void set_ctx(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(g_ctx, sizeof g_ctx, fmt, ap);
-    va_end(ap);
-}
-
-static void check_err_at(shmchan_err_t got, shmchan_err_t want, const char *expr,
-                         const char *file, int line)
-{
-    if (got != want) {
-        print_error("%s:%d: %s\n    returned %s (%d), expected %s (%d)\n    context: %s\n", file,
-                    line, expr, shmchan_errname(got), (int)got, shmchan_errname(want),
-                    (int)want, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_true_at(int cond, const char *expr, const char *file, int line)
-{
-    if (!cond) {
-        print_error("%s:%d: check failed: %s\n    context: %s\n", file, line, expr, g_ctx);
-        _fail(file, line);
-    }
-}
-
-static void check_eq_at(uint64_t a, uint64_t b, const char *ea, const char *eb, const char *file,
-                        int line)
-{
-    if (a != b) {
-        print_error("%s:%d: %s == %s failed: 0x%" PRIx64 " (%" PRIu64 ") != 0x%" PRIx64
-                    " (%" PRIu64 ")\n    context: %s\n",
-                    file, line, ea, eb, a, a, b, b, g_ctx);
-        _fail(file, line);
-    }
-}
-
-#define CHECK_ERR(call, want) check_err_at((call), (want), #call, __FILE__, __LINE__)
-#define CHECK(cond) check_true_at((cond) ? 1 : 0, #cond, __FILE__, __LINE__)
-#define CHECK_EQ(a, b) check_eq_at((uint64_t)(a), (uint64_t)(b), #a, #b, __FILE__, __LINE__)
-
 /* ------------------------------------------- independent reference code */
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++) {
-        p[i] = (uint8_t)((v >> (8u * i)) & 0xFFu);
-    }
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; i++) {
-        p[i] = (uint8_t)((v >> (8u * i)) & 0xFFu);
-    }
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    return (uint64_t)get_le32(p) | ((uint64_t)get_le32(p + 4) << 32);
-}
 
 static uint64_t doc_total_size(uint32_t max_clients, uint32_t capacity)
 {
@@ -240,15 +169,15 @@ static void doc_header_bytes(uint8_t h[DOC_HEADER_SIZE], uint32_t max_clients,
 {
     memset(h, 0, DOC_HEADER_SIZE);
     memcpy(h + DOC_OFF_MAGIC, k_doc_magic, sizeof k_doc_magic);
-    put_le32(h + DOC_OFF_VERSION, DOC_VERSION);
-    put_le32(h + DOC_OFF_HEADER_SIZE, DOC_HEADER_SIZE);
-    put_le32(h + DOC_OFF_MAX_CLIENTS, max_clients);
-    put_le32(h + DOC_OFF_MAX_PAYLOAD, max_payload);
-    put_le32(h + DOC_OFF_LANE_CAPACITY, capacity);
-    put_le32(h + DOC_OFF_NSEMS, doc_nsems(max_clients));
-    put_le32(h + DOC_OFF_SEMID, semid);
-    put_le64(h + DOC_OFF_NONCE, nonce);
-    put_le64(h + DOC_OFF_TOTAL_SIZE, doc_total_size(max_clients, capacity));
+    ref_put_le32(h + DOC_OFF_VERSION, DOC_VERSION);
+    ref_put_le32(h + DOC_OFF_HEADER_SIZE, DOC_HEADER_SIZE);
+    ref_put_le32(h + DOC_OFF_MAX_CLIENTS, max_clients);
+    ref_put_le32(h + DOC_OFF_MAX_PAYLOAD, max_payload);
+    ref_put_le32(h + DOC_OFF_LANE_CAPACITY, capacity);
+    ref_put_le32(h + DOC_OFF_NSEMS, doc_nsems(max_clients));
+    ref_put_le32(h + DOC_OFF_SEMID, semid);
+    ref_put_le64(h + DOC_OFF_NONCE, nonce);
+    ref_put_le64(h + DOC_OFF_TOTAL_SIZE, doc_total_size(max_clients, capacity));
 }
 
 /* read_header on a copy of `src` (the first `copy_len` bytes) placed in a
@@ -303,8 +232,8 @@ static void test_compute_boundaries(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const compute_case_t *c = &cases[i];
-        set_ctx("case '%s' (%" PRIu32 ", %" PRIu32 ", %" PRIu32 ")", c->name, c->max_clients,
-                c->max_payload, c->capacity);
+        check_ctx_set("case '%s' (%" PRIu32 ", %" PRIu32 ", %" PRIu32 ")", c->name, c->max_clients,
+                      c->max_payload, c->capacity);
         /* The table itself must agree with the documented rules. */
         CHECK_EQ(doc_params_valid(c->max_clients, c->max_payload, c->capacity),
                  c->want == SHMCHAN_OK);
@@ -341,9 +270,9 @@ static void test_compute_sweep(void **state)
                 for (size_t pi = 0; pi < sizeof payloads / sizeof payloads[0]; pi++) {
                     const uint32_t mc = clients[mi];
                     const uint32_t mp = payloads[pi];
-                    set_ctx("max_clients %" PRIu32 " max_payload %" PRIu32
-                            " capacity %" PRIu32,
-                            mc, mp, cap);
+                    check_ctx_set("max_clients %" PRIu32 " max_payload %" PRIu32
+                                  " capacity %" PRIu32,
+                                  mc, mp, cap);
                     const shmchan_params_t p = make_params(mc, mp, cap);
                     shmchan_layout_t l;
                     const shmchan_err_t err = shmchan_layout_compute(&p, &l);
@@ -368,7 +297,7 @@ static void test_compute_sweep(void **state)
 static void test_compute_null_arguments(void **state)
 {
     (void)state;
-    set_ctx("NULL arguments");
+    check_ctx_set("NULL arguments");
     const shmchan_params_t p = make_params(1, 1, 64);
     shmchan_layout_t l;
     memset(&l, 0xA5, sizeof l);
@@ -390,8 +319,8 @@ static void test_header_round_trip(void **state)
     };
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         const shmchan_params_t *s = &sets[i];
-        set_ctx("params (%" PRIu32 ", %" PRIu32 ", %" PRIu32 ")", s->max_clients, s->max_payload,
-                s->lane_capacity);
+        check_ctx_set("params (%" PRIu32 ", %" PRIu32 ", %" PRIu32 ")", s->max_clients,
+                      s->max_payload, s->lane_capacity);
         const shmchan_layout_t l = valid_layout(s->max_clients, s->max_payload, s->lane_capacity);
         const size_t len = (size_t)l.total_size;
         uint8_t *img = image_alloc(len);
@@ -410,20 +339,20 @@ static void test_header_round_trip(void **state)
         doc_header_bytes(want, s->max_clients, s->max_payload, s->lane_capacity, TEST_SEMID,
                          TEST_NONCE);
         for (size_t b = 0; b < DOC_HEADER_SIZE; b++) {
-            set_ctx("params (%" PRIu32 ", %" PRIu32 ", %" PRIu32 "), header byte %zu",
-                    s->max_clients, s->max_payload, s->lane_capacity, b);
+            check_ctx_set("params (%" PRIu32 ", %" PRIu32 ", %" PRIu32 "), header byte %zu",
+                          s->max_clients, s->max_payload, s->lane_capacity, b);
             CHECK_EQ(img[b], want[b]);
         }
         /* ...and nothing past the header was written. */
         const size_t tail_check = len - DOC_HEADER_SIZE < 4096 ? len - DOC_HEADER_SIZE : 4096;
         for (size_t b = DOC_HEADER_SIZE; b < DOC_HEADER_SIZE + tail_check; b++) {
-            set_ctx("byte %zu after the header", b);
+            check_ctx_set("byte %zu after the header", b);
             CHECK_EQ(img[b], 0x5A);
         }
         CHECK_EQ(img[len - 1], 0x5A);
 
-        set_ctx("params (%" PRIu32 ", %" PRIu32 ", %" PRIu32 "), read back", s->max_clients,
-                s->max_payload, s->lane_capacity);
+        check_ctx_set("params (%" PRIu32 ", %" PRIu32 ", %" PRIu32 "), read back", s->max_clients,
+                      s->max_payload, s->lane_capacity);
         memset(&info, 0xA5, sizeof info);
         CHECK_ERR(shmchan_layout_read_header(img, len, &info), SHMCHAN_OK);
         check_layout_matches_doc(&info.layout, s->max_clients, s->max_payload,
@@ -439,7 +368,7 @@ static void test_header_round_trip(void **state)
 static void test_header_result_is_private(void **state)
 {
     (void)state;
-    set_ctx("private copy");
+    check_ctx_set("private copy");
     const shmchan_layout_t l = valid_layout(2, 100, 256);
     uint8_t *img = image_published(&l);
     shmchan_header_info_t info;
@@ -521,18 +450,18 @@ static void test_read_header_rejects_fields(void **state)
     doc_header_bytes(good, mc, mp, cap, TEST_SEMID, TEST_NONCE);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const header_field_case_t *c = &cases[i];
-        set_ctx("case '%s'", c->name);
+        check_ctx_set("case '%s'", c->name);
         uint8_t h[DOC_HEADER_SIZE];
         memcpy(h, good, sizeof h);
         if (c->width == 8) {
-            put_le64(h + c->offset, c->value);
+            ref_put_le64(h + c->offset, c->value);
         } else {
-            put_le32(h + c->offset, (uint32_t)c->value);
+            ref_put_le32(h + c->offset, (uint32_t)c->value);
         }
         /* "capacity 8192" also needs its own size claim to isolate the
          * kernel check. */
         if (c->offset == DOC_OFF_LANE_CAPACITY && c->want == SHMCHAN_E_LAYOUT_SIZE) {
-            put_le64(h + DOC_OFF_TOTAL_SIZE, doc_total_size(mc, (uint32_t)c->value));
+            ref_put_le64(h + DOC_OFF_TOTAL_SIZE, doc_total_size(mc, (uint32_t)c->value));
         }
         shmchan_header_info_t info;
         memset(&info, 0xA5, sizeof info);
@@ -541,7 +470,7 @@ static void test_read_header_rejects_fields(void **state)
     }
     /* The unmodified bytes are accepted: the cases above fail for their
      * own field only. */
-    set_ctx("unmodified documented header");
+    check_ctx_set("unmodified documented header");
     shmchan_header_info_t info;
     CHECK_ERR(read_copy(good, sizeof good, (size_t)total, &info), SHMCHAN_OK);
     check_layout_matches_doc(&info.layout, mc, mp, cap);
@@ -553,7 +482,7 @@ static void test_read_header_rejects_fields(void **state)
 static void test_read_header_consistent_but_wrong_size(void **state)
 {
     (void)state;
-    set_ctx("consistent header for 2 clients on a 3-client segment");
+    check_ctx_set("consistent header for 2 clients on a 3-client segment");
     uint8_t h[DOC_HEADER_SIZE];
     doc_header_bytes(h, 2, 1000, 4096, TEST_SEMID, TEST_NONCE);
     shmchan_header_info_t info;
@@ -576,7 +505,7 @@ static void test_read_header_rejects_sizes(void **state)
      * holds only image_len bytes). */
     const size_t short_lens[] = {0, 1, 8, 55, DOC_HEADER_SIZE - 1u};
     for (size_t i = 0; i < sizeof short_lens / sizeof short_lens[0]; i++) {
-        set_ctx("image_len %zu", short_lens[i]);
+        check_ctx_set("image_len %zu", short_lens[i]);
         memset(&info, 0xA5, sizeof info);
         CHECK_ERR(read_copy(img, short_lens[i], short_lens[i], &info), SHMCHAN_E_LAYOUT_SIZE);
         check_info_zero(&info);
@@ -584,16 +513,16 @@ static void test_read_header_rejects_sizes(void **state)
     /* Exactly a header, a byte either side of the layout, double. */
     const size_t bad_lens[] = {DOC_HEADER_SIZE, total - 1u, total + 1u, 2u * total};
     for (size_t i = 0; i < sizeof bad_lens / sizeof bad_lens[0]; i++) {
-        set_ctx("image_len %zu for a layout of %zu", bad_lens[i], total);
+        check_ctx_set("image_len %zu for a layout of %zu", bad_lens[i], total);
         memset(&info, 0xA5, sizeof info);
         CHECK_ERR(read_copy(img, DOC_HEADER_SIZE, bad_lens[i], &info), SHMCHAN_E_LAYOUT_SIZE);
         check_info_zero(&info);
     }
-    set_ctx("image_len exactly the layout");
+    check_ctx_set("image_len exactly the layout");
     CHECK_ERR(read_copy(img, DOC_HEADER_SIZE, total, &info), SHMCHAN_OK);
     check_layout_equal(&info.layout, &l);
 
-    set_ctx("NULL arguments");
+    check_ctx_set("NULL arguments");
     memset(&info, 0xA5, sizeof info);
     CHECK_ERR(shmchan_layout_read_header(NULL, total, &info), SHMCHAN_E_INVALID_ARGUMENT);
     check_info_zero(&info);
@@ -619,7 +548,7 @@ static void expect_for_changed_byte(const uint8_t bad[DOC_HEADER_SIZE], size_t b
         /* header_size, max_clients (out of range, or nsems mismatch). */
         *want = SHMCHAN_E_LAYOUT_PARAMS;
     } else if (byte < DOC_OFF_LANE_CAPACITY) {
-        const uint32_t mp = get_le32(bad + DOC_OFF_MAX_PAYLOAD);
+        const uint32_t mp = ref_get_le32(bad + DOC_OFF_MAX_PAYLOAD);
         *want = (mp >= 1 && mp <= DOC_PAYLOAD_HARD_MAX && (uint64_t)mp + DOC_FRAME_HEADER <= cap)
                     ? SHMCHAN_OK
                     : SHMCHAN_E_LAYOUT_PARAMS;
@@ -647,8 +576,8 @@ static void check_changed_header(const uint8_t good[DOC_HEADER_SIZE], size_t byt
     uint8_t bad[DOC_HEADER_SIZE];
     memcpy(bad, good, sizeof bad);
     bad[byte] = (uint8_t)(bad[byte] ^ xor_mask);
-    set_ctx("header byte %zu xor 0x%02x (0x%02x -> 0x%02x)", byte, (unsigned)xor_mask,
-            (unsigned)good[byte], (unsigned)bad[byte]);
+    check_ctx_set("header byte %zu xor 0x%02x (0x%02x -> 0x%02x)", byte, (unsigned)xor_mask,
+                  (unsigned)good[byte], (unsigned)bad[byte]);
     shmchan_err_t want;
     expect_for_changed_byte(bad, byte, cap, &want);
 
@@ -663,11 +592,11 @@ static void check_changed_header(const uint8_t good[DOC_HEADER_SIZE], size_t byt
     (*accepted)++;
     const uint32_t want_mp =
         (byte >= DOC_OFF_MAX_PAYLOAD && byte < DOC_OFF_LANE_CAPACITY)
-            ? get_le32(bad + DOC_OFF_MAX_PAYLOAD)
+            ? ref_get_le32(bad + DOC_OFF_MAX_PAYLOAD)
             : mp;
     check_layout_matches_doc(&info.layout, mc, want_mp, cap);
-    CHECK_EQ(info.semid, get_le32(bad + DOC_OFF_SEMID));
-    CHECK_EQ(info.nonce, get_le64(bad + DOC_OFF_NONCE));
+    CHECK_EQ(info.semid, ref_get_le32(bad + DOC_OFF_SEMID));
+    CHECK_EQ(info.nonce, ref_get_le64(bad + DOC_OFF_NONCE));
 }
 
 static void test_read_header_every_byte_changed(void **state)
@@ -699,7 +628,7 @@ static void check_offsets(const shmchan_layout_t *l)
     const uint64_t total = doc_total_size(mc, cap);
     const uint64_t stride = doc_stride(cap);
     for (uint32_t s = 0; s < mc; s++) {
-        set_ctx("max_clients %" PRIu32 " capacity %" PRIu32 " slot %" PRIu32, mc, cap, s);
+        check_ctx_set("max_clients %" PRIu32 " capacity %" PRIu32 " slot %" PRIu32, mc, cap, s);
         const uint64_t slot = shmchan_layout_slot_offset(l, s);
         const uint64_t c2s = shmchan_layout_c2s_ring_offset(l, s);
         const uint64_t s2c = shmchan_layout_s2c_ring_offset(l, s);
@@ -726,7 +655,7 @@ static void check_offsets(const shmchan_layout_t *l)
     const uint32_t out_of_range[] = {mc, mc + 1u, 257u, UINT32_MAX};
     for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
         const uint32_t s = out_of_range[i];
-        set_ctx("max_clients %" PRIu32 " out-of-range slot %" PRIu32, mc, s);
+        check_ctx_set("max_clients %" PRIu32 " out-of-range slot %" PRIu32, mc, s);
         CHECK_EQ(shmchan_layout_slot_offset(l, s), total);
         CHECK_EQ(shmchan_layout_c2s_ring_offset(l, s), total);
         CHECK_EQ(shmchan_layout_s2c_ring_offset(l, s), total);
@@ -757,7 +686,7 @@ static void test_semaphore_numbering(void **state)
 {
     (void)state;
     /* Fixed semaphores and per-slot roles (protocol.md section 4). */
-    set_ctx("fixed semaphore numbers");
+    check_ctx_set("fixed semaphore numbers");
     CHECK_EQ(SHMCHAN_SEM_MARKER, 0);
     CHECK_EQ(SHMCHAN_SEM_SERVER_ALIVE, 1);
     CHECK_EQ(SHMCHAN_SEM_READY, 2);
@@ -769,7 +698,7 @@ static void test_semaphore_numbering(void **state)
     CHECK_EQ(SHMCHAN_SEM_MARKER_VALUE, 0x5348);
 
     for (uint32_t mc = 0; mc <= DOC_MAX_CLIENTS; mc++) {
-        set_ctx("nsems(%" PRIu32 ")", mc);
+        check_ctx_set("nsems(%" PRIu32 ")", mc);
         CHECK_EQ(shmchan_layout_nsems(mc), doc_nsems(mc));
     }
     /* Each (slot, role) has its own number, above the fixed ones and below
@@ -778,7 +707,7 @@ static void test_semaphore_numbering(void **state)
     memset(seen, 0, sizeof seen);
     for (uint32_t slot = 0; slot < DOC_MAX_CLIENTS; slot++) {
         for (unsigned which = 0; which < 4; which++) {
-            set_ctx("slot %" PRIu32 " role %u", slot, which);
+            check_ctx_set("slot %" PRIu32 " role %u", slot, which);
             const unsigned short n = shmchan_layout_slot_sem(slot, which);
             CHECK_EQ(n, 4u + 4u * slot + which);
             CHECK(n >= 4u);
@@ -788,7 +717,7 @@ static void test_semaphore_numbering(void **state)
         }
     }
     for (size_t n = 4; n < sizeof seen; n++) {
-        set_ctx("semaphore %zu", n);
+        check_ctx_set("semaphore %zu", n);
         CHECK_EQ(seen[n], 1);
     }
 }

@@ -289,7 +289,9 @@ static const struct errno_list k_errnos[FN_COUNT] = {
  * running", ENOENT not found, EACCES/EPERM permission, EIDRM closed
  * (removed), EINVAL a limit for get and "removed" for an existing id,
  * ENOSPC/ENFILE/E2BIG/ERANGE/EMFILE limits, ENOMEM memory, EAGAIN timeout, EINTR
- * interrupted, EFBIG invalid argument, anything else a system error. */
+ * interrupted, EFBIG invalid argument, anything else a system error.
+ * It resembles the switch in src/sysv.c on purpose and must not share code
+ * with it: an oracle taken from the code under test agrees with its bugs. */
 static shmchan_err_t documented_mapping(int e, enum sys_fn fn)
 {
     const int is_get = (fn == FN_SHMGET || fn == FN_SEMGET);

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -71,6 +74,48 @@ long testutil_count_attach(void)
     return total;
 }
 
+/* Removes the objects listed in /proc/sysvipc/<shm|sem> whose key is in
+ * the block. Columns: key id ... */
+static void purge_listed(const char *path, int is_shm, uint32_t block)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+    char line[512];
+    if (fgets(line, sizeof line, f) == NULL) {
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        long long key = 0;
+        int id = -1;
+        if (sscanf(line, "%lld %d", &key, &id) != 2 || ((uint32_t)key & 0xffffff00u) != block) {
+            continue;
+        }
+        if (is_shm) {
+            (void)shmctl(id, IPC_RMID, NULL);
+        } else {
+            (void)semctl(id, 0, IPC_RMID);
+        }
+    }
+    fclose(f);
+}
+
+void testutil_purge_key_block(key_t key_block)
+{
+    const uint32_t block = (uint32_t)key_block & 0xffffff00u;
+    purge_listed("/proc/sysvipc/sem", 0, block);
+    purge_listed("/proc/sysvipc/shm", 1, block);
+}
+
+int64_t testutil_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 pid_t testutil_spawn(int (*fn)(void *), void *arg)
 {
     fflush(stdout);
@@ -82,19 +127,12 @@ pid_t testutil_spawn(int (*fn)(void *), void *arg)
     return pid;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int testutil_wait(pid_t pid, int timeout_ms)
 {
     /* A pidfd becomes readable when the child exits: an event to wait on
      * with a deadline, no polling loop (pidfd_open(2), Linux >= 5.3). */
     const int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    const int64_t deadline = now_ms() + timeout_ms;
+    const int64_t deadline = testutil_now_ms() + timeout_ms;
     int status = 0;
     for (;;) {
         const pid_t r = waitpid(pid, &status, WNOHANG);
@@ -107,7 +145,7 @@ int testutil_wait(pid_t pid, int timeout_ms)
             }
             return -1;
         }
-        const int64_t left = deadline - now_ms();
+        const int64_t left = deadline - testutil_now_ms();
         if (left <= 0 || pidfd < 0) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -148,9 +186,9 @@ void testutil_event_signal(testutil_event_t *ev)
 int testutil_event_wait(testutil_event_t *ev, int timeout_ms)
 {
     struct pollfd p = {.fd = ev->fds[0], .events = POLLIN};
-    const int64_t deadline = now_ms() + timeout_ms;
+    const int64_t deadline = testutil_now_ms() + timeout_ms;
     for (;;) {
-        const int64_t left = deadline - now_ms();
+        const int64_t left = deadline - testutil_now_ms();
         if (left <= 0) {
             return -1;
         }
@@ -174,6 +212,53 @@ void testutil_event_close(testutil_event_t *ev)
 {
     close(ev->fds[0]);
     close(ev->fds[1]);
+}
+
+int testutil_read_full(int fd, void *dst, size_t n, int timeout_ms)
+{
+    uint8_t *p = dst;
+    size_t got = 0;
+    const int64_t deadline = testutil_now_ms() + timeout_ms;
+    while (got < n) {
+        const int64_t left = deadline - testutil_now_ms();
+        if (left <= 0) {
+            return -1;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        const int r = poll(&pfd, 1, (int)left);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        const ssize_t k = read(fd, p + got, n - got);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            return -1;
+        }
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+int testutil_write_full(int fd, const void *src, size_t n)
+{
+    const uint8_t *p = src;
+    size_t put = 0;
+    while (put < n) {
+        const ssize_t k = write(fd, p + put, n - put);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            return -1;
+        }
+        put += (size_t)k;
+    }
+    return 0;
 }
 
 uint64_t testutil_seed(void)

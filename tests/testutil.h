@@ -8,16 +8,27 @@
 #ifndef SHMCHAN_TESTUTIL_H
 #define SHMCHAN_TESTUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* A key unlikely to collide with anything else running (pid-derived). */
+/* A key unlikely to collide with anything else running: 0x53, then the low
+ * 16 bits of the pid, then salt's low 8 bits. testutil_key(0) is the base of
+ * this process's block of 256 keys. */
 key_t testutil_key(unsigned salt);
 
 /* Number of segments / semaphore sets / total attachments visible now. */
 int testutil_count_shm(void);
 int testutil_count_sem(void);
 long testutil_count_attach(void);
+
+/* Removes every segment and semaphore set whose key lies in the 256-key
+ * block of key_block (its low 8 bits are ignored): what a failed test
+ * left behind. Touches nothing outside that block. */
+void testutil_purge_key_block(key_t key_block);
+
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+int64_t testutil_now_ms(void);
 
 /* fork(); the child runs fn(arg) and _exit()s with its return value. */
 pid_t testutil_spawn(int (*fn)(void *), void *arg);
@@ -36,6 +47,12 @@ void testutil_event_signal(testutil_event_t *ev);
 /* 0 when signalled, -1 on timeout or EOF. */
 int testutil_event_wait(testutil_event_t *ev, int timeout_ms);
 void testutil_event_close(testutil_event_t *ev);
+
+/* Reads exactly n bytes before the deadline (ms). 0 on success, -1 on
+ * timeout, EOF or error. */
+int testutil_read_full(int fd, void *dst, size_t n, int timeout_ms);
+/* Writes all n bytes (EINTR retried). 0 on success, -1 on error. */
+int testutil_write_full(int fd, const void *src, size_t n);
 
 /* xorshift64*: deterministic, seeded from the environment variable
  * SHMCHAN_TEST_SEED if set (printed by the caller for replay). */

@@ -17,13 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ipc.h>
-#include <sys/sem.h>
-#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Children started and not yet reaped (pids only: a failed test leaves
@@ -48,64 +44,6 @@ static void live_remove(pid_t pid)
             live[i] = 0;
         }
     }
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-key_t e2e_key(unsigned salt)
-{
-    return (key_t)(0x53000000u | ((unsigned)getpid() & 0xffffu) << 8 | (salt & 0xffu));
-}
-
-static int count_lines(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    int lines = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF) {
-        lines += (c == '\n');
-    }
-    fclose(f);
-    return lines - 1; /* the header line */
-}
-
-int e2e_count_shm(void)
-{
-    return count_lines("/proc/sysvipc/shm");
-}
-
-int e2e_count_sem(void)
-{
-    return count_lines("/proc/sysvipc/sem");
-}
-
-uint64_t e2e_seed(void)
-{
-    const char *s = getenv("SHMCHAN_TEST_SEED");
-    if (s != NULL && *s != '\0') {
-        return strtoull(s, NULL, 0);
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
-}
-
-uint64_t e2e_rand(uint64_t *state)
-{
-    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
 }
 
 const char *e2e_bin(const char *name)
@@ -335,7 +273,7 @@ int e2e_contains(const char *hay, size_t len, const char *needle)
 
 int e2e_wait_for(e2e_proc_t *p, int stream, const char *needle, int timeout_ms)
 {
-    const int64_t deadline = now_ms() + timeout_ms;
+    const int64_t deadline = testutil_now_ms() + timeout_ms;
     for (;;) {
         const char *buf = stream == 1 ? p->out : p->err;
         const size_t len = stream == 1 ? p->out_len : p->err_len;
@@ -343,7 +281,7 @@ int e2e_wait_for(e2e_proc_t *p, int stream, const char *needle, int timeout_ms)
         if (e2e_contains(buf, len, needle)) {
             return 0;
         }
-        const int64_t left = deadline - now_ms();
+        const int64_t left = deadline - testutil_now_ms();
         if (fd < 0 || left <= 0) {
             fprintf(stderr, "e2e_wait_for: '%s' not seen on %s of pid %d; it printed:\n%s\n",
                     needle, stream == 1 ? "stdout" : "stderr", (int)p->pid, buf);
@@ -366,7 +304,7 @@ static int reap(e2e_proc_t *p, int64_t deadline)
                                            : -1;
             break;
         }
-        const int64_t left = deadline - now_ms();
+        const int64_t left = deadline - testutil_now_ms();
         if ((r < 0 && errno != EINTR) || left <= 0 || pidfd < 0) {
             kill(p->pid, SIGKILL);
             waitpid(p->pid, &status, 0);
@@ -390,9 +328,9 @@ int e2e_finish(e2e_proc_t *p, int timeout_ms)
     if (p->pid < 0) {
         return p->status;
     }
-    const int64_t deadline = now_ms() + timeout_ms;
+    const int64_t deadline = testutil_now_ms() + timeout_ms;
     while (p->out_fd >= 0 || p->err_fd >= 0) {
-        const int64_t left = deadline - now_ms();
+        const int64_t left = deadline - testutil_now_ms();
         if (left <= 0) {
             break;
         }
@@ -519,37 +457,6 @@ int e2e_ctl(e2e_proc_t *p, const char *const *args)
     return e2e_run(p, "shmchanctl", args, NULL);
 }
 
-/* Removes objects listed in /proc/sysvipc/<what> whose key is in the
- * block. Columns: key id ... */
-static void remove_block(const char *path, int is_shm, key_t key_block)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return;
-    }
-    char line[512];
-    if (fgets(line, sizeof line, f) == NULL) {
-        fclose(f);
-        return;
-    }
-    while (fgets(line, sizeof line, f) != NULL) {
-        long long key = 0;
-        int id = -1;
-        if (sscanf(line, "%lld %d", &key, &id) != 2) {
-            continue;
-        }
-        if (((uint32_t)key & 0xffffff00u) != ((uint32_t)key_block & 0xffffff00u)) {
-            continue;
-        }
-        if (is_shm) {
-            (void)shmctl(id, IPC_RMID, NULL);
-        } else {
-            (void)semctl(id, 0, IPC_RMID);
-        }
-    }
-    fclose(f);
-}
-
 void e2e_cleanup(key_t key_block)
 {
     for (int i = 0; i < MAX_LIVE; i++) {
@@ -560,8 +467,7 @@ void e2e_cleanup(key_t key_block)
             live[i] = 0;
         }
     }
-    remove_block("/proc/sysvipc/sem", 0, key_block);
-    remove_block("/proc/sysvipc/shm", 1, key_block);
+    testutil_purge_key_block(key_block);
 }
 
 int e2e_setup(void **state)

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tests/testutil.h"
+
 /* Deadline for anything a healthy program does at once (start, print a
  * line, exit after being told to). Generous: sanitizer builds on a loaded
  * 2-core machine are slow, and a deadline is a hang detector, not a
@@ -40,16 +42,31 @@ typedef struct e2e_proc {
     int status; /* exit code, 128+N if killed by N, -1 while running */
 } e2e_proc_t;
 
-/* Helpers of tests/testutil.h, repeated here because //tests:testutil is
- * not visible outside //tests (the same definitions). */
-/* A key unlikely to collide: 0x53 | pid (16 bits) | salt (8 bits). */
-key_t e2e_key(unsigned salt);
-/* Entries in /proc/sysvipc/shm and /proc/sysvipc/sem. */
-int e2e_count_shm(void);
-int e2e_count_sem(void);
-/* xorshift64*; the seed comes from SHMCHAN_TEST_SEED if set. */
-uint64_t e2e_seed(void);
-uint64_t e2e_rand(uint64_t *state);
+/* The helpers of tests/testutil.h under the names the e2e tests use. */
+static inline key_t e2e_key(unsigned salt)
+{
+    return testutil_key(salt);
+}
+
+static inline int e2e_count_shm(void)
+{
+    return testutil_count_shm();
+}
+
+static inline int e2e_count_sem(void)
+{
+    return testutil_count_sem();
+}
+
+static inline uint64_t e2e_seed(void)
+{
+    return testutil_seed();
+}
+
+static inline uint64_t e2e_rand(uint64_t *state)
+{
+    return testutil_rand(state);
+}
 
 /* Path of a program built by //src (found through the test's runfiles). */
 const char *e2e_bin(const char *name);
