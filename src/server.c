@@ -58,6 +58,13 @@ struct shmchan_server {
     uint32_t next_slot; /* round-robin start, so one busy client cannot starve others */
     uint32_t fast_calls; /* wait calls served without a clock read (see below) */
     uint32_t kicks_unreported;
+    /* A SERVER_WAKE token was taken and no slot scan has run since. The
+     * token is shared by data, connect and release posts, so it must outlive
+     * the call that took it: a call that returns a message it found first
+     * would otherwise forget that a claim or release may have merged into
+     * the same post, and that event would wait for the periodic scan
+     * (found by the model, docs/model.md "Finding"). */
+    int wake_unscanned;
     unsigned short *semvals;
     struct server_slot *slots;
 };
@@ -325,9 +332,42 @@ shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *o
 
 /* -------------------------------------------------------------- serving */
 
-static void server_mark_closed(shmchan_server_t *srv)
+enum server_lost { SERVER_LOST_SET, SERVER_LOST_SEGMENT };
+
+/* One of the pair was removed from under us (IPC_RMID by ipcrm, by
+ * systemd-logind's RemoveIPC=yes, by a careless script): the channel is
+ * dead, so close now rather than when the application gets round to it.
+ * The state word tells clients that poll; removing the set, if it is the
+ * one still there, fails every client blocked in semop with EIDRM; and
+ * nothing leaks even if the application never calls close. A removed
+ * set's id is forgotten, not removed again: ids are recycled, and the
+ * number could already name somebody else's new set. The segment's id
+ * stays ours while we are attached, whatever its key now says. */
+static void server_mark_closed(shmchan_server_t *srv, enum server_lost lost)
 {
+    if (srv->closed) {
+        return;
+    }
     srv->closed = 1;
+    if (lost == SERVER_LOST_SET) {
+        srv->semid = -1;
+    }
+    if (srv->base != NULL) {
+        shmchan_shm_store_u32_release(srv->base + SHMCHAN_HDR_OFF_SERVER_STATE,
+                                      SHMCHAN_SERVER_STATE_CLOSING);
+    }
+    (void)server_teardown(srv);
+}
+
+/* IPC_RMID on the segment alone leaves the set, and the kernel does not
+ * destroy an attached segment: it renames it to IPC_PRIVATE (shmctl(2),
+ * SHM_DEST) and our mapping keeps working. Nothing else would tell us that
+ * no new client can ever find the channel. */
+static shmchan_err_t server_segment_still_named(const shmchan_server_t *srv)
+{
+    shmchan_sys_shm_info_t info;
+    GUARD(shmchan_sys_shm_stat(srv->shmid, &info, NULL));
+    return info.key == srv->key ? SHMCHAN_OK : SHMCHAN_E_CLOSED;
 }
 
 /* Drops a client that broke its lane: tell it (slot state), wake it, and
@@ -394,6 +434,17 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
 {
     shmchan_err_t r = shmchan_sys_sem_getall(srv->semid, srv->semvals, NULL);
     if (r != SHMCHAN_OK) {
+        if (r == SHMCHAN_E_CLOSED) {
+            server_mark_closed(srv, SERVER_LOST_SET);
+        }
+        *err = r;
+        return -1;
+    }
+    r = server_segment_still_named(srv);
+    if (r != SHMCHAN_OK) {
+        if (r == SHMCHAN_E_CLOSED) {
+            server_mark_closed(srv, SERVER_LOST_SEGMENT);
+        }
         *err = r;
         return -1;
     }
@@ -517,10 +568,13 @@ static int scan_now(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_
                     shmchan_err_t *err)
 {
     srv->scan_due = 0;
+    srv->wake_unscanned = 0;
     srv->next_scan = shmchan_sys_now_ns() + (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
     const int got = scan_slots(srv, ev, buf, cap, err);
     if (got < 0 && *err == SHMCHAN_E_CLOSED) {
-        server_mark_closed(srv);
+        /* An offer or a GETPID that found the set gone (no-op if the scan
+         * already closed us, for the set or for the segment). */
+        server_mark_closed(srv, SERVER_LOST_SET);
     }
     return got;
 }
@@ -551,7 +605,6 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
     }
 
     const int64_t deadline = shmchan_deadline_after_ms(timeout_ms);
-    int woke = 0;
     for (;;) {
         if (srv->scan_due || shmchan_sys_now_ns() >= srv->next_scan) {
             const int got = scan_now(srv, ev, buf, cap, &err);
@@ -563,9 +616,8 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
         if (got != 0) {
             return got > 0 ? SHMCHAN_OK : err;
         }
-        if (woke) {
+        if (srv->wake_unscanned) {
             /* Woken, yet no lane has data: a connect or a release. */
-            woke = 0;
             got = scan_now(srv, ev, buf, cap, &err);
             if (got != 0) {
                 return got > 0 ? SHMCHAN_OK : err;
@@ -586,9 +638,9 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
         err = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
         (void)arm_and_recheck(srv, 0);
         if (err == SHMCHAN_OK) {
-            woke = 1;
+            srv->wake_unscanned = 1;
         } else if (err == SHMCHAN_E_CLOSED) {
-            server_mark_closed(srv);
+            server_mark_closed(srv, SERVER_LOST_SET);
             return err;
         } else if (err != SHMCHAN_E_TIMEOUT) {
             return err;
@@ -665,7 +717,7 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
          * a release): make sure it looks. */
         srv->scan_due = 1;
         if (e == SHMCHAN_E_CLOSED) {
-            server_mark_closed(srv);
+            server_mark_closed(srv, SERVER_LOST_SET);
             return e;
         }
         if (e != SHMCHAN_OK && e != SHMCHAN_E_TIMEOUT) {
