@@ -9,18 +9,22 @@ set -euo pipefail
 #   bazel-rules-java    rules_java, which Bazel 4.2 loads even for C-only trees
 #   clang, lld          the compiler for every config (sanitizers, libFuzzer)
 #   libclang-rt-14-dev  ASan/UBSan/TSan/LSan and libFuzzer runtimes for clang 14
+#   llvm-14             llvm-profdata-14 and llvm-cov-14 for ci/coverage.sh
+#                       (only a recommendation of clang-14, and this script
+#                       installs without recommendations)
 #   libcmocka-dev       unit-test framework
 #   afl++               second fuzzing engine (ci/fuzz.sh)
 #   spin                model checker for the protocol model
 #   gnuplot-nox         benchmark plots
 #   util-linux, procps  ipcs/ipcrm/unshare and sysctl used by tests and docs
-#   python3             corpus generator for the fuzzers
+#   python3             ci/coverage.sh reads llvm-cov's JSON summary with it
 PACKAGES=(
   bazel-bootstrap
   bazel-rules-java
   clang
   lld
   libclang-rt-14-dev
+  llvm-14
   libcmocka-dev
   afl++
   spin
