@@ -36,19 +36,6 @@
 #define CHURN_MAX_CLIENTS 16
 #define CHURN_PAYLOAD 512u
 
-static int teardown(void **state)
-{
-    (void)state;
-    stress_kill_all();
-    return 0;
-}
-
-static void close_pair(int fds[2])
-{
-    stress_close(&fds[0]);
-    stress_close(&fds[1]);
-}
-
 /* ------------------------------------------------------------ churners */
 
 struct churner_cfg {
@@ -392,13 +379,13 @@ static void test_churn_connect_disconnect_kill(void **state)
                   (unsigned long long)st.disc_closed, (unsigned long long)st.disc_protocol,
                   (unsigned long long)st.messages, (unsigned long long)st.bad, st.connected);
     for (int i = 0; i < CHURNERS; i++) {
-        close_pair(up[i]);
-        close_pair(down[i]);
+        stress_close_pair(up[i]);
+        stress_close_pair(down[i]);
     }
-    close_pair(ctl);
-    close_pair(ready);
-    close_pair(result);
-    close_pair(report);
+    stress_close_pair(ctl);
+    stress_close_pair(ready);
+    stress_close_pair(result);
+    stress_close_pair(report);
 
     assert_int_equal(failed, 0);
     assert_int_equal(s.violations, 0);
@@ -425,7 +412,7 @@ int main(int argc, char **argv)
 {
     stress_init(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_churn_connect_disconnect_kill, teardown),
+        cmocka_unit_test_teardown(test_churn_connect_disconnect_kill, stress_teardown),
     };
     return cmocka_run_group_tests_name("churn", tests, NULL, NULL);
 }

@@ -39,26 +39,6 @@
 #include "tests/stress/stress_util.h"
 #include "tests/testutil.h"
 
-static int teardown(void **state)
-{
-    (void)state;
-    stress_kill_all();
-    return 0;
-}
-
-static void assert_no_ipc_left(void)
-{
-    assert_int_equal(testutil_count_shm(), 0);
-    assert_int_equal(testutil_count_sem(), 0);
-    assert_int_equal(testutil_count_attach(), 0);
-}
-
-static void close_pair(int fds[2])
-{
-    stress_close(&fds[0]);
-    stress_close(&fds[1]);
-}
-
 /* A server child with control, ready and result pipes. */
 struct server_proc {
     stress_server_cfg_t cfg;
@@ -98,9 +78,9 @@ static void server_query(struct server_proc *s, char what, stress_server_stats_t
 
 static void server_finish(struct server_proc *s)
 {
-    close_pair(s->ctl);
-    close_pair(s->ready);
-    close_pair(s->result);
+    stress_close_pair(s->ctl);
+    stress_close_pair(s->ready);
+    stress_close_pair(s->result);
 }
 
 static void print_server_stats(const char *when, const stress_server_stats_t *st)
@@ -381,8 +361,8 @@ static void test_clients_killed_at_random_points(void **state)
             failed++;
         }
     }
-    close_pair(stop);
-    close_pair(report);
+    stress_close_pair(stop);
+    stress_close_pair(report);
 
     stress_server_stats_t mid;
     server_query(&srv, 'Q', &mid);
@@ -422,7 +402,7 @@ static void test_clients_killed_at_random_points(void **state)
      * vanished twice. */
     assert_true(st.disc_closed >= t.reported_connected);
     assert_true(st.disc_closed <= t.spawned);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 /* ------------------------------------------------------ server crashes */
@@ -501,8 +481,8 @@ static int round_clients_finish(struct round_clients *rc, int overlapped, uint64
                     have[i] ? reps[i].first_bad : "(no report)");
         failed++;
     }
-    close_pair(rc->report);
-    close_pair(rc->ev);
+    stress_close_pair(rc->report);
+    stress_close_pair(rc->ev);
     return failed;
 }
 
@@ -617,15 +597,15 @@ static void test_server_killed_at_random_points(void **state)
     assert_int_equal(st.bad_order, 0);
     assert_int_equal(st.messages, 200);
     assert_int_equal(st.disc_ok, 1);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 int main(int argc, char **argv)
 {
     stress_init(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_clients_killed_at_random_points, teardown),
-        cmocka_unit_test_teardown(test_server_killed_at_random_points, teardown),
+        cmocka_unit_test_teardown(test_clients_killed_at_random_points, stress_teardown),
+        cmocka_unit_test_teardown(test_server_killed_at_random_points, stress_teardown),
     };
     return cmocka_run_group_tests_name("crash_stress", tests, NULL, NULL);
 }

@@ -49,26 +49,6 @@
 #include "tests/stress/stress_util.h"
 #include "tests/testutil.h"
 
-static int teardown(void **state)
-{
-    (void)state;
-    stress_kill_all();
-    return 0;
-}
-
-static void assert_no_ipc_left(void)
-{
-    assert_int_equal(testutil_count_shm(), 0);
-    assert_int_equal(testutil_count_sem(), 0);
-    assert_int_equal(testutil_count_attach(), 0);
-}
-
-static void close_pair(int fds[2])
-{
-    stress_close(&fds[0]);
-    stress_close(&fds[1]);
-}
-
 /* ------------------------------------------------------------ attacker */
 
 enum attack { ATTACK_FIELDS = 1, ATTACK_RANDOM_ANYWHERE = 2, ATTACK_RANDOM_SLOTS = 3 };
@@ -539,13 +519,13 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
         }
     }
     print_message("  %.1f s\n", (double)(stress_now_ns() - t0) / 1e9);
-    close_pair(ctl);
-    close_pair(ready);
-    close_pair(result);
-    close_pair(stop);
-    close_pair(areport);
-    close_pair(vreport);
-    close_pair(events);
+    stress_close_pair(ctl);
+    stress_close_pair(ready);
+    stress_close_pair(result);
+    stress_close_pair(stop);
+    stress_close_pair(areport);
+    stress_close_pair(vreport);
+    stress_close_pair(events);
 
     assert_int_equal(failed, 0);
     if (check_recovery) {
@@ -585,7 +565,7 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
     assert_int_equal(st.message_while_idle, 0);
     assert_int_equal(st.quiesced, 1);
     assert_int_equal(st.connected, 0);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 static void test_hostile_rewrites_indices_and_lengths(void **state)
@@ -610,9 +590,9 @@ int main(int argc, char **argv)
 {
     stress_init(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_hostile_rewrites_indices_and_lengths, teardown),
-        cmocka_unit_test_teardown(test_hostile_writes_random_bytes_anywhere, teardown),
-        cmocka_unit_test_teardown(test_hostile_writes_random_bytes_in_slots, teardown),
+        cmocka_unit_test_teardown(test_hostile_rewrites_indices_and_lengths, stress_teardown),
+        cmocka_unit_test_teardown(test_hostile_writes_random_bytes_anywhere, stress_teardown),
+        cmocka_unit_test_teardown(test_hostile_writes_random_bytes_in_slots, stress_teardown),
     };
     return cmocka_run_group_tests_name("hostile_peer", tests, NULL, NULL);
 }

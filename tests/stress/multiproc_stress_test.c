@@ -40,20 +40,6 @@ struct scenario {
     uint64_t messages; /* per client, each way */
 };
 
-static int teardown(void **state)
-{
-    (void)state;
-    stress_kill_all();
-    return 0;
-}
-
-static void assert_no_ipc_left(void)
-{
-    assert_int_equal(testutil_count_shm(), 0);
-    assert_int_equal(testutil_count_sem(), 0);
-    assert_int_equal(testutil_count_attach(), 0);
-}
-
 static void print_server_stats(const stress_server_stats_t *st)
 {
     print_message("  server: %llu events, %llu messages (%llu bytes), %llu echoed, "
@@ -174,7 +160,7 @@ static void run_scenario(const struct scenario *sc)
     assert_int_equal(st.connected, 0);
     assert_int_equal(sent, total);
     assert_int_equal(received, total);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 /* The default lane holds a few maximum-size frames: mostly streaming. */
@@ -207,9 +193,9 @@ int main(int argc, char **argv)
 {
     stress_init(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_eight_clients_both_ways, teardown),
-        cmocka_unit_test_teardown(test_eight_clients_tiny_lanes, teardown),
-        cmocka_unit_test_teardown(test_sixteen_clients_small_payload, teardown),
+        cmocka_unit_test_teardown(test_eight_clients_both_ways, stress_teardown),
+        cmocka_unit_test_teardown(test_eight_clients_tiny_lanes, stress_teardown),
+        cmocka_unit_test_teardown(test_sixteen_clients_small_payload, stress_teardown),
     };
     return cmocka_run_group_tests_name("multiproc_stress", tests, NULL, NULL);
 }

@@ -38,26 +38,6 @@
 #include "tests/stress/stress_util.h"
 #include "tests/testutil.h"
 
-static int teardown(void **state)
-{
-    (void)state;
-    stress_kill_all();
-    return 0;
-}
-
-static void assert_no_ipc_left(void)
-{
-    assert_int_equal(testutil_count_shm(), 0);
-    assert_int_equal(testutil_count_sem(), 0);
-    assert_int_equal(testutil_count_attach(), 0);
-}
-
-static void close_pair(int fds[2])
-{
-    stress_close(&fds[0]);
-    stress_close(&fds[1]);
-}
-
 static shmchan_server_t *make_server(key_t key, uint32_t max_clients)
 {
     shmchan_server_options_t o;
@@ -195,10 +175,10 @@ static void run_removal(enum removed what, unsigned salt)
             failed++;
         }
     }
-    close_pair(ready);
-    close_pair(report);
+    stress_close_pair(ready);
+    stress_close_pair(report);
     assert_int_equal(failed, 0);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 static void test_semset_removed_while_blocked(void **state)
@@ -359,17 +339,17 @@ static void test_stopped_server(void **state)
     assert_int_equal(stress_wait(server, stress_budget_ms()), STRESS_SERVER_EXIT_OK);
     print_message("  server after SIGCONT: %llu messages checked and echoed, bad %llu\n",
                   (unsigned long long)st.messages, (unsigned long long)st.bad);
-    close_pair(ctl);
-    close_pair(ready);
-    close_pair(result);
-    close_pair(up);
-    close_pair(down);
+    stress_close_pair(ctl);
+    stress_close_pair(ready);
+    stress_close_pair(result);
+    stress_close_pair(up);
+    stress_close_pair(down);
     assert_int_equal(st.bad, 0);
     assert_int_equal(st.bad_order, 0);
     assert_int_equal(st.disc_ok, 1);
     assert_int_equal(st.echo_timeout + st.echo_closed, 0);
     assert_true(st.messages >= 3);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 /* A client that connects, says so, then takes `n` messages (n comes
@@ -501,10 +481,10 @@ static void test_stopped_client(void **state)
     print_message("  %llu messages queued to the stopped client, all delivered after SIGCONT; "
                   "%llu echoed to the other meanwhile\n",
                   (unsigned long long)n, (unsigned long long)echoed);
-    close_pair(up);
-    close_pair(down);
+    stress_close_pair(up);
+    stress_close_pair(down);
     shmchan_server_destroy(srv);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 /* ------------------------------------------------------ kernel limits */
@@ -690,19 +670,19 @@ static void test_kernel_limits_at_each_step(void **state)
         skip();
     }
     assert_int_equal(st, 0);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 int main(int argc, char **argv)
 {
     stress_init(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_semset_removed_while_blocked, teardown),
-        cmocka_unit_test_teardown(test_segment_removed_while_blocked, teardown),
-        cmocka_unit_test_teardown(test_both_removed_while_blocked, teardown),
-        cmocka_unit_test_teardown(test_stopped_server, teardown),
-        cmocka_unit_test_teardown(test_stopped_client, teardown),
-        cmocka_unit_test_teardown(test_kernel_limits_at_each_step, teardown),
+        cmocka_unit_test_teardown(test_semset_removed_while_blocked, stress_teardown),
+        cmocka_unit_test_teardown(test_segment_removed_while_blocked, stress_teardown),
+        cmocka_unit_test_teardown(test_both_removed_while_blocked, stress_teardown),
+        cmocka_unit_test_teardown(test_stopped_server, stress_teardown),
+        cmocka_unit_test_teardown(test_stopped_client, stress_teardown),
+        cmocka_unit_test_teardown(test_kernel_limits_at_each_step, stress_teardown),
     };
     return cmocka_run_group_tests_name("removal_limits", tests, NULL, NULL);
 }

@@ -41,26 +41,6 @@
 
 #define STORM_PERIOD_NS 100000 /* 100 us */
 
-static int teardown(void **state)
-{
-    (void)state;
-    stress_kill_all();
-    return 0;
-}
-
-static void assert_no_ipc_left(void)
-{
-    assert_int_equal(testutil_count_shm(), 0);
-    assert_int_equal(testutil_count_sem(), 0);
-    assert_int_equal(testutil_count_attach(), 0);
-}
-
-static void close_pair(int fds[2])
-{
-    stress_close(&fds[0]);
-    stress_close(&fds[1]);
-}
-
 /* The signaller with its stop and report pipes. */
 struct storm {
     stress_signaller_cfg_t cfg;
@@ -93,8 +73,8 @@ static void storm_stop(struct storm *s, stress_signaller_report_t *rep)
     memset(rep, 0, sizeof *rep);
     assert_int_equal(stress_read_all(s->report[0], rep, sizeof *rep, stress_budget_ms()), 0);
     assert_int_equal(stress_wait(s->pid, stress_budget_ms()), 0);
-    close_pair(s->stop);
-    close_pair(s->report);
+    stress_close_pair(s->stop);
+    stress_close_pair(s->report);
 }
 
 /* ------------------------------------------- timeouts under the storm */
@@ -336,8 +316,8 @@ static void test_storm_timeouts_honoured(void **state)
         /* The storm really hit the blocking calls. */
         assert_true(rep.signals > 0);
     }
-    close_pair(report);
-    assert_no_ipc_left();
+    stress_close_pair(report);
+    stress_assert_no_ipc_left();
 }
 
 /* --------------------------------------------- traffic under the storm */
@@ -431,9 +411,9 @@ static void test_storm_traffic_loses_nothing(void **state)
                   (unsigned long long)srep.sent, (unsigned long long)st.signals,
                   (unsigned long long)st.messages, (unsigned long long)st.echoed,
                   (unsigned long long)received);
-    close_pair(ready);
-    close_pair(result);
-    close_pair(report);
+    stress_close_pair(ready);
+    stress_close_pair(result);
+    stress_close_pair(report);
     assert_int_equal(exited, STORM_CLIENTS + 1);
     assert_int_equal(failed, 0);
     assert_int_equal(st.bad, 0);
@@ -445,7 +425,7 @@ static void test_storm_traffic_loses_nothing(void **state)
     assert_int_equal(received, STORM_CLIENTS * messages);
     assert_true(st.signals > 0);
     assert_int_equal(quiet_clients, 0);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 /* ---------------------------------------- the server program, signalled */
@@ -718,16 +698,16 @@ static void test_program_signals_at_random_times(void **state)
     print_message("  %u rounds (%u with clients), each ended by SIGINT/SIGTERM/SIGHUP\n", rounds,
                   with_clients);
     assert_int_equal(failed, 0);
-    assert_no_ipc_left();
+    stress_assert_no_ipc_left();
 }
 
 int main(int argc, char **argv)
 {
     stress_init(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_storm_timeouts_honoured, teardown),
-        cmocka_unit_test_teardown(test_storm_traffic_loses_nothing, teardown),
-        cmocka_unit_test_teardown(test_program_signals_at_random_times, teardown),
+        cmocka_unit_test_teardown(test_storm_timeouts_honoured, stress_teardown),
+        cmocka_unit_test_teardown(test_storm_traffic_loses_nothing, stress_teardown),
+        cmocka_unit_test_teardown(test_program_signals_at_random_times, stress_teardown),
     };
     return cmocka_run_group_tests_name("signal_stress", tests, NULL, NULL);
 }

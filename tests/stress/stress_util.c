@@ -20,6 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* cmocka.h needs these first (its own documentation says so). */
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "tests/testutil.h"
 
 /* ------------------------------------------------------------- scaling */
@@ -605,4 +611,26 @@ int stress_signaller_main(void *p)
     }
     close(tfd);
     return stress_write_all(cfg->report_fd, &rep, sizeof rep) == 0 ? 0 : 3;
+}
+
+/* --------------------------------------------------------- test glue */
+
+int stress_teardown(void **state)
+{
+    (void)state;
+    stress_kill_all();
+    return 0;
+}
+
+void stress_assert_no_ipc_left(void)
+{
+    assert_int_equal(testutil_count_shm(), 0);
+    assert_int_equal(testutil_count_sem(), 0);
+    assert_int_equal(testutil_count_attach(), 0);
+}
+
+void stress_close_pair(int fds[2])
+{
+    stress_close(&fds[0]);
+    stress_close(&fds[1]);
 }

@@ -55,6 +55,13 @@ int stress_wait_raw(pid_t pid, int timeout_ms, int *wstatus);
  * the next test. */
 void stress_kill_all(void);
 
+/* The cmocka teardown of every stress test: stress_kill_all. */
+int stress_teardown(void **state);
+
+/* cmocka assertions (parent only) that this test's IPC namespace holds no
+ * segment, no semaphore set and no attachment. */
+void stress_assert_no_ipc_left(void);
+
 /* Waits up to timeout_ms for `pid` (our child) to exit, WITHOUT reaping it
  * (its pid stays reserved as a zombie, so nothing else can be signalled by
  * mistake under that pid). 0 when it has exited, -1 on timeout. */
@@ -84,6 +91,9 @@ int stress_read_all(int fd, void *p, size_t n, int timeout_ms);
 /* 1 if fd is readable or hung up right now, else 0 (never blocks). */
 int stress_fd_ready(int fd);
 void stress_close(int *fd);
+
+/* stress_close on both ends of a pipe. */
+void stress_close_pair(int fds[2]);
 
 /* ------------------------------------------------------------- messages */
 
