@@ -440,12 +440,12 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
         *err = r;
         return -1;
     }
-    r = server_segment_still_named(srv);
-    if (r != SHMCHAN_OK) {
-        if (r == SHMCHAN_E_CLOSED) {
-            server_mark_closed(srv, SERVER_LOST_SEGMENT);
-        }
-        *err = r;
+    /* Only a definite "gone" closes. Another failure (EACCES after an
+     * IPC_SET by the owner) says nothing about the channel, which our
+     * mapping still serves: carry on rather than stop reporting slots. */
+    if (server_segment_still_named(srv) == SHMCHAN_E_CLOSED) {
+        server_mark_closed(srv, SERVER_LOST_SEGMENT);
+        *err = SHMCHAN_E_CLOSED;
         return -1;
     }
     const uint32_t n = srv->layout.params.max_clients;
@@ -691,6 +691,9 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
         int owner = 0;
         shmchan_err_t e = shmchan_sys_sem_getval(srv->semid, owner_sem, &owner, NULL);
         if (e != SHMCHAN_OK) {
+            if (e == SHMCHAN_E_CLOSED) {
+                server_mark_closed(srv, SERVER_LOST_SET);
+            }
             return e;
         }
         if (owner == 0) {

@@ -1496,6 +1496,72 @@ static void test_outside_removal(void **state)
     assert_no_ipc_left();
 }
 
+/* The set removed while server_send waits for room: the server closes at
+ * once, frees its segment without waiting for close, and close later has
+ * nothing left to do (in particular no IPC_RMID on the removed set's id,
+ * which the kernel may already have given to somebody else's new set). */
+static void test_set_removed_under_server_send(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(72);
+    shmchan_server_t *srv = make_server(key, 1, 64, 256);
+    shmchan_client_t *cli = connect_here(key);
+    static uint8_t buf[64];
+    shmchan_event_t ev;
+    next_event(srv, SHMCHAN_EVENT_CONNECT, &ev, buf, sizeof buf);
+    /* Fill the server->client lane: the client never reads. */
+    uint32_t sent = 0;
+    shmchan_err_t err = SHMCHAN_OK;
+    while ((err = shmchan_server_send(srv, ev.client, buf, 64, 0)) == SHMCHAN_OK) {
+        sent++;
+        assert_true(sent < 1000);
+    }
+    assert_int_equal(err, SHMCHAN_E_TIMEOUT);
+    assert_true(sent > 0);
+
+    assert_int_equal(semctl(shmchan_server_semid(srv), 0, IPC_RMID), 0);
+    assert_int_equal(shmchan_server_send(srv, ev.client, buf, 64, T_MS), SHMCHAN_E_CLOSED);
+    /* Closed now, not at close: the segment lost its key (only the client
+     * still has it attached) and every later call says CLOSED. */
+    assert_int_equal(shmget(key, 0, 0), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(testutil_count_attach(), 1);
+    assert_int_equal(shmchan_server_send(srv, ev.client, buf, 1, 0), SHMCHAN_E_CLOSED);
+    assert_int_equal(shmchan_server_wait(srv, 0, &ev, buf, sizeof buf), SHMCHAN_E_CLOSED);
+    assert_int_equal(shmchan_server_close(srv), SHMCHAN_OK);
+    shmchan_server_destroy(srv);
+    shmchan_client_disconnect(cli);
+    assert_no_ipc_left();
+}
+
+/* IPC_RMID of the segment alone: the kernel keeps it while attached but
+ * renames it IPC_PRIVATE. The server's next slot scan notices, closes, and
+ * removes the set itself, so a client blocked in recv gets CLOSED. */
+static void test_segment_removed_alone(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(73);
+    const int blocked_ms = 30000;
+    scripted_client_t c;
+    uint32_t slot = 0;
+    shmchan_server_t *srv = serve_blocked_receiver(key, &c, &slot, blocked_ms);
+    static uint8_t buf[256];
+    shmchan_event_t ev;
+    const int semid = shmchan_server_semid(srv);
+
+    const int shmid = shmget(key, 0, 0);
+    assert_true(shmid >= 0);
+    assert_int_equal(shmctl(shmid, IPC_RMID, NULL), 0);
+    /* A slot scan notices (a liveness period or two); without the check
+     * this call would run to T_MS and return TIMEOUT. */
+    assert_int_equal(shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf), SHMCHAN_E_CLOSED);
+    assert_int_equal(semctl(semid, 0, GETPID), -1); /* the set is gone too */
+    assert_int_equal(sc_reply(&c, blocked_ms).err, SHMCHAN_E_CLOSED);
+    shmchan_server_destroy(srv);
+    sc_quit(&c);
+    assert_no_ipc_left();
+}
+
 /* 8. One client handle, two threads: one sends, one receives. */
 
 #define THREAD_MESSAGES 2000u
@@ -1787,6 +1853,8 @@ int main(void)
         cmocka_unit_test_teardown(test_corrupted_lane, teardown),
         cmocka_unit_test_teardown(test_corrupted_s2c_tail, teardown),
         cmocka_unit_test_teardown(test_outside_removal, teardown),
+        cmocka_unit_test_teardown(test_set_removed_under_server_send, teardown),
+        cmocka_unit_test_teardown(test_segment_removed_alone, teardown),
         cmocka_unit_test_teardown(test_two_threads_one_client, teardown),
         cmocka_unit_test_teardown(test_no_free_slot, teardown),
         cmocka_unit_test_teardown(test_remove_stale_and_list, teardown),
