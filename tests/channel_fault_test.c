@@ -1473,27 +1473,55 @@ static void test_corrupted_s2c_tail(void **state)
 }
 
 /* 7. The semaphore set removed from outside (ipcrm, RemoveIPC=yes). */
-static void test_outside_removal(void **state)
+enum removed_object { REMOVED_SET, REMOVED_SEGMENT };
+
+/* A client blocked in recv, its server idle; then someone removes one of
+ * the pair from outside. Either way every call ends in CLOSED and nothing
+ * is left once both ends let go. */
+static void check_removal_under_blocked_recv(key_t key, enum removed_object what)
 {
-    (void)state;
-    const key_t key = testutil_key(71);
     const int blocked_ms = 30000;
     scripted_client_t c;
     uint32_t slot = 0;
     shmchan_server_t *srv = serve_blocked_receiver(key, &c, &slot, blocked_ms);
     static uint8_t buf[256];
     shmchan_event_t ev;
+    const int semid = shmchan_server_semid(srv);
 
-    assert_int_equal(semctl(shmchan_server_semid(srv), 0, IPC_RMID), 0);
-    assert_int_equal(sc_reply(&c, blocked_ms).err, SHMCHAN_E_CLOSED);
-    assert_int_equal(sc_call(&c, SC_SEND, 0, 4, 1, 0).err, SHMCHAN_E_CLOSED);
-    assert_int_equal(shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf), SHMCHAN_E_CLOSED);
+    if (what == REMOVED_SET) {
+        assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
+        assert_int_equal(sc_reply(&c, blocked_ms).err, SHMCHAN_E_CLOSED);
+        assert_int_equal(sc_call(&c, SC_SEND, 0, 4, 1, 0).err, SHMCHAN_E_CLOSED);
+        assert_int_equal(shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf), SHMCHAN_E_CLOSED);
+    } else {
+        /* The kernel keeps an attached segment but renames it IPC_PRIVATE.
+         * A slot scan notices (a liveness period or two; without the check
+         * this call would run to T_MS and return TIMEOUT), closes, and
+         * removes the set itself, which ends the client's recv. */
+        const int shmid = shmget(key, 0, 0);
+        assert_true(shmid >= 0);
+        assert_int_equal(shmctl(shmid, IPC_RMID, NULL), 0);
+        assert_int_equal(shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf), SHMCHAN_E_CLOSED);
+        assert_int_equal(semctl(semid, 0, GETPID), -1);
+        assert_int_equal(sc_reply(&c, blocked_ms).err, SHMCHAN_E_CLOSED);
+    }
     assert_int_equal(shmchan_server_wait(srv, 0, &ev, buf, sizeof buf), SHMCHAN_E_CLOSED);
     shmchan_server_destroy(srv);
     sc_quit(&c);
-    /* Nothing left: destroy removed the segment although the set was
-     * already gone. */
+    /* Nothing left: whatever the outsider did not remove, the server did. */
     assert_no_ipc_left();
+}
+
+static void test_outside_removal(void **state)
+{
+    (void)state;
+    check_removal_under_blocked_recv(testutil_key(71), REMOVED_SET);
+}
+
+static void test_segment_removed_alone(void **state)
+{
+    (void)state;
+    check_removal_under_blocked_recv(testutil_key(73), REMOVED_SEGMENT);
 }
 
 /* The set removed while server_send waits for room: the server closes at
@@ -1531,34 +1559,6 @@ static void test_set_removed_under_server_send(void **state)
     assert_int_equal(shmchan_server_close(srv), SHMCHAN_OK);
     shmchan_server_destroy(srv);
     shmchan_client_disconnect(cli);
-    assert_no_ipc_left();
-}
-
-/* IPC_RMID of the segment alone: the kernel keeps it while attached but
- * renames it IPC_PRIVATE. The server's next slot scan notices, closes, and
- * removes the set itself, so a client blocked in recv gets CLOSED. */
-static void test_segment_removed_alone(void **state)
-{
-    (void)state;
-    const key_t key = testutil_key(73);
-    const int blocked_ms = 30000;
-    scripted_client_t c;
-    uint32_t slot = 0;
-    shmchan_server_t *srv = serve_blocked_receiver(key, &c, &slot, blocked_ms);
-    static uint8_t buf[256];
-    shmchan_event_t ev;
-    const int semid = shmchan_server_semid(srv);
-
-    const int shmid = shmget(key, 0, 0);
-    assert_true(shmid >= 0);
-    assert_int_equal(shmctl(shmid, IPC_RMID, NULL), 0);
-    /* A slot scan notices (a liveness period or two); without the check
-     * this call would run to T_MS and return TIMEOUT. */
-    assert_int_equal(shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf), SHMCHAN_E_CLOSED);
-    assert_int_equal(semctl(semid, 0, GETPID), -1); /* the set is gone too */
-    assert_int_equal(sc_reply(&c, blocked_ms).err, SHMCHAN_E_CLOSED);
-    shmchan_server_destroy(srv);
-    sc_quit(&c);
     assert_no_ipc_left();
 }
 
