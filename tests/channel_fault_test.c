@@ -1472,7 +1472,8 @@ static void test_corrupted_s2c_tail(void **state)
     bad_and_good_finish(&bg, key, 10);
 }
 
-/* 7. The semaphore set removed from outside (ipcrm, RemoveIPC=yes). */
+/* 7. The semaphore set or the segment removed from outside (ipcrm,
+ * RemoveIPC=yes). */
 enum removed_object { REMOVED_SET, REMOVED_SEGMENT };
 
 /* A client blocked in recv, its server idle; then someone removes one of
