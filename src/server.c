@@ -359,6 +359,16 @@ static void server_mark_closed(shmchan_server_t *srv, enum server_lost lost)
     (void)server_teardown(srv);
 }
 
+/* Passes a semaphore call's result through; CLOSED from an operation on
+ * our own set can only mean the set was removed (EIDRM/EINVAL). */
+static shmchan_err_t server_set_result(shmchan_server_t *srv, shmchan_err_t e)
+{
+    if (e == SHMCHAN_E_CLOSED) {
+        server_mark_closed(srv, SERVER_LOST_SET);
+    }
+    return e;
+}
+
 /* IPC_RMID on the segment alone leaves the set, and the kernel does not
  * destroy an attached segment: it renames it to IPC_PRIVATE (shmctl(2),
  * SHM_DEST) and our mapping keeps working. Nothing else would tell us that
@@ -434,9 +444,6 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
 {
     shmchan_err_t r = shmchan_sys_sem_getall(srv->semid, srv->semvals, NULL);
     if (r != SHMCHAN_OK) {
-        if (r == SHMCHAN_E_CLOSED) {
-            server_mark_closed(srv, SERVER_LOST_SET);
-        }
         *err = r;
         return -1;
     }
@@ -571,10 +578,10 @@ static int scan_now(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_
     srv->wake_unscanned = 0;
     srv->next_scan = shmchan_sys_now_ns() + (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
     const int got = scan_slots(srv, ev, buf, cap, err);
-    if (got < 0 && *err == SHMCHAN_E_CLOSED) {
-        /* An offer or a GETPID that found the set gone (no-op if the scan
-         * already closed us, for the set or for the segment). */
-        server_mark_closed(srv, SERVER_LOST_SET);
+    if (got < 0) {
+        /* GETALL or an offer may have found the set gone (a no-op if the
+         * scan already closed us for the segment). */
+        (void)server_set_result(srv, *err);
     }
     return got;
 }
@@ -636,12 +643,12 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
             return SHMCHAN_E_TIMEOUT;
         }
         err = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
+        /* Lower the flags before a removed set closes us: closing detaches
+         * the segment they live in. */
         (void)arm_and_recheck(srv, 0);
+        err = server_set_result(srv, err);
         if (err == SHMCHAN_OK) {
             srv->wake_unscanned = 1;
-        } else if (err == SHMCHAN_E_CLOSED) {
-            server_mark_closed(srv, SERVER_LOST_SET);
-            return err;
         } else if (err != SHMCHAN_E_TIMEOUT) {
             return err;
         }
@@ -689,11 +696,9 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
         }
         /* Full. Is the client still there to make room? */
         int owner = 0;
-        shmchan_err_t e = shmchan_sys_sem_getval(srv->semid, owner_sem, &owner, NULL);
+        shmchan_err_t e =
+            server_set_result(srv, shmchan_sys_sem_getval(srv->semid, owner_sem, &owner, NULL));
         if (e != SHMCHAN_OK) {
-            if (e == SHMCHAN_E_CLOSED) {
-                server_mark_closed(srv, SERVER_LOST_SET);
-            }
             return e;
         }
         if (owner == 0) {
@@ -719,10 +724,7 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
         /* The wake may have been meant for shmchan_server_wait (a connect,
          * a release): make sure it looks. */
         srv->scan_due = 1;
-        if (e == SHMCHAN_E_CLOSED) {
-            server_mark_closed(srv, SERVER_LOST_SET);
-            return e;
-        }
+        e = server_set_result(srv, e); /* after the flag: closing detaches the segment */
         if (e != SHMCHAN_OK && e != SHMCHAN_E_TIMEOUT) {
             return e;
         }
