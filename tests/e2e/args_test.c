@@ -73,10 +73,10 @@ static void test_key_refuses_everything_else(void **state)
 static void test_key_round_trips_printed_form(void **state)
 {
     (void)state;
-    uint64_t rng = e2e_seed();
+    uint64_t rng = testutil_seed();
     print_message("key round trip seed: 0x%016" PRIx64 "\n", rng);
     for (int i = 0; i < 20000; i++) {
-        const uint32_t v = (uint32_t)e2e_rand(&rng);
+        const uint32_t v = (uint32_t)testutil_rand(&rng);
         if (v == 0) {
             continue;
         }
@@ -494,15 +494,15 @@ static void reference_split(const uint8_t *in, size_t n, size_t cap, collected_t
 static void test_lines_random_chunking(void **state)
 {
     (void)state;
-    uint64_t rng = e2e_seed();
+    uint64_t rng = testutil_seed();
     print_message("line reader seed: 0x%016" PRIx64
                   " (replay with --test_env=SHMCHAN_TEST_SEED=0x%016" PRIx64 ")\n",
                   rng, rng);
     for (int round = 0; round < 3000; round++) {
         uint8_t in[120];
-        const size_t n = (size_t)(e2e_rand(&rng) % sizeof in);
+        const size_t n = (size_t)(testutil_rand(&rng) % sizeof in);
         for (size_t i = 0; i < n; i++) {
-            const uint64_t r = e2e_rand(&rng) % 8;
+            const uint64_t r = testutil_rand(&rng) % 8;
             in[i] = r == 0 ? '\n' : r == 1 ? '\0' : r == 2 ? '\r' : (uint8_t)('a' + r);
         }
         /* keep it under 64 lines for collected_t */
@@ -513,7 +513,7 @@ static void test_lines_random_chunking(void **state)
         if (lines > 60) {
             continue;
         }
-        const size_t cap = (size_t)(e2e_rand(&rng) % 12);
+        const size_t cap = (size_t)(testutil_rand(&rng) % 12);
         collected_t want;
         memset(&want, 0, sizeof want);
         reference_split(in, n, cap, &want);
@@ -525,7 +525,7 @@ static void test_lines_random_chunking(void **state)
         memset(&got, 0, sizeof got);
         size_t off = 0;
         while (off < n) {
-            size_t chunk = 1 + (size_t)(e2e_rand(&rng) % 9);
+            size_t chunk = 1 + (size_t)(testutil_rand(&rng) % 9);
             if (chunk > n - off) {
                 chunk = n - off;
             }

@@ -79,7 +79,7 @@ static void stop_server_with_exit(key_t key, bytes_t *want)
 static void test_lines_arrive_exactly(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(1);
+    const key_t key = testutil_key(1);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
 
     bytes_t in = {NULL, 0};
@@ -123,7 +123,7 @@ static void test_lines_arrive_exactly(void **state)
 static void test_overlong_line_refused_next_delivered(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(2);
+    const key_t key = testutil_key(2);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
 
     bytes_t in = {NULL, 0};
@@ -153,7 +153,7 @@ static void test_overlong_line_refused_next_delivered(void **state)
 static void test_full_lane_waits_in_order(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(3);
+    const key_t key = testutil_key(3);
     const char *const small[] = {"--max-payload=16", "--lane-capacity=64", NULL};
     assert_int_equal(e2e_start_server(&server, key, small), 0);
 
@@ -184,7 +184,7 @@ static void test_full_lane_waits_in_order(void **state)
 static void test_no_server(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(4);
+    const key_t key = testutil_key(4);
     const char *const quick[] = {"--timeout=200", NULL};
     assert_int_equal(e2e_start_client(&client, key, quick, E2E_STDIN_NULL), 0);
     assert_int_equal(e2e_finish(&client, E2E_DEADLINE_MS), 3);
@@ -201,7 +201,7 @@ static void test_no_server(void **state)
 static void test_client_signal_leaves_server_running(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(5);
+    const key_t key = testutil_key(5);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
     assert_int_equal(e2e_start_client(&client, key, NULL, E2E_STDIN_PIPE), 0);
     assert_int_equal(e2e_wait_for(&client, 1, E2E_CHAT_CLIENT_HEAD, E2E_DEADLINE_MS), 0);

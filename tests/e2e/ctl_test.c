@@ -48,9 +48,9 @@ static void assert_row(const char *table, key_t key, int shmid, const char *semi
 static void test_live_stale_foreign(void **state)
 {
     (void)state;
-    const key_t live = e2e_key(1);
-    const key_t stale = e2e_key(2);
-    const key_t foreign = e2e_key(3);
+    const key_t live = testutil_key(1);
+    const key_t stale = testutil_key(2);
+    const key_t foreign = testutil_key(3);
 
     assert_int_equal(e2e_start_server(&live_server, live, NULL), 0);
     assert_int_equal(e2e_start_client(&client, live, NULL, E2E_STDIN_PIPE), 0);
@@ -144,7 +144,7 @@ static void test_inspect_absent_and_empty_list(void **state)
 {
     (void)state;
     char karg[32];
-    key_arg(e2e_key(4), karg, sizeof karg);
+    key_arg(testutil_key(4), karg, sizeof karg);
     const char *const inspect[] = {"inspect", karg, NULL};
     assert_int_equal(e2e_ctl(&ctl, inspect), 1);
     assert_true(e2e_contains(ctl.err, ctl.err_len, "no IPC object at key"));

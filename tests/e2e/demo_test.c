@@ -24,7 +24,7 @@ static e2e_proc_t idle;
 static void test_seed000_greet(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(1);
+    const key_t key = testutil_key(1);
     const char *const greet[] = {"--greet", NULL};
     assert_int_equal(e2e_start_server(&server, key, greet), 0);
     assert_string_equal(server.out, E2E_GREET_SERVER_HEAD);
@@ -43,7 +43,7 @@ static void test_seed000_greet(void **state)
 static void test_greet_custom_text(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(2);
+    const key_t key = testutil_key(2);
     const char *const greet[] = {"--greet=two  spaces: and 'quotes'", NULL};
     assert_int_equal(e2e_start_server(&server, key, greet), 0);
     assert_int_equal(e2e_run_client(&client, key, NULL, 0), 0);
@@ -59,7 +59,7 @@ static void test_greet_custom_text(void **state)
 static void test_seed004_chat_piped(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(3);
+    const key_t key = testutil_key(3);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
     assert_string_equal(server.out, E2E_CHAT_SERVER_HEAD);
 
@@ -81,7 +81,7 @@ static void test_seed004_chat_piped(void **state)
 static void test_seed004_chat_tty(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(4);
+    const key_t key = testutil_key(4);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
     assert_int_equal(e2e_start_client(&client, key, NULL, E2E_STDIN_TTY), 0);
     /* The first prompt comes after the banner, before any input. */
@@ -104,7 +104,7 @@ static void test_seed004_chat_tty(void **state)
 static void test_exit_from_one_client_ends_all(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(5);
+    const key_t key = testutil_key(5);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
     assert_int_equal(e2e_start_client(&idle, key, NULL, E2E_STDIN_PIPE), 0);
     assert_int_equal(e2e_wait_for(&idle, 1, E2E_CHAT_CLIENT_HEAD, E2E_DEADLINE_MS), 0);

@@ -473,7 +473,7 @@ void e2e_cleanup(key_t key_block)
 int e2e_setup(void **state)
 {
     (void)state;
-    if (e2e_count_shm() != 0 || e2e_count_sem() != 0) {
+    if (testutil_count_shm() != 0 || testutil_count_sem() != 0) {
         fprintf(stderr, "e2e_setup: SysV objects exist before the test: is the test running in "
                         "its own IPC namespace (bazel's linux-sandbox)?\n");
         return -1;
@@ -484,12 +484,12 @@ int e2e_setup(void **state)
 int e2e_teardown(void **state)
 {
     (void)state;
-    e2e_cleanup(e2e_key(0));
+    e2e_cleanup(testutil_key(0));
     return 0;
 }
 
 void e2e_assert_no_ipc_left(void)
 {
-    assert_int_equal(e2e_count_shm(), 0);
-    assert_int_equal(e2e_count_sem(), 0);
+    assert_int_equal(testutil_count_shm(), 0);
+    assert_int_equal(testutil_count_sem(), 0);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The e2e tests use tests/testutil.h (keys, IPC counts, seeds) directly. */
 #include "tests/testutil.h"
 
 /* Deadline for anything a healthy program does at once (start, print a
@@ -41,32 +42,6 @@ typedef struct e2e_proc {
     size_t err_len;
     int status; /* exit code, 128+N if killed by N, -1 while running */
 } e2e_proc_t;
-
-/* The helpers of tests/testutil.h under the names the e2e tests use. */
-static inline key_t e2e_key(unsigned salt)
-{
-    return testutil_key(salt);
-}
-
-static inline int e2e_count_shm(void)
-{
-    return testutil_count_shm();
-}
-
-static inline int e2e_count_sem(void)
-{
-    return testutil_count_sem();
-}
-
-static inline uint64_t e2e_seed(void)
-{
-    return testutil_seed();
-}
-
-static inline uint64_t e2e_rand(uint64_t *state)
-{
-    return testutil_rand(state);
-}
 
 /* Path of a program built by //src (found through the test's runfiles). */
 const char *e2e_bin(const char *name);
@@ -117,7 +92,7 @@ void e2e_cleanup(key_t key_block);
 /* cmocka fixtures shared by the e2e tests. setup fails unless the IPC
  * namespace is empty (every leak check reads the whole namespace: Bazel
  * gives each test its own); teardown is e2e_cleanup of the test's key
- * block (e2e_key). */
+ * block (testutil_key). */
 int e2e_setup(void **state);
 int e2e_teardown(void **state);
 

@@ -43,10 +43,10 @@ static void start_pair(key_t key)
 
 static void signal_case(int sig, const char *name, unsigned salt)
 {
-    const key_t key = e2e_key(salt);
+    const key_t key = testutil_key(salt);
     start_pair(key);
-    assert_int_equal(e2e_count_shm(), 1);
-    assert_int_equal(e2e_count_sem(), 1);
+    assert_int_equal(testutil_count_shm(), 1);
+    assert_int_equal(testutil_count_sem(), 1);
 
     assert_int_equal(e2e_kill_and_finish(&server, sig, E2E_DEADLINE_MS), 128 + sig);
     char expect[64];
@@ -89,7 +89,7 @@ static void test_sighup(void **state)
 static void test_sigterm_with_tty_client(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(8);
+    const key_t key = testutil_key(8);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
     assert_int_equal(e2e_start_client(&client, key, NULL, E2E_STDIN_TTY), 0);
     assert_int_equal(e2e_wait_for(&client, 1, E2E_CHAT_CLIENT_HEAD "> ", E2E_DEADLINE_MS), 0);
@@ -105,7 +105,7 @@ static void test_sigterm_greet_server_without_client(void **state)
 {
     (void)state;
     const char *const greet[] = {"--greet", NULL};
-    assert_int_equal(e2e_start_server(&server, e2e_key(4), greet), 0);
+    assert_int_equal(e2e_start_server(&server, testutil_key(4), greet), 0);
     assert_int_equal(e2e_kill_and_finish(&server, SIGTERM, E2E_DEADLINE_MS), 128 + SIGTERM);
     assert_string_equal(server.out, E2E_GREET_SERVER_HEAD);
     assert_string_equal(server.err, "Server: caught SIGTERM, shutting down\n");
@@ -120,7 +120,7 @@ static void key_arg(key_t key, char *buf, size_t len)
 static void test_sigkill_then_clean(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(5);
+    const key_t key = testutil_key(5);
     start_pair(key);
     const int shmid = shmget(key, 0, 0);
     const int semid = semget(key, 0, 0);
@@ -133,8 +133,8 @@ static void test_sigkill_then_clean(void **state)
     assert_gone_message(&client, key);
 
     /* Left behind, and shown as stale with the kernel's ids. */
-    assert_int_equal(e2e_count_shm(), 1);
-    assert_int_equal(e2e_count_sem(), 1);
+    assert_int_equal(testutil_count_shm(), 1);
+    assert_int_equal(testutil_count_sem(), 1);
     const char *const list[] = {"list", NULL};
     assert_int_equal(e2e_ctl(&ctl, list), 0);
     char row[9][32];
@@ -160,8 +160,8 @@ static void test_sigkill_then_clean(void **state)
              "would remove stale channel at key 0x%08x: shmid %d, semid %d\n", (unsigned)key, shmid,
              semid);
     assert_string_equal(ctl.out, expect);
-    assert_int_equal(e2e_count_shm(), 1);
-    assert_int_equal(e2e_count_sem(), 1);
+    assert_int_equal(testutil_count_shm(), 1);
+    assert_int_equal(testutil_count_sem(), 1);
 
     const char *const clean[] = {"clean", "--stale", karg, NULL};
     assert_int_equal(e2e_ctl(&ctl, clean), 0);
@@ -178,18 +178,18 @@ static void test_sigkill_then_clean(void **state)
 static void test_sigkill_then_restart_recovers(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(6);
+    const key_t key = testutil_key(6);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
     const int old_shmid = shmget(key, 0, 0);
     assert_true(old_shmid >= 0);
     assert_int_equal(e2e_kill_and_finish(&server, SIGKILL, E2E_DEADLINE_MS), 128 + SIGKILL);
-    assert_int_equal(e2e_count_shm(), 1);
+    assert_int_equal(testutil_count_shm(), 1);
 
     /* The new server judges the leftovers stale, removes them, starts. */
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
     assert_string_equal(server.out, E2E_CHAT_SERVER_HEAD);
-    assert_int_equal(e2e_count_shm(), 1);
-    assert_int_equal(e2e_count_sem(), 1);
+    assert_int_equal(testutil_count_shm(), 1);
+    assert_int_equal(testutil_count_sem(), 1);
     assert_true(shmget(key, 0, 0) != old_shmid);
 
     static const char input[] = "after the restart\nexit\n";
@@ -205,7 +205,7 @@ static void test_sigkill_then_restart_recovers(void **state)
 static void test_second_server_refused(void **state)
 {
     (void)state;
-    const key_t key = e2e_key(7);
+    const key_t key = testutil_key(7);
     assert_int_equal(e2e_start_server(&server, key, NULL), 0);
     char karg[32];
     key_arg(key, karg, sizeof karg);
