@@ -296,25 +296,11 @@ static void test_churn_connect_disconnect_kill(void **state)
                   batch);
     const key_t key = testutil_key(1);
     const int64_t t0 = stress_now_ns();
-    int ctl[2], ready[2], result[2], report[2];
-    assert_int_equal(stress_pipe(ctl), 0);
-    assert_int_equal(stress_pipe(ready), 0);
-    assert_int_equal(stress_pipe(result), 0);
+    stress_server_proc_t srv;
+    stress_server_proc_init(&srv, key, CHURN_MAX_CLIENTS, CHURN_PAYLOAD, 2048);
+    int report[2];
     assert_int_equal(stress_pipe(report), 0);
-    stress_server_cfg_t scfg;
-    stress_server_cfg_init(&scfg, key);
-    scfg.opts.max_clients = CHURN_MAX_CLIENTS;
-    scfg.opts.max_payload = CHURN_PAYLOAD;
-    scfg.opts.lane_capacity = 2048;
-    scfg.ctl_fd = ctl[0];
-    scfg.ready_fd = ready[1];
-    scfg.result_fd = result[1];
-    scfg.run_timeout_ms = stress_budget_ms();
-    const pid_t server = stress_spawn(stress_server_main, &scfg);
-    assert_true(server > 0);
-    char c = 0;
-    assert_int_equal(stress_read_all(ready[0], &c, 1, 30000), 0);
-    assert_int_equal(c, 'R');
+    stress_server_proc_start(&srv);
 
     struct churner_cfg cfg[CHURNERS];
     pid_t pids[CHURNERS];
@@ -360,9 +346,8 @@ static void test_churn_connect_disconnect_kill(void **state)
         total.no_slot_retries += rep.no_slot_retries;
     }
     stress_server_stats_t st;
-    assert_int_equal(stress_write_all(ctl[1], "S", 1), 0);
-    assert_int_equal(stress_read_all(result[0], &st, sizeof st, stress_budget_ms()), 0);
-    const int server_status = stress_wait(server, stress_budget_ms());
+    stress_server_proc_query(&srv, 'S', &st);
+    const int server_status = stress_wait(srv.pid, stress_budget_ms());
     print_message("  %llu cycles: %llu goodbyes, %llu SIGKILLed victims, %llu messages "
                   "echoed; %llu NO_SLOT retries; %.1f s\n",
                   (unsigned long long)(total.normal + total.killed),
@@ -382,9 +367,7 @@ static void test_churn_connect_disconnect_kill(void **state)
         stress_close_pair(up[i]);
         stress_close_pair(down[i]);
     }
-    stress_close_pair(ctl);
-    stress_close_pair(ready);
-    stress_close_pair(result);
+    stress_server_proc_finish(&srv);
     stress_close_pair(report);
 
     assert_int_equal(failed, 0);

@@ -39,50 +39,6 @@
 #include "tests/stress/stress_util.h"
 #include "tests/testutil.h"
 
-/* A server child with control, ready and result pipes. */
-struct server_proc {
-    stress_server_cfg_t cfg;
-    pid_t pid;
-    int ctl[2], ready[2], result[2];
-};
-
-static void server_start(struct server_proc *s, key_t key, uint32_t max_clients,
-                         uint32_t max_payload, uint32_t lane_capacity)
-{
-    assert_int_equal(stress_pipe(s->ctl), 0);
-    assert_int_equal(stress_pipe(s->ready), 0);
-    assert_int_equal(stress_pipe(s->result), 0);
-    stress_server_cfg_init(&s->cfg, key);
-    s->cfg.opts.max_clients = max_clients;
-    s->cfg.opts.max_payload = max_payload;
-    s->cfg.opts.lane_capacity = lane_capacity;
-    s->cfg.ctl_fd = s->ctl[0];
-    s->cfg.ready_fd = s->ready[1];
-    s->cfg.result_fd = s->result[1];
-    s->cfg.run_timeout_ms = stress_budget_ms();
-    s->pid = stress_spawn(stress_server_main, &s->cfg);
-    assert_true(s->pid > 0);
-    char c = 0;
-    assert_int_equal(stress_read_all(s->ready[0], &c, 1, 30000), 0);
-    assert_int_equal(c, 'R');
-}
-
-/* Asks for a report once no client is connected ('Q') or that and stop
- * ('S'). */
-static void server_query(struct server_proc *s, char what, stress_server_stats_t *st)
-{
-    assert_int_equal(stress_write_all(s->ctl[1], &what, 1), 0);
-    memset(st, 0, sizeof *st);
-    assert_int_equal(stress_read_all(s->result[0], st, sizeof *st, stress_budget_ms()), 0);
-}
-
-static void server_finish(struct server_proc *s)
-{
-    stress_close_pair(s->ctl);
-    stress_close_pair(s->ready);
-    stress_close_pair(s->result);
-}
-
 static void print_server_stats(const char *when, const stress_server_stats_t *st)
 {
     print_message("  server %s: %llu messages (%llu bytes) checked and echoed %llu, "
@@ -318,8 +274,9 @@ static void test_clients_killed_at_random_points(void **state)
                   (unsigned long long)target, POOL, SURVIVORS);
     const key_t key = testutil_key(1);
     const int64_t t0 = stress_now_ns();
-    struct server_proc srv;
-    server_start(&srv, key, CRASH_MAX_CLIENTS, CRASH_PAYLOAD, CRASH_LANE);
+    stress_server_proc_t srv;
+    stress_server_proc_init(&srv, key, CRASH_MAX_CLIENTS, CRASH_PAYLOAD, CRASH_LANE);
+    stress_server_proc_start(&srv);
 
     int stop[2], report[2];
     assert_int_equal(stress_pipe(stop), 0);
@@ -365,14 +322,14 @@ static void test_clients_killed_at_random_points(void **state)
     stress_close_pair(report);
 
     stress_server_stats_t mid;
-    server_query(&srv, 'Q', &mid);
+    stress_server_proc_query(&srv, 'Q', &mid);
     print_server_stats("after the crashes", &mid);
     /* The dead clients' slots are all free again: every one can be taken. */
     fresh_clients_all_connect(key, seed, CRASH_MAX_CLIENTS);
     stress_server_stats_t st;
-    server_query(&srv, 'S', &st);
+    stress_server_proc_query(&srv, 'S', &st);
     const int server_status = stress_wait(srv.pid, stress_budget_ms());
-    server_finish(&srv);
+    stress_server_proc_finish(&srv);
     print_server_stats("at the end", &st);
     print_message("  victims: %llu spawned, %llu SIGKILLed (%llu by the parent, %llu by "
                   "themselves, %llu before connect returned), %llu said connected; %.1f s\n",
@@ -504,26 +461,12 @@ static void test_server_killed_at_random_points(void **state)
     for (uint32_t round = 0; round < rounds; round++) {
         /* The new server must recover the key the dead one left behind
          * (in overlapping rounds while its clients are still attached). */
-        struct server_proc srv;
+        stress_server_proc_t srv;
         const int self_kill = stress_below(&rng, 3) == 0;
-        assert_int_equal(stress_pipe(srv.ctl), 0);
-        assert_int_equal(stress_pipe(srv.ready), 0);
-        assert_int_equal(stress_pipe(srv.result), 0);
-        stress_server_cfg_init(&srv.cfg, key);
-        srv.cfg.opts.max_clients = 8;
-        srv.cfg.opts.max_payload = CRASH_PAYLOAD;
-        srv.cfg.opts.lane_capacity = CRASH_LANE;
-        srv.cfg.ctl_fd = srv.ctl[0];
-        srv.cfg.ready_fd = srv.ready[1];
-        srv.cfg.result_fd = srv.result[1];
-        srv.cfg.run_timeout_ms = stress_budget_ms();
+        stress_server_proc_init(&srv, key, 8, CRASH_PAYLOAD, CRASH_LANE);
         srv.cfg.self_kill_after_events =
             self_kill ? 1 + (int64_t)stress_below(&rng, 2000) : -1;
-        srv.pid = stress_spawn(stress_server_main, &srv.cfg);
-        assert_true(srv.pid > 0);
-        char c = 0;
-        assert_int_equal(stress_read_all(srv.ready[0], &c, 1, 30000), 0);
-        assert_int_equal(c, 'R');
+        stress_server_proc_start(&srv);
         struct round_clients rc;
         round_clients_start(&rc, key, seed, round);
         if (self_kill) {
@@ -541,7 +484,7 @@ static void test_server_killed_at_random_points(void **state)
         }
         (void)kill(srv.pid, SIGKILL);
         const int sst = stress_wait(srv.pid, 10000);
-        server_finish(&srv);
+        stress_server_proc_finish(&srv);
         if (sst != 128 + SIGKILL) {
             char text[64];
             print_error("round %u: server %s, expected SIGKILL\n", round,
@@ -571,8 +514,9 @@ static void test_server_killed_at_random_points(void **state)
         }
     }
     /* Recovery after the last crash: a server and a client that works. */
-    struct server_proc srv;
-    server_start(&srv, key, 8, CRASH_PAYLOAD, CRASH_LANE);
+    stress_server_proc_t srv;
+    stress_server_proc_init(&srv, key, 8, CRASH_PAYLOAD, CRASH_LANE);
+    stress_server_proc_start(&srv);
     stress_client_cfg_t cfg;
     stress_client_cfg_init(&cfg, key, 7);
     cfg.messages = 200;
@@ -582,9 +526,9 @@ static void test_server_killed_at_random_points(void **state)
     assert_true(cpid > 0);
     const int cst = stress_wait(cpid, stress_budget_ms());
     stress_server_stats_t st;
-    server_query(&srv, 'S', &st);
+    stress_server_proc_query(&srv, 'S', &st);
     const int server_status = stress_wait(srv.pid, stress_budget_ms());
-    server_finish(&srv);
+    stress_server_proc_finish(&srv);
     print_message("  %u server kills (%llu self-inflicted, %llu with the next server started "
                   "under the old clients), %llu client ends checked; %.1f s\n",
                   rounds, (unsigned long long)self_kills, (unsigned long long)overlaps,

@@ -343,29 +343,16 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
                   sessions);
     const key_t key = testutil_key(salt);
     const int64_t t0 = stress_now_ns();
-    int ctl[2], ready[2], result[2], stop[2], areport[2], vreport[2];
-    assert_int_equal(stress_pipe(ctl), 0);
-    assert_int_equal(stress_pipe(ready), 0);
-    assert_int_equal(stress_pipe(result), 0);
+    stress_server_proc_t srv;
+    stress_server_proc_init(&srv, key, 8, 1024, 4096);
+    int stop[2], areport[2], vreport[2];
     assert_int_equal(stress_pipe(stop), 0);
     assert_int_equal(stress_pipe(areport), 0);
     assert_int_equal(stress_pipe(vreport), 0);
 
-    stress_server_cfg_t scfg;
-    stress_server_cfg_init(&scfg, key);
-    scfg.opts.max_clients = 8;
-    scfg.opts.max_payload = 1024;
-    scfg.opts.lane_capacity = 4096;
-    scfg.ctl_fd = ctl[0];
-    scfg.ready_fd = ready[1];
-    scfg.result_fd = result[1];
-    scfg.op_timeout_ms = 500;
-    scfg.run_timeout_ms = stress_budget_ms();
-    const pid_t server = stress_spawn(stress_server_main, &scfg);
-    assert_true(server > 0);
+    srv.cfg.op_timeout_ms = 500;
+    stress_server_proc_start(&srv);
     char c = 0;
-    assert_int_equal(stress_read_all(ready[0], &c, 1, 30000), 0);
-    assert_int_equal(c, 'R');
 
     int events[2];
     assert_int_equal(stress_pipe(events), 0);
@@ -480,10 +467,10 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
     }
 
     stress_server_stats_t st;
-    assert_int_equal(stress_write_all(ctl[1], "S", 1), 0);
+    assert_int_equal(stress_write_all(srv.ctl[1], "S", 1), 0);
     memset(&st, 0, sizeof st);
-    const int have_stats = stress_read_all(result[0], &st, sizeof st, stress_budget_ms()) == 0;
-    const int server_status = stress_wait(server, stress_budget_ms());
+    const int have_stats = stress_read_all(srv.result[0], &st, sizeof st, stress_budget_ms()) == 0;
+    const int server_status = stress_wait(srv.pid, stress_budget_ms());
 
     print_message("  attacker: %llu writes in %llu bursts\n", (unsigned long long)arep.writes,
                   (unsigned long long)arep.bursts);
@@ -519,9 +506,7 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
         }
     }
     print_message("  %.1f s\n", (double)(stress_now_ns() - t0) / 1e9);
-    stress_close_pair(ctl);
-    stress_close_pair(ready);
-    stress_close_pair(result);
+    stress_server_proc_finish(&srv);
     stress_close_pair(stop);
     stress_close_pair(areport);
     stress_close_pair(vreport);

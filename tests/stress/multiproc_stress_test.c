@@ -63,29 +63,20 @@ static void run_scenario(const struct scenario *sc)
                   (unsigned long long)messages, sc->max_payload, sc->lane_capacity);
     uint64_t rng = stress_derive_seed(seed, 0);
     const key_t key = testutil_key(sc->salt);
-    int ready[2], result[2], report[2];
-    assert_int_equal(stress_pipe(ready), 0);
-    assert_int_equal(stress_pipe(result), 0);
+    stress_server_proc_t srv;
+    stress_server_proc_init(&srv, key, sc->clients, sc->max_payload, sc->lane_capacity);
+    int report[2];
     assert_int_equal(stress_pipe(report), 0);
 
-    stress_server_cfg_t scfg;
-    stress_server_cfg_init(&scfg, key);
-    scfg.opts.max_clients = sc->clients;
-    scfg.opts.max_payload = sc->max_payload;
-    scfg.opts.lane_capacity = sc->lane_capacity;
     /* Sometimes poll before sleeping: a different interleaving of the
      * wakeup protocol. */
-    scfg.opts.spin_ns = stress_below(&rng, 2) ? 20000u : 0u;
-    scfg.stop_after_disconnects = sc->clients;
-    scfg.ready_fd = ready[1];
-    scfg.result_fd = result[1];
-    scfg.run_timeout_ms = stress_budget_ms();
+    srv.cfg.opts.spin_ns = stress_below(&rng, 2) ? 20000u : 0u;
+    srv.cfg.stop_after_disconnects = sc->clients;
+    /* It stops after the last disconnect and is never told to: it does not
+     * watch ctl. */
+    srv.cfg.ctl_fd = -1;
     const int64_t t0 = stress_now_ns();
-    const pid_t server = stress_spawn(stress_server_main, &scfg);
-    assert_true(server > 0);
-    char c = 0;
-    assert_int_equal(stress_read_all(ready[0], &c, 1, 30000), 0);
-    assert_int_equal(c, 'R');
+    stress_server_proc_start(&srv);
 
     stress_client_cfg_t ccfg[MAX_CLIENTS];
     pid_t pids[MAX_CLIENTS];
@@ -130,17 +121,14 @@ static void run_scenario(const struct scenario *sc)
     }
     stress_server_stats_t st;
     memset(&st, 0, sizeof st);
-    const int got_stats = stress_read_all(result[0], &st, sizeof st, stress_budget_ms());
-    const int server_status = stress_wait(server, stress_budget_ms());
+    const int got_stats = stress_read_all(srv.result[0], &st, sizeof st, stress_budget_ms());
+    const int server_status = stress_wait(srv.pid, stress_budget_ms());
     const double secs = (double)(stress_now_ns() - t0) / 1e9;
     print_server_stats(&st);
     print_message("  clients: %llu sent, %llu echoes received, %.1f s\n",
                   (unsigned long long)sent, (unsigned long long)received, secs);
-    for (int i = 0; i < 2; i++) {
-        close(ready[i]);
-        close(result[i]);
-        close(report[i]);
-    }
+    stress_server_proc_finish(&srv);
+    stress_close_pair(report);
 
     assert_int_equal(failed, 0);
     assert_int_equal(got_stats, 0);

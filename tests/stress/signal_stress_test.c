@@ -337,26 +337,18 @@ static void test_storm_traffic_loses_nothing(void **state)
     const key_t key = testutil_key(20);
     /* Inherited by every child: installed before any storm can reach one. */
     assert_int_equal(stress_install_counting_handler(SIGUSR1), 0);
-    int ready[2], result[2], report[2];
-    assert_int_equal(stress_pipe(ready), 0);
-    assert_int_equal(stress_pipe(result), 0);
+    stress_server_proc_t srv;
+    stress_server_proc_init(&srv, key, STORM_CLIENTS, 2048, 8192);
+    int report[2];
     assert_int_equal(stress_pipe(report), 0);
-    stress_server_cfg_t scfg;
-    stress_server_cfg_init(&scfg, key);
-    scfg.opts.max_clients = STORM_CLIENTS;
-    scfg.opts.max_payload = 2048;
-    scfg.opts.lane_capacity = 8192;
-    scfg.stop_after_disconnects = STORM_CLIENTS;
-    scfg.ready_fd = ready[1];
-    scfg.result_fd = result[1];
-    scfg.install_sigusr1 = 1;
-    scfg.run_timeout_ms = stress_budget_ms();
+    srv.cfg.stop_after_disconnects = STORM_CLIENTS;
+    /* It stops after the last disconnect and is never told to: it does not
+     * watch ctl. */
+    srv.cfg.ctl_fd = -1;
+    srv.cfg.install_sigusr1 = 1;
     pid_t pids[STORM_CLIENTS + 1];
-    pids[0] = stress_spawn(stress_server_main, &scfg);
-    assert_true(pids[0] > 0);
-    char c = 0;
-    assert_int_equal(stress_read_all(ready[0], &c, 1, 30000), 0);
-    assert_int_equal(c, 'R');
+    stress_server_proc_start(&srv);
+    pids[0] = srv.pid;
     stress_client_cfg_t ccfg[STORM_CLIENTS];
     for (int i = 0; i < STORM_CLIENTS; i++) {
         stress_client_cfg_init(&ccfg[i], key, 1u + (uint32_t)i);
@@ -405,14 +397,13 @@ static void test_storm_traffic_loses_nothing(void **state)
         quiet_clients += rep.signals == 0;
     }
     stress_server_stats_t st;
-    assert_int_equal(stress_read_all(result[0], &st, sizeof st, 1000), 0);
+    assert_int_equal(stress_read_all(srv.result[0], &st, sizeof st, 1000), 0);
     print_message("  signaller: %llu signals sent; server caught %llu, checked %llu messages, "
                   "echoed %llu; clients received %llu echoes\n",
                   (unsigned long long)srep.sent, (unsigned long long)st.signals,
                   (unsigned long long)st.messages, (unsigned long long)st.echoed,
                   (unsigned long long)received);
-    stress_close_pair(ready);
-    stress_close_pair(result);
+    stress_server_proc_finish(&srv);
     stress_close_pair(report);
     assert_int_equal(exited, STORM_CLIENTS + 1);
     assert_int_equal(failed, 0);

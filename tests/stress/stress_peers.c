@@ -10,6 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* cmocka.h needs these first (its own documentation says so). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "tests/stress/stress_util.h"
 
 /* A cancel flag that is never set: passing it makes the library take its
@@ -292,6 +299,47 @@ int stress_server_main(void *p)
     free(r.slots);
     free(r.buf);
     return code;
+}
+
+/* ---------------------------------------------------- server, parent side */
+
+void stress_server_proc_init(stress_server_proc_t *s, key_t key, uint32_t max_clients,
+                             uint32_t max_payload, uint32_t lane_capacity)
+{
+    assert_int_equal(stress_pipe(s->ctl), 0);
+    assert_int_equal(stress_pipe(s->ready), 0);
+    assert_int_equal(stress_pipe(s->result), 0);
+    stress_server_cfg_init(&s->cfg, key);
+    s->cfg.opts.max_clients = max_clients;
+    s->cfg.opts.max_payload = max_payload;
+    s->cfg.opts.lane_capacity = lane_capacity;
+    s->cfg.ctl_fd = s->ctl[0];
+    s->cfg.ready_fd = s->ready[1];
+    s->cfg.result_fd = s->result[1];
+    s->cfg.run_timeout_ms = stress_budget_ms();
+}
+
+void stress_server_proc_start(stress_server_proc_t *s)
+{
+    s->pid = stress_spawn(stress_server_main, &s->cfg);
+    assert_true(s->pid > 0);
+    char c = 0;
+    assert_int_equal(stress_read_all(s->ready[0], &c, 1, 30000), 0);
+    assert_int_equal(c, 'R');
+}
+
+void stress_server_proc_query(stress_server_proc_t *s, char what, stress_server_stats_t *st)
+{
+    assert_int_equal(stress_write_all(s->ctl[1], &what, 1), 0);
+    memset(st, 0, sizeof *st);
+    assert_int_equal(stress_read_all(s->result[0], st, sizeof *st, stress_budget_ms()), 0);
+}
+
+void stress_server_proc_finish(stress_server_proc_t *s)
+{
+    stress_close_pair(s->ctl);
+    stress_close_pair(s->ready);
+    stress_close_pair(s->result);
 }
 
 /* ---------------------------------------------------------------- client */

@@ -77,6 +77,34 @@ enum {
 void stress_server_cfg_init(stress_server_cfg_t *cfg, key_t key);
 int stress_server_main(void *cfg);
 
+/* ---------------------------------------------------- server, parent side */
+
+/* A stress_server_main child with its control, ready and result pipes, as
+ * the test (the parent) drives it. Unlike the rest of this file these run
+ * in the parent only: they use cmocka assertions. */
+typedef struct stress_server_proc {
+    stress_server_cfg_t cfg;
+    pid_t pid;
+    int ctl[2], ready[2], result[2];
+} stress_server_proc_t;
+
+/* Opens the three pipes and fills cfg for them, with run_timeout_ms =
+ * stress_budget_ms() (a hung server reports before Bazel kills the test).
+ * Starts nothing, so the caller can still change any field of cfg. */
+void stress_server_proc_init(stress_server_proc_t *s, key_t key, uint32_t max_clients,
+                             uint32_t max_payload, uint32_t lane_capacity);
+
+/* Spawns the server and waits for its 'R': clients started after this find
+ * the channel there. */
+void stress_server_proc_start(stress_server_proc_t *s);
+
+/* Asks for a report once no client is connected ('Q') or that and stop
+ * ('S'). */
+void stress_server_proc_query(stress_server_proc_t *s, char what, stress_server_stats_t *st);
+
+/* Closes the three pipes; the caller reaps the server (stress_wait). */
+void stress_server_proc_finish(stress_server_proc_t *s);
+
 /* ---------------------------------------------------------------- client */
 
 typedef struct stress_client_cfg {
