@@ -160,13 +160,13 @@ static int churner_main(void *p)
         }
         if ((i + 1) % cfg->batch == 0 || i + 1 == cfg->cycles) {
             char c = 0;
-            if (stress_write_all(cfg->up_fd, "B", 1) != 0 ||
-                stress_read_all(cfg->down_fd, &c, 1, 600000) != 0 || c != 'G') {
+            if (testutil_write_full(cfg->up_fd, "B", 1) != 0 ||
+                testutil_read_full(cfg->down_fd, &c, 1, 600000) != 0 || c != 'G') {
                 churner_fail(&rep, "lost the parent", i);
             }
         }
     }
-    (void)stress_write_all(cfg->report_fd, &rep, sizeof rep);
+    (void)testutil_write_full(cfg->report_fd, &rep, sizeof rep);
     return rep.failure;
 }
 
@@ -275,7 +275,7 @@ static void wait_barrier(const int *up, struct samples *s)
         for (int i = 0; r > 0 && i < CHURNERS; i++) {
             if (pfd[i].revents != 0) {
                 char c = 0;
-                assert_int_equal(stress_read_all(up[i], &c, 1, 1000), 0);
+                assert_int_equal(testutil_read_full(up[i], &c, 1, 1000), 0);
                 assert_int_equal(c, 'B');
                 arrived[i] = 1;
                 count++;
@@ -322,7 +322,7 @@ static void test_churn_connect_disconnect_kill(void **state)
         wait_barrier(upr, &s);
         sample_barrier(&s);
         for (int i = 0; i < CHURNERS; i++) {
-            assert_int_equal(stress_write_all(down[i][1], "G", 1), 0);
+            assert_int_equal(testutil_write_full(down[i][1], "G", 1), 0);
         }
     }
     int failed = 0;
@@ -331,7 +331,7 @@ static void test_churn_connect_disconnect_kill(void **state)
     for (int i = 0; i < CHURNERS; i++) {
         const int st = stress_wait(pids[i], stress_budget_ms());
         struct churner_report rep;
-        if (stress_read_all(report[0], &rep, sizeof rep, 1000) != 0) {
+        if (testutil_read_full(report[0], &rep, sizeof rep, 1000) != 0) {
             print_error("churner %d: exit %d, no report\n", i, st);
             failed++;
             continue;

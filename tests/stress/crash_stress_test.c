@@ -300,12 +300,12 @@ static void test_clients_killed_at_random_points(void **state)
 
     /* Survivors: finish their streams, every echo must have come back. A
      * byte, not EOF: every child holds a copy of the write end. */
-    assert_int_equal(stress_write_all(stop[1], "x", 1), 0);
+    assert_int_equal(testutil_write_full(stop[1], "x", 1), 0);
     int failed = 0;
     for (int i = 0; i < SURVIVORS; i++) {
         const int st = stress_wait(spids[i], stress_budget_ms());
         stress_client_report_t rep;
-        if (stress_read_all(report[0], &rep, sizeof rep, 1000) != 0) {
+        if (testutil_read_full(report[0], &rep, sizeof rep, 1000) != 0) {
             rep.sent = rep.received = 0;
             rep.first_bad[0] = '\0';
         }
@@ -410,7 +410,7 @@ static int round_clients_finish(struct round_clients *rc, int overlapped, uint64
     memset(reps, 0, sizeof reps);
     for (uint32_t k = 0; k < SRV_CLIENTS; k++) {
         stress_client_report_t r;
-        if (stress_read_all(rc->report[0], &r, sizeof r, 1000) != 0) {
+        if (testutil_read_full(rc->report[0], &r, sizeof r, 1000) != 0) {
             break;
         }
         for (uint32_t i = 0; i < SRV_CLIENTS; i++) {

@@ -181,7 +181,7 @@ static int attacker_main(void *p)
     struct target t;
     memset(&t, 0, sizeof t);
     if (attacker_attach(cfg->key, &t, &rep) != 0 || !rep.layout_ok) {
-        (void)stress_write_all(cfg->report_fd, &rep, sizeof rep);
+        (void)testutil_write_full(cfg->report_fd, &rep, sizeof rep);
         return 2;
     }
     uint64_t rng = cfg->seed;
@@ -214,7 +214,7 @@ static int attacker_main(void *p)
         (void)ppoll(&pfd, 1, &ts, NULL);
     }
     (void)shmdt(t.base);
-    return stress_write_all(cfg->report_fd, &rep, sizeof rep) == 0 ? 0 : 3;
+    return testutil_write_full(cfg->report_fd, &rep, sizeof rep) == 0 ? 0 : 3;
 }
 
 /* --------------------------------------------------------- the clients */
@@ -289,7 +289,7 @@ static int victim_main(void *p)
             break;
         }
     }
-    (void)stress_write_all(cfg->report_fd, &rep, sizeof rep);
+    (void)testutil_write_full(cfg->report_fd, &rep, sizeof rep);
     return rep.failure == 0 ? 0 : 1;
 }
 
@@ -377,7 +377,7 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
     /* The attack starts once every client is connected and under way (a
      * header rewritten before then would only refuse connects). */
     for (int connected = 0; connected < HOSTILE_CLIENTS;) {
-        assert_int_equal(stress_read_all(events[0], &c, 1, 30000), 0);
+        assert_int_equal(testutil_read_full(events[0], &c, 1, 30000), 0);
         connected += c == 'C';
     }
     struct attacker_cfg acfg = {key, mode, stress_derive_seed(seed, 99), stop[0], areport[1]};
@@ -391,7 +391,7 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
     for (int i = 0; i < HOSTILE_CLIENTS; i++) {
         const int st = stress_wait(vpids[i], stress_budget_ms());
         struct victim_report rep;
-        if (stress_read_all(vreport[0], &rep, sizeof rep, 1000) != 0) {
+        if (testutil_read_full(vreport[0], &rep, sizeof rep, 1000) != 0) {
             char text[64];
             print_error("client %d: %s, no report\n", i, stress_status_text(st, text, sizeof text));
             failed++;
@@ -412,11 +412,11 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
             connect_errors[k] += rep.connect_errors[k];
         }
     }
-    assert_int_equal(stress_write_all(stop[1], "x", 1), 0);
+    assert_int_equal(testutil_write_full(stop[1], "x", 1), 0);
     const int ast = stress_wait(attacker, stress_budget_ms());
     struct attacker_report arep;
     memset(&arep, 0, sizeof arep);
-    const int have_arep = stress_read_all(areport[0], &arep, sizeof arep, 1000) == 0;
+    const int have_arep = testutil_read_full(areport[0], &arep, sizeof arep, 1000) == 0;
 
     /* Recovery: with the attacker gone, the channel serves again. A slot
      * the attacker wrote into after its last reset fails its next session
@@ -444,7 +444,7 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
         const int rst = stress_wait(rpid, stress_budget_ms());
         struct victim_report rep;
         memset(&rep, 0, sizeof rep);
-        if (stress_read_all(vreport[0], &rep, sizeof rep, 1000) == 0 && rst == 0 &&
+        if (testutil_read_full(vreport[0], &rep, sizeof rep, 1000) == 0 && rst == 0 &&
             rep.sessions_ok == 1) {
             recovered++;
         } else {
@@ -467,9 +467,10 @@ static void run_hostile(enum attack mode, const char *name, unsigned salt)
     }
 
     stress_server_stats_t st;
-    assert_int_equal(stress_write_all(srv.ctl[1], "S", 1), 0);
+    assert_int_equal(testutil_write_full(srv.ctl[1], "S", 1), 0);
     memset(&st, 0, sizeof st);
-    const int have_stats = stress_read_all(srv.result[0], &st, sizeof st, stress_budget_ms()) == 0;
+    const int have_stats =
+        testutil_read_full(srv.result[0], &st, sizeof st, stress_budget_ms()) == 0;
     const int server_status = stress_wait(srv.pid, stress_budget_ms());
 
     print_message("  attacker: %llu writes in %llu bursts\n", (unsigned long long)arep.writes,

@@ -104,7 +104,7 @@ static void run_scenario(const struct scenario *sc)
     uint64_t sent = 0, received = 0;
     for (uint32_t i = 0; i < sc->clients; i++) {
         stress_client_report_t rep;
-        if (stress_read_all(report[0], &rep, sizeof rep, 1000) != 0) {
+        if (testutil_read_full(report[0], &rep, sizeof rep, 1000) != 0) {
             print_error("a client wrote no report\n");
             failed++;
             continue;
@@ -121,7 +121,7 @@ static void run_scenario(const struct scenario *sc)
     }
     stress_server_stats_t st;
     memset(&st, 0, sizeof st);
-    const int got_stats = stress_read_all(srv.result[0], &st, sizeof st, stress_budget_ms());
+    const int got_stats = testutil_read_full(srv.result[0], &st, sizeof st, stress_budget_ms());
     const int server_status = stress_wait(srv.pid, stress_budget_ms());
     const double secs = (double)(stress_now_ns() - t0) / 1e9;
     print_server_stats(&st);

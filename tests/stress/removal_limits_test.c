@@ -85,7 +85,7 @@ static int blocked_server(void *p)
     if (shmchan_server_create(cfg->key, &o, &srv, NULL) != SHMCHAN_OK) {
         return 2;
     }
-    (void)stress_write_all(cfg->ready_fd, "R", 1);
+    (void)testutil_write_full(cfg->ready_fd, "R", 1);
     struct blocked_report rep = {SHMCHAN_OK, 0};
     const int64_t t0 = stress_now_ns();
     for (;;) {
@@ -100,7 +100,7 @@ static int blocked_server(void *p)
     }
     rep.elapsed_ms = (stress_now_ns() - t0) / 1000000;
     shmchan_server_destroy(srv);
-    (void)stress_write_all(cfg->report_fd, &rep, sizeof rep);
+    (void)testutil_write_full(cfg->report_fd, &rep, sizeof rep);
     return 0;
 }
 
@@ -112,7 +112,7 @@ static int blocked_client(void *p)
     if (shmchan_client_connect(cfg->key, NULL, &cli, NULL) != SHMCHAN_OK) {
         return 2;
     }
-    (void)stress_write_all(cfg->ready_fd, "C", 1);
+    (void)testutil_write_full(cfg->ready_fd, "C", 1);
     struct blocked_report rep = {SHMCHAN_OK, 0};
     const int64_t t0 = stress_now_ns();
     uint8_t buf[64];
@@ -120,7 +120,7 @@ static int blocked_client(void *p)
     rep.err = (int32_t)shmchan_client_recv(cli, buf, sizeof buf, &len, BLOCK_TIMEOUT_MS);
     rep.elapsed_ms = (stress_now_ns() - t0) / 1000000;
     shmchan_client_disconnect(cli);
-    (void)stress_write_all(cfg->report_fd, &rep, sizeof rep);
+    (void)testutil_write_full(cfg->report_fd, &rep, sizeof rep);
     return 0;
 }
 
@@ -136,13 +136,13 @@ static void run_removal(enum removed what, unsigned salt)
     const pid_t server = stress_spawn(blocked_server, &cfg);
     assert_true(server > 0);
     char c = 0;
-    assert_int_equal(stress_read_all(ready[0], &c, 1, 30000), 0);
+    assert_int_equal(testutil_read_full(ready[0], &c, 1, 30000), 0);
     assert_int_equal(c, 'R');
     pid_t clients[2];
     for (int i = 0; i < 2; i++) {
         clients[i] = stress_spawn(blocked_client, &cfg);
         assert_true(clients[i] > 0);
-        assert_int_equal(stress_read_all(ready[0], &c, 1, 30000), 0);
+        assert_int_equal(testutil_read_full(ready[0], &c, 1, 30000), 0);
         assert_int_equal(c, 'C');
     }
     const int semid = semget(key, 0, 0);
@@ -163,7 +163,7 @@ static void run_removal(enum removed what, unsigned salt)
     for (int i = 0; i < 3; i++) {
         const int st = stress_wait(pids[i], stress_budget_ms());
         struct blocked_report rep = {-1, -1};
-        if (st != 0 || stress_read_all(report[0], &rep, sizeof rep, 1000) != 0) {
+        if (st != 0 || testutil_read_full(report[0], &rep, sizeof rep, 1000) != 0) {
             print_error("%s: exit %d, no report\n", names[i], st);
             failed++;
             continue;
@@ -250,8 +250,8 @@ static int stopped_server_client(void *p)
         SCRIPT_FAIL(3, "first round trip failed\n");
     }
     char c = 0;
-    if (stress_write_all(cfg->to_parent, "A", 1) != 0 ||
-        stress_read_all(cfg->from_parent, &c, 1, 60000) != 0 || c != 'B') {
+    if (testutil_write_full(cfg->to_parent, "A", 1) != 0 ||
+        testutil_read_full(cfg->from_parent, &c, 1, 60000) != 0 || c != 'B') {
         SCRIPT_FAIL(4, "no word from the parent\n");
     }
     /* The server is stopped, not dead: waits time out. */
@@ -273,8 +273,8 @@ static int stopped_server_client(void *p)
         SCRIPT_FAIL(6, "filling the lane of a stopped server: %s after %llu, expected TIMEOUT\n",
                     shmchan_errname(e), (unsigned long long)queued);
     }
-    if (stress_write_all(cfg->to_parent, "D", 1) != 0 ||
-        stress_read_all(cfg->from_parent, &c, 1, 60000) != 0 || c != 'E') {
+    if (testutil_write_full(cfg->to_parent, "D", 1) != 0 ||
+        testutil_read_full(cfg->from_parent, &c, 1, 60000) != 0 || c != 'E') {
         SCRIPT_FAIL(7, "no word from the parent\n");
     }
     /* SIGCONT: everything queued is served, in order, intact. */
@@ -310,15 +310,15 @@ static void test_stopped_server(void **state)
     struct scripted_cfg ccfg = {key, up[1], down[0]};
     const pid_t client = stress_spawn(stopped_server_client, &ccfg);
     assert_true(client > 0);
-    assert_int_equal(stress_read_all(up[0], &c, 1, 30000), 0);
+    assert_int_equal(testutil_read_full(up[0], &c, 1, 30000), 0);
     assert_int_equal(c, 'A');
     assert_int_equal(kill(srv.pid, SIGSTOP), 0);
     assert_int_equal(stress_wait_stopped(srv.pid), 1);
-    assert_int_equal(stress_write_all(down[1], "B", 1), 0);
-    const int said_d = stress_read_all(up[0], &c, 1, stress_budget_ms()) == 0 && c == 'D';
+    assert_int_equal(testutil_write_full(down[1], "B", 1), 0);
+    const int said_d = testutil_read_full(up[0], &c, 1, stress_budget_ms()) == 0 && c == 'D';
     assert_int_equal(kill(srv.pid, SIGCONT), 0);
     assert_true(said_d);
-    assert_int_equal(stress_write_all(down[1], "E", 1), 0);
+    assert_int_equal(testutil_write_full(down[1], "E", 1), 0);
     assert_int_equal(stress_wait(client, stress_budget_ms()), 0);
     stress_server_stats_t st;
     stress_server_proc_query(&srv, 'S', &st);
@@ -352,8 +352,8 @@ static int stopped_client(void *p)
         return 2;
     }
     uint64_t n = 0;
-    if (stress_write_all(cfg->to_parent, "C", 1) != 0 ||
-        stress_read_all(cfg->from_parent, &n, sizeof n, 120000) != 0) {
+    if (testutil_write_full(cfg->to_parent, "C", 1) != 0 ||
+        testutil_read_full(cfg->from_parent, &n, sizeof n, 120000) != 0) {
         SCRIPT_FAIL(3, "no word from the parent\n");
     }
     uint8_t in[STOP_PAYLOAD];
@@ -400,7 +400,7 @@ static void test_stopped_client(void **state)
     const pid_t stopped = stress_spawn(stopped_client, &ccfg);
     assert_true(stopped > 0);
     char c = 0;
-    assert_int_equal(stress_read_all(up[0], &c, 1, 30000), 0);
+    assert_int_equal(testutil_read_full(up[0], &c, 1, 30000), 0);
     uint8_t buf[STOP_PAYLOAD];
     shmchan_event_t ev;
     serve_one_event(srv, &ev, buf);
@@ -454,7 +454,7 @@ static void test_stopped_client(void **state)
 
     /* SIGCONT: it takes everything queued for it and answers. */
     assert_int_equal(kill(stopped, SIGCONT), 0);
-    assert_int_equal(stress_write_all(down[1], &n, sizeof n), 0);
+    assert_int_equal(testutil_write_full(down[1], &n, sizeof n), 0);
     serve_one_event(srv, &ev, buf);
     assert_int_equal(ev.kind, SHMCHAN_EVENT_MESSAGE);
     assert_int_equal(ev.client, stopped_slot);

@@ -69,9 +69,9 @@ static void storm_start(struct storm *s, const pid_t *targets, int n)
  * have been reused). */
 static void storm_stop(struct storm *s, stress_signaller_report_t *rep)
 {
-    assert_int_equal(stress_write_all(s->stop[1], "x", 1), 0);
+    assert_int_equal(testutil_write_full(s->stop[1], "x", 1), 0);
     memset(rep, 0, sizeof *rep);
-    assert_int_equal(stress_read_all(s->report[0], rep, sizeof *rep, stress_budget_ms()), 0);
+    assert_int_equal(testutil_read_full(s->report[0], rep, sizeof *rep, stress_budget_ms()), 0);
     assert_int_equal(stress_wait(s->pid, stress_budget_ms()), 0);
     stress_close_pair(s->stop);
     stress_close_pair(s->report);
@@ -253,7 +253,7 @@ static int timeouts_child(void *p)
     shmchan_client_disconnect(c.cli);
     shmchan_server_destroy(c.srv);
     c.rep.signals = stress_signals_caught();
-    (void)stress_write_all(c.cfg->report_fd, &c.rep, sizeof c.rep);
+    (void)testutil_write_full(c.cfg->report_fd, &c.rep, sizeof c.rep);
     return 0;
 }
 
@@ -301,7 +301,7 @@ static void test_storm_timeouts_honoured(void **state)
     for (int i = 0; i < 2; i++) {
         struct timeouts_report rep;
         assert_int_equal(status[i], 0);
-        assert_int_equal(stress_read_all(report[0], &rep, sizeof rep, 1000), 0);
+        assert_int_equal(testutil_read_full(report[0], &rep, sizeof rep, 1000), 0);
         print_message("  child: %llu calls, %llu timed out, %llu early, %llu wrong, %llu "
                       "messages checked, %llu signals caught%s%s\n",
                       (unsigned long long)rep.calls, (unsigned long long)rep.timeouts,
@@ -383,7 +383,7 @@ static void test_storm_traffic_loses_nothing(void **state)
     int quiet_clients = 0;
     for (int i = 0; i < STORM_CLIENTS; i++) {
         stress_client_report_t rep;
-        if (stress_read_all(report[0], &rep, sizeof rep, 1000) != 0) {
+        if (testutil_read_full(report[0], &rep, sizeof rep, 1000) != 0) {
             failed++;
             continue;
         }
@@ -397,7 +397,7 @@ static void test_storm_traffic_loses_nothing(void **state)
         quiet_clients += rep.signals == 0;
     }
     stress_server_stats_t st;
-    assert_int_equal(stress_read_all(srv.result[0], &st, sizeof st, 1000), 0);
+    assert_int_equal(testutil_read_full(srv.result[0], &st, sizeof st, 1000), 0);
     print_message("  signaller: %llu signals sent; server caught %llu, checked %llu messages, "
                   "echoed %llu; clients received %llu echoes\n",
                   (unsigned long long)srep.sent, (unsigned long long)st.signals,

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "tests/stress/stress_util.h"
+#include "tests/testutil.h"
 
 /* A cancel flag that is never set: passing it makes the library take its
  * "cancel != NULL" path on every EINTR, which must still retry. */
@@ -66,7 +67,7 @@ static void server_report(struct server_run *r)
 {
     r->st.signals = stress_signals_caught();
     if (r->cfg->result_fd >= 0) {
-        (void)stress_write_all(r->cfg->result_fd, &r->st, sizeof r->st);
+        (void)testutil_write_full(r->cfg->result_fd, &r->st, sizeof r->st);
     }
 }
 
@@ -280,7 +281,7 @@ int stress_server_main(void *p)
         fprintf(stderr, "stress server: shmchan_server_create(0x%08x): %s: %s\n",
                 (unsigned)cfg->key, shmchan_errname(e), d.text);
         if (cfg->ready_fd >= 0) {
-            (void)stress_write_all(cfg->ready_fd, "F", 1);
+            (void)testutil_write_full(cfg->ready_fd, "F", 1);
         }
         return STRESS_SERVER_EXIT_CREATE;
     }
@@ -291,7 +292,7 @@ int stress_server_main(void *p)
     int code = STRESS_SERVER_EXIT_INTERNAL;
     if (r.slots != NULL && r.buf != NULL) {
         if (cfg->ready_fd >= 0) {
-            (void)stress_write_all(cfg->ready_fd, "R", 1);
+            (void)testutil_write_full(cfg->ready_fd, "R", 1);
         }
         code = server_loop(&r);
     }
@@ -324,15 +325,15 @@ void stress_server_proc_start(stress_server_proc_t *s)
     s->pid = stress_spawn(stress_server_main, &s->cfg);
     assert_true(s->pid > 0);
     char c = 0;
-    assert_int_equal(stress_read_all(s->ready[0], &c, 1, 30000), 0);
+    assert_int_equal(testutil_read_full(s->ready[0], &c, 1, 30000), 0);
     assert_int_equal(c, 'R');
 }
 
 void stress_server_proc_query(stress_server_proc_t *s, char what, stress_server_stats_t *st)
 {
-    assert_int_equal(stress_write_all(s->ctl[1], &what, 1), 0);
+    assert_int_equal(testutil_write_full(s->ctl[1], &what, 1), 0);
     memset(st, 0, sizeof *st);
-    assert_int_equal(stress_read_all(s->result[0], st, sizeof *st, stress_budget_ms()), 0);
+    assert_int_equal(testutil_read_full(s->result[0], st, sizeof *st, stress_budget_ms()), 0);
 }
 
 void stress_server_proc_finish(stress_server_proc_t *s)
@@ -575,7 +576,7 @@ int stress_client_session(const stress_client_cfg_t *cfg, stress_client_report_t
         o.cancel = &g_never_cancel;
     }
     if (cfg->event_fd >= 0) {
-        (void)stress_write_all(cfg->event_fd, "S", 1);
+        (void)testutil_write_full(cfg->event_fd, "S", 1);
     }
     if (cfg->kill_spins >= 0) {
         pthread_t killer;
@@ -606,7 +607,7 @@ int stress_client_session(const stress_client_cfg_t *cfg, stress_client_report_t
     }
     count_op(&s);
     if (cfg->event_fd >= 0) {
-        (void)stress_write_all(cfg->event_fd, "C", 1);
+        (void)testutil_write_full(cfg->event_fd, "C", 1);
     }
     const uint32_t channel_max = shmchan_client_max_payload(s.cli);
     s.max_len = cfg->max_len < channel_max ? cfg->max_len : channel_max;
@@ -651,7 +652,7 @@ int stress_client_main(void *p)
                 shmchan_errname((shmchan_err_t)rep.recv_err));
     }
     if (cfg->report_fd >= 0) {
-        (void)stress_write_all(cfg->report_fd, &rep, sizeof rep);
+        (void)testutil_write_full(cfg->report_fd, &rep, sizeof rep);
     }
     return code;
 }

@@ -252,53 +252,6 @@ int stress_pipe(int fds[2])
     return pipe2(fds, O_CLOEXEC);
 }
 
-int stress_write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        const ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int stress_read_all(int fd, void *p, size_t n, int timeout_ms)
-{
-    uint8_t *b = p;
-    const int64_t deadline = stress_now_ns() + (int64_t)timeout_ms * 1000000;
-    while (n > 0) {
-        const int64_t left_ms = (deadline - stress_now_ns()) / 1000000;
-        if (left_ms <= 0) {
-            return -1;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        const int r = poll(&pfd, 1, (int)left_ms);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            return -1;
-        }
-        const ssize_t got = read(fd, b, n);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got <= 0) {
-            return -1;
-        }
-        b += got;
-        n -= (size_t)got;
-    }
-    return 0;
-}
-
 int stress_fd_ready(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -610,7 +563,7 @@ int stress_signaller_main(void *p)
         }
     }
     close(tfd);
-    return stress_write_all(cfg->report_fd, &rep, sizeof rep) == 0 ? 0 : 3;
+    return testutil_write_full(cfg->report_fd, &rep, sizeof rep) == 0 ? 0 : 3;
 }
 
 /* --------------------------------------------------------- test glue */

@@ -84,10 +84,7 @@ const char *stress_status_text(int status, char *buf, size_t len);
 
 /* pipe2(O_CLOEXEC); 0 or -1. */
 int stress_pipe(int fds[2]);
-/* Writes all n bytes (EINTR retried). 0 or -1. */
-int stress_write_all(int fd, const void *p, size_t n);
-/* Reads exactly n bytes within timeout_ms. 0, or -1 on timeout/EOF/error. */
-int stress_read_all(int fd, void *p, size_t n, int timeout_ms);
+/* Whole reads and writes on pipes: testutil_read_full, testutil_write_full. */
 /* 1 if fd is readable or hung up right now, else 0 (never blocks). */
 int stress_fd_ready(int fd);
 void stress_close(int *fd);
