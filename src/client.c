@@ -18,6 +18,7 @@
 #include "channel_internal.h"
 #include "lane.h"
 #include "layout.h"
+#include "probe.h"
 #include "safety.h"
 #include "shm_atomic.h"
 #include "sysv.h"
@@ -31,6 +32,7 @@ struct shmchan_client {
     shmchan_layout_t layout;
     uint32_t slot;
     int holds_slot;
+    pid_t server_pid; /* the segment's creator (kernel: shm_cpid) */
     const volatile sig_atomic_t *cancel;
     int closed; /* atomic: set by whichever of send/recv first sees the end */
     uint32_t spin_ns;
@@ -80,53 +82,85 @@ static shmchan_err_t check_owner(const char *what, int id, key_t key, uid_t uid,
                                  unsigned mode, const shmchan_client_options_t *o,
                                  shmchan_diag_t *diag)
 {
-    if (uid != o->expected_uid || cuid != o->expected_uid) {
-        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
-                         "%s %d at key 0x%08x: owner uid %u, creator uid %u, expected uid %u",
-                         what, id, (unsigned)key, (unsigned)uid, (unsigned)cuid,
-                         (unsigned)o->expected_uid);
-        return SHMCHAN_E_FOREIGN;
-    }
-    if ((mode & ~o->max_mode & 0777u) != 0) {
-        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
-                         "%s %d at key 0x%08x: mode %04o grants more than the %04o allowed", what,
-                         id, (unsigned)key, mode, o->max_mode);
+    char why[96];
+    if (shmchan_ownership_problem(o->expected_uid, o->max_mode, uid, cuid, mode, why,
+                                  sizeof why) != NULL) {
+        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0, "%s %d at key 0x%08x: %s", what, id,
+                         (unsigned)key, why);
         return SHMCHAN_E_FOREIGN;
     }
     return SHMCHAN_OK;
 }
 
+/* While waiting for READY: the server's first semop set MARKER and took
+ * its token in one step, so a marked set whose token is 0 has lost its
+ * server before it was ready (or a process of ours took the token down,
+ * which only makes this connect give up: the segment, and with it the
+ * kernel's record of the server's pid, is not known yet). */
+static shmchan_err_t died_while_starting(shmchan_client_t *cli, shmchan_diag_t *diag)
+{
+    int marker = 0;
+    int alive = 0;
+    GUARD(shmchan_sys_sem_getval(cli->semid, SHMCHAN_SEM_MARKER, &marker, diag));
+    GUARD(shmchan_sys_sem_getval(cli->semid, SHMCHAN_SEM_SERVER_ALIVE, &alive, diag));
+    if (marker == SHMCHAN_SEM_MARKER_VALUE && alive == 0) {
+        shmchan_diag_set(diag, SHMCHAN_E_CLOSED, 0,
+                         "channel at key 0x%08x (semid %d): its server died while starting",
+                         (unsigned)cli->key, cli->semid);
+        return SHMCHAN_E_CLOSED;
+    }
+    return SHMCHAN_OK;
+}
+
 /* Waits until READY >= 1 without changing it: {READY -1, READY +1} is one
- * atomic operation that can only proceed once the server has posted it. */
+ * atomic operation that can only proceed once the server has posted it.
+ * In slices of at most one liveness period, like every other wait: the
+ * cancel flag and the server's token are looked at between slices. */
 static shmchan_err_t wait_ready(shmchan_client_t *cli, int timeout_ms, shmchan_diag_t *diag)
 {
     struct sembuf ops[2] = {
-        {.sem_num = SHMCHAN_SEM_READY, .sem_op = -1, .sem_flg = 0},
+        {.sem_num = SHMCHAN_SEM_READY, .sem_op = -1, .sem_flg = IPC_NOWAIT},
         {.sem_num = SHMCHAN_SEM_READY, .sem_op = 1, .sem_flg = 0},
     };
-    const int64_t timeout_ns = timeout_ms > 0 ? (int64_t)timeout_ms * 1000000 : 0;
-    if (timeout_ns == 0) {
-        ops[0].sem_flg = IPC_NOWAIT;
+    shmchan_err_t err = shmchan_sys_semop(cli->semid, ops, 2, 0, NULL, diag);
+    if (err != SHMCHAN_E_WOULD_BLOCK) {
+        return err;
     }
-    const shmchan_err_t err =
-        shmchan_sys_semop(cli->semid, ops, 2, timeout_ns, cli->cancel, diag);
-    if (err == SHMCHAN_E_TIMEOUT || err == SHMCHAN_E_WOULD_BLOCK) {
-        shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
-                         "channel at key 0x%08x (semid %d) did not become ready within %d ms",
-                         (unsigned)cli->key, cli->semid, timeout_ms);
-        return SHMCHAN_E_TIMEOUT;
+    ops[0].sem_flg = 0;
+    shmchan_wait_t w;
+    shmchan_wait_begin(&w, timeout_ms, cli->cancel);
+    for (;;) {
+        int64_t sleep_ns = 0;
+        err = shmchan_wait_gate(&w, &sleep_ns);
+        if (err == SHMCHAN_E_TIMEOUT) {
+            shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
+                             "channel at key 0x%08x (semid %d) did not become ready within %d ms",
+                             (unsigned)cli->key, cli->semid, timeout_ms);
+        }
+        GUARD(err);
+        GUARD(died_while_starting(cli, diag));
+        err = shmchan_sys_semop(cli->semid, ops, 2, sleep_ns, cli->cancel, diag);
+        if (err != SHMCHAN_E_TIMEOUT) {
+            return err;
+        }
     }
-    return err;
 }
 
+/* SHMCHAN_E_CLOSED once the kernel says the server is dead (probe.h, the
+ * one rule): a token that anyone else took down proves nothing. */
 static shmchan_err_t server_alive(shmchan_client_t *cli, shmchan_diag_t *diag)
 {
     int alive = 0;
+    pid_t alive_pid = 0;
     GUARD(shmchan_sys_sem_getval(cli->semid, SHMCHAN_SEM_SERVER_ALIVE, &alive, diag));
-    if (alive == 0) {
+    if (alive != 0) {
+        return SHMCHAN_OK;
+    }
+    GUARD(shmchan_sys_sem_getpid(cli->semid, SHMCHAN_SEM_SERVER_ALIVE, &alive_pid, diag));
+    if (shmchan_server_token_released(alive, alive_pid, cli->server_pid)) {
         shmchan_diag_set(diag, SHMCHAN_E_CLOSED, 0,
-                         "channel at key 0x%08x: its server is dead (stale channel)",
-                         (unsigned)cli->key);
+                         "channel at key 0x%08x: its server (pid %d) is dead (stale channel)",
+                         (unsigned)cli->key, (int)cli->server_pid);
         return SHMCHAN_E_CLOSED;
     }
     return SHMCHAN_OK;
@@ -139,6 +173,7 @@ static shmchan_err_t attach_and_validate(shmchan_client_t *cli, const shmchan_cl
     shmchan_sys_shm_info_t shm;
     GUARD(shmchan_sys_shm_stat(cli->shmid, &shm, diag));
     GUARD(check_owner("segment", cli->shmid, cli->key, shm.uid, shm.cuid, shm.mode, o, diag));
+    cli->server_pid = shm.cpid;
     if (shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || shm.segsz > (uint64_t)SIZE_MAX) {
         shmchan_diag_set(diag, SHMCHAN_E_LAYOUT_SIZE, 0,
                          "segment %d at key 0x%08x: size %llu cannot hold a channel", cli->shmid,
@@ -247,8 +282,8 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
                          (unsigned)cli->key);
         return SHMCHAN_E_FOREIGN;
     }
-    GUARD(server_alive(cli, diag));
     GUARD(attach_and_validate(cli, o, &sem, diag));
+    GUARD(server_alive(cli, diag));
     GUARD(claim_slot(cli, diag));
 
     const uint64_t sb = shmchan_layout_slot_offset(&cli->layout, cli->slot);
@@ -276,6 +311,7 @@ shmchan_err_t shmchan_client_connect(key_t key, const shmchan_client_options_t *
         opts = &defaults;
     }
     ENSURE(opts->connect_timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(!shmchan_wait_cancelled(opts->cancel), SHMCHAN_E_INTERRUPTED);
     shmchan_client_t *cli = calloc(1, sizeof *cli);
     if (cli == NULL) {
         shmchan_diag_set(diag, SHMCHAN_E_NO_MEMORY, ENOMEM, "allocating the client handle");
@@ -352,8 +388,10 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
     ENSURE(timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(len <= cli->layout.params.max_payload, SHMCHAN_E_FRAME_TOO_LONG);
     GUARD(peer_state(cli));
+    ENSURE(!shmchan_wait_cancelled(cli->cancel), SHMCHAN_E_INTERRUPTED);
 
-    int64_t deadline = 0; /* read the clock only once we have to wait */
+    shmchan_wait_t w;
+    shmchan_wait_begin(&w, timeout_ms, cli->cancel);
     for (;;) {
         const shmchan_err_t r =
             shmchan_lane_try_send(&cli->tx, SHMCHAN_FRAME_DATA, (const uint8_t *)data, len);
@@ -368,9 +406,10 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
         if (r != SHMCHAN_E_WOULD_BLOCK) {
             return r;
         }
-        if (deadline == 0) {
-            deadline = shmchan_deadline_after_ms(timeout_ms);
-        }
+        /* The gate: every round passes here before it may spin or sleep,
+         * however the server moves (or pretends to move) its tail. */
+        int64_t sleep_ns = 0;
+        GUARD(shmchan_wait_gate(&w, &sleep_ns));
         if (spin_until_writable(&cli->tx, len, cli->spin_ns)) {
             continue;
         }
@@ -380,15 +419,10 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
             shmchan_lane_set_producer_waiting(&cli->tx, 0);
             continue;
         }
-        const int64_t sleep_ns = shmchan_next_sleep_ns(deadline);
-        if (sleep_ns <= 0) {
-            shmchan_lane_set_producer_waiting(&cli->tx, 0);
-            return SHMCHAN_E_TIMEOUT;
-        }
-        const shmchan_err_t w =
+        const shmchan_err_t wt =
             shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_TX), sleep_ns, cli->cancel);
         shmchan_lane_set_producer_waiting(&cli->tx, 0);
-        GUARD(after_sleep(cli, w));
+        GUARD(after_sleep(cli, wt));
     }
 }
 
@@ -400,8 +434,10 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
     ENSURE_REF(cli);
     ENSURE(buf != NULL || cap == 0, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(!shmchan_wait_cancelled(cli->cancel), SHMCHAN_E_INTERRUPTED);
 
-    int64_t deadline = 0; /* read the clock only once we have to wait */
+    shmchan_wait_t w;
+    shmchan_wait_begin(&w, timeout_ms, cli->cancel);
     for (;;) {
         if (client_closed(cli)) {
             return SHMCHAN_E_CLOSED;
@@ -425,9 +461,9 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         /* Empty: messages already queued are delivered before a close is
          * reported, so the state check comes after the lane check. */
         GUARD(peer_state(cli));
-        if (deadline == 0) {
-            deadline = shmchan_deadline_after_ms(timeout_ms);
-        }
+        /* The gate: every round passes here before it may spin or sleep. */
+        int64_t sleep_ns = 0;
+        GUARD(shmchan_wait_gate(&w, &sleep_ns));
         if (spin_until_readable(&cli->rx, cli->spin_ns)) {
             continue;
         }
@@ -437,15 +473,10 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
             shmchan_lane_set_consumer_waiting(&cli->rx, 0);
             continue;
         }
-        const int64_t sleep_ns = shmchan_next_sleep_ns(deadline);
-        if (sleep_ns <= 0) {
-            shmchan_lane_set_consumer_waiting(&cli->rx, 0);
-            return SHMCHAN_E_TIMEOUT;
-        }
-        const shmchan_err_t w =
+        const shmchan_err_t wt =
             shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_RX), sleep_ns, cli->cancel);
         shmchan_lane_set_consumer_waiting(&cli->rx, 0);
-        GUARD(after_sleep(cli, w));
+        GUARD(after_sleep(cli, wt));
     }
 }
 

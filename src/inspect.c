@@ -2,11 +2,14 @@
  * inspect.c - listing channels and removing stale ones (shmchanctl's API).
  * Every decision comes from probe.c/judge.c, the same code the server uses
  * before it reclaims a key. The one difference is the mode allowed: a
- * server judges with the mode it is about to create with, inspection with
- * the widest mode any shmchan server creates (0660). So `clean --stale` may
- * remove a stale 0660 channel of ours that a restarting 0600 server would
- * refuse as "more permissive than asked for" — never anything of another
- * user's, and never anything live or unidentified.
+ * server judges with the mode it creates with (0600), inspection with the
+ * widest mode any shmchan server has ever created (0660: group modes were
+ * accepted before they were refused). So `clean --stale` may remove a
+ * stale 0660 channel of ours left by an older server, which a new server
+ * would refuse as "more permissive than asked for" — never anything of
+ * another user's, and never anything live or unidentified: "stale" rests
+ * on the kernel's record of who took the token down (probe.h), whatever
+ * the mode let others do.
  */
 #include <string.h>
 #include <sys/ipc.h>
@@ -15,7 +18,7 @@
 #include "safety.h"
 #include "sysv.h"
 
-/* Inspection accepts what any shmchan server may create (up to 0660). */
+/* Inspection accepts what any shmchan server has created (up to 0660). */
 #define INSPECT_MAX_MODE 0660u
 
 const char *shmchan_status_name(shmchan_status_t status)

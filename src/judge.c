@@ -48,20 +48,40 @@ static void decide(shmchan_judgement_t *out, shmchan_verdict_t verdict, int remo
     va_end(ap);
 }
 
-/* Non-NULL: why an object with these credentials is not ours. */
-static const char *ownership_problem(uid_t me, unsigned max_mode, uid_t uid, uid_t cuid,
+const char *shmchan_ownership_problem(uid_t expected, unsigned max_mode, uid_t uid, uid_t cuid,
                                      unsigned mode, char *buf, size_t len)
 {
-    if (uid != me || cuid != me) {
-        (void)snprintf(buf, len, "owner uid %u, creator uid %u, we are uid %u", (unsigned)uid,
-                       (unsigned)cuid, (unsigned)me);
+    /* Both: IPC_SET lets an owner give an object away (uid), never change
+     * who created it (cuid, set by the kernel at creation). */
+    if (uid != expected || cuid != expected) {
+        (void)snprintf(buf, len, "owner uid %u, creator uid %u, expected uid %u", (unsigned)uid,
+                       (unsigned)cuid, (unsigned)expected);
         return buf;
     }
     if ((mode & ~max_mode & 0777u) != 0) {
-        (void)snprintf(buf, len, "mode %04o grants more than %04o", mode, max_mode);
+        (void)snprintf(buf, len, "mode %04o grants more than %04o", mode & 0777u, max_mode);
         return buf;
     }
     return NULL;
+}
+
+int shmchan_server_token_released(int alive, pid_t alive_pid, pid_t creator_pid)
+{
+    /* Anyone with alter permission can take the token down with one semop
+     * or SETVAL, and the kernel then records *that* process as the
+     * token's last operator. Only the kernel's SEM_UNDO at the server's
+     * exit (exit_sem) takes it down in the server's name, and only the
+     * server, which never gives the token back itself, has that pid while
+     * it lives. A pid of 0 means "not visible from our pid namespace":
+     * nothing is proved then. */
+    return alive == 0 && creator_pid > 0 && alive_pid == creator_pid;
+}
+
+/* Non-NULL: why an object with these credentials is not ours. */
+static const char *ownership_problem(const shmchan_probe_facts_t *f, uid_t uid, uid_t cuid,
+                                     unsigned mode, char *buf, size_t len)
+{
+    return shmchan_ownership_problem(f->me, f->max_mode, uid, cuid, mode, buf, len);
 }
 
 /* The segment alone (no semaphore set at the key, or a dead one). */
@@ -76,8 +96,7 @@ static void judge_segment(const shmchan_probe_facts_t *f, shmchan_judgement_t *o
                strerror(f->shm_errno));
         return;
     }
-    const char *p = ownership_problem(f->me, f->max_mode, f->shm.uid, f->shm.cuid, f->shm.mode,
-                                      why, sizeof why);
+    const char *p = ownership_problem(f, f->shm.uid, f->shm.cuid, f->shm.mode, why, sizeof why);
     if (p != NULL) {
         decide(out, SHMCHAN_VERDICT_FOREIGN, 0, 0, "segment at key 0x%08x (shmid %d): %s", key,
                f->shm.shmid, p);
@@ -92,6 +111,17 @@ static void judge_segment(const shmchan_probe_facts_t *f, shmchan_judgement_t *o
                        "segment at key 0x%08x (shmid %d) belongs to semaphore set %u, not to "
                        "set %d found at the key",
                        key, f->shm.shmid, f->header.semid, f->sem.semid);
+                return;
+            }
+            /* The token is 0, but did the kernel take it down at the
+             * server's exit, or did a process with alter permission? */
+            if (!shmchan_server_token_released(f->sem_alive, f->sem_alive_pid, f->shm.cpid)) {
+                decide(out, SHMCHAN_VERDICT_LIVE, 0, 0,
+                       "key 0x%08x: the server's liveness token is 0, but was last changed by "
+                       "pid %d, not by the kernel at the exit of the server (pid %d, the "
+                       "segment's creator): not provably dead; if it is, remove it by hand "
+                       "(ipcrm -s %d -m %d)",
+                       key, (int)f->sem_alive_pid, (int)f->shm.cpid, f->sem.semid, f->shm.shmid);
                 return;
             }
             /* Server dead (kernel-guaranteed): reclaim both, even if old
@@ -123,7 +153,8 @@ static void judge_segment(const shmchan_probe_facts_t *f, shmchan_judgement_t *o
      * complete once (the magic is stored last) and has been altered since:
      * that is never reclaimed. */
     if (sem_dead_ours && f->header_read && f->header_err == SHMCHAN_E_LAYOUT_MAGIC &&
-        f->shm.nattch == 0 && f->sem_alive_pid > 0 && f->shm.cpid == f->sem_alive_pid) {
+        f->shm.nattch == 0 &&
+        shmchan_server_token_released(f->sem_alive, f->sem_alive_pid, f->shm.cpid)) {
         decide(out, SHMCHAN_VERDICT_STALE, 1, 1,
                "server of key 0x%08x died while initialising (pid %d created both objects)", key,
                (int)f->shm.cpid);
@@ -163,8 +194,7 @@ void shmchan_probe_judge(const shmchan_probe_facts_t *f, shmchan_judgement_t *ou
                strerror(f->sem_errno));
         return;
     }
-    const char *p = ownership_problem(f->me, f->max_mode, f->sem.uid, f->sem.cuid, f->sem.mode,
-                                      why, sizeof why);
+    const char *p = ownership_problem(f, f->sem.uid, f->sem.cuid, f->sem.mode, why, sizeof why);
     if (p != NULL) {
         decide(out, SHMCHAN_VERDICT_FOREIGN, 0, 0, "semaphore set at key 0x%08x (semid %d): %s",
                key, f->sem.semid, p);
@@ -205,7 +235,11 @@ void shmchan_probe_judge(const shmchan_probe_facts_t *f, shmchan_judgement_t *ou
                key, f->sem.semid);
         return;
     }
-    /* Our set, its server dead. */
+    /* Our set, its token down. Without a segment there is no kernel record
+     * of the server's pid to check the token against; a set alone serves
+     * nobody (clients need the segment), so removing it can at worst fail
+     * a server in the microseconds between its first semop and its shmget,
+     * which then rolls back with an error. */
     if (!f->shm_present) {
         decide(out, SHMCHAN_VERDICT_STALE, 1, 0,
                "server of key 0x%08x is dead (liveness token released); no segment", key);

@@ -31,14 +31,17 @@ static void gather_sem(key_t key, shmchan_probe_facts_t *f)
         f->sem_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
         return;
     }
-    /* Read values only from a set whose shape we know: GETALL writes nsems
-     * shorts and our buffer holds the largest shmchan set. */
+    /* Read values only from a set whose shape we know; the buffer holds
+     * the largest shmchan set, and the count GETALL will write is asked
+     * again right before it (shmchan_sys_sem_getall). */
     const uint32_t max_nsems = shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT);
     if (f->sem.nsems < SHMCHAN_SEM_FIXED || f->sem.nsems > max_nsems) {
         return;
     }
     unsigned short values[SHMCHAN_SEM_FIXED + SHMCHAN_SEM_PER_SLOT * SHMCHAN_MAX_CLIENTS_LIMIT];
-    if (shmchan_sys_sem_getall(semid, values, &d) != SHMCHAN_OK) {
+    uint32_t nsems = 0;
+    if (shmchan_sys_sem_getall(semid, values, max_nsems, &nsems, &d) != SHMCHAN_OK ||
+        nsems < SHMCHAN_SEM_FIXED) {
         f->sem_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
         return;
     }
@@ -73,7 +76,9 @@ static void gather_shm(key_t key, shmchan_probe_facts_t *f)
     }
     /* Attach only what is ours: attaching a foreign segment, even read-only,
      * changes its nattch and atime, and "foreign" means "never touched". */
-    if (f->shm.uid != f->me || f->shm.cuid != f->me || (f->shm.mode & ~f->max_mode) != 0 ||
+    char why[96];
+    if (shmchan_ownership_problem(f->me, f->max_mode, f->shm.uid, f->shm.cuid, f->shm.mode, why,
+                                  sizeof why) != NULL ||
         f->shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || f->shm.segsz > (uint64_t)SIZE_MAX) {
         return;
     }
@@ -121,32 +126,50 @@ shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmcha
     ENSURE(j->verdict == SHMCHAN_VERDICT_STALE, SHMCHAN_E_INVALID_ARGUMENT);
 
     /* Look again right before removing: the ids must still name objects at
-     * the same key with the same creator, and the token must still be 0. A
-     * SysV id embeds a sequence number, so a removed-and-recreated object
-     * gets a new id and fails this check. */
+     * the same key that are ours by the same rule, and the token must still
+     * be down in the server's name. A SysV id embeds a sequence number, so a
+     * removed-and-recreated object gets a new id and fails this check. An
+     * object already gone (CLOSED) is reported as such: the caller probes
+     * again rather than fail (someone else reclaimed it first). */
+    char why[96];
     if (j->remove_sem) {
         shmchan_sys_sem_info_t now;
         GUARD(shmchan_sys_sem_stat(f->sem.semid, &now, diag));
         int alive = 0;
+        pid_t alive_pid = 0;
         GUARD(shmchan_sys_sem_getval(f->sem.semid, SHMCHAN_SEM_SERVER_ALIVE, &alive, diag));
-        if (now.key != f->key || now.cuid != f->me || now.uid != f->me || alive != 0) {
+        GUARD(shmchan_sys_sem_getpid(f->sem.semid, SHMCHAN_SEM_SERVER_ALIVE, &alive_pid, diag));
+        const int dead = f->shm_present
+                             ? shmchan_server_token_released(alive, alive_pid, f->shm.cpid)
+                             : alive == 0;
+        if (now.key != f->key || !dead ||
+            shmchan_ownership_problem(f->me, f->max_mode, now.uid, now.cuid, now.mode, why,
+                                      sizeof why) != NULL) {
             shmchan_diag_set(diag, SHMCHAN_E_BUSY, 0,
                              "semaphore set %d at key 0x%08x changed while being reclaimed",
                              f->sem.semid, (unsigned)f->key);
             return SHMCHAN_E_BUSY;
         }
-        GUARD(shmchan_sys_sem_remove(f->sem.semid, diag));
     }
+    /* Newest first, as the server's own rollback: the segment, then the
+     * set. Interrupted between the two, what is left is a set whose token
+     * is down, which the judge reclaims (a segment without its set and
+     * without a header would be nobody's). */
     if (j->remove_shm) {
         shmchan_sys_shm_info_t now;
         GUARD(shmchan_sys_shm_stat(f->shm.shmid, &now, diag));
-        if (now.key != f->key || now.cuid != f->me || now.uid != f->me) {
+        if (now.key != f->key ||
+            shmchan_ownership_problem(f->me, f->max_mode, now.uid, now.cuid, now.mode, why,
+                                      sizeof why) != NULL) {
             shmchan_diag_set(diag, SHMCHAN_E_BUSY, 0,
                              "segment %d at key 0x%08x changed while being reclaimed",
                              f->shm.shmid, (unsigned)f->key);
             return SHMCHAN_E_BUSY;
         }
         GUARD(shmchan_sys_shm_remove(f->shm.shmid, diag));
+    }
+    if (j->remove_sem) {
+        GUARD(shmchan_sys_sem_remove(f->sem.semid, diag));
     }
     return SHMCHAN_OK;
 }

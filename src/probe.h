@@ -59,6 +59,18 @@ typedef struct shmchan_judgement {
     char reason[200];
 } shmchan_judgement_t;
 
+/* The one rule for "is this object ours": owner uid and creator uid both
+ * `expected`, and no permission bit beyond max_mode. NULL if ours, else
+ * buf, holding why not. Used by the judge, the client and the prober. */
+const char *shmchan_ownership_problem(uid_t expected, unsigned max_mode, uid_t uid, uid_t cuid,
+                                      unsigned mode, char *buf, size_t len);
+
+/* The one rule for "the server is dead": its liveness token is 0 and the
+ * kernel says the last process to change it is the server itself (the
+ * segment's creator pid), which can only be the kernel's SEM_UNDO at its
+ * exit. A token taken down by anyone else proves nothing. */
+int shmchan_server_token_released(int alive, pid_t alive_pid, pid_t creator_pid);
+
 /* Pure. */
 void shmchan_probe_judge(const shmchan_probe_facts_t *facts, shmchan_judgement_t *out);
 const char *shmchan_verdict_name(shmchan_verdict_t verdict);

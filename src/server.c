@@ -5,17 +5,20 @@
  *   probe the key -> reclaim if stale -> semget(EXCL) -> first semop sets
  *   the marker and takes the liveness token (SEM_UNDO) atomically ->
  *   shmget(EXCL) -> shmat -> write header, magic last -> offer every slot
- *   (FREE_i = 1) -> READY = 1. Any failure rolls back what was created, in
- *   reverse order, using ids held in this process's memory only.
+ *   (FREE_i = 1) -> READY = 1. Any failure rolls back what was created,
+ *   newest first, using ids held in this process's memory only.
  *
- * Slot life as the server sees it (private state; the segment's copy is
- * for clients and inspectors only):
- *   OFFERED --FREE_i taken--> ACTIVE --OWNER_i back to 0--> drained, reset,
- *   OFFERED again; ACTIVE --lane corrupt--> KICKED --OWNER_i 0--> reset.
- * OWNER_i is the client's SEM_UNDO token, so "back to 0" is the kernel
- * telling us the client released it or died. The server drains the lane
- * before re-offering the slot: every message whose send returned success
- * is delivered, and a frame the client did not finish was never published.
+ * Serving: each slot's life is the state machine of slot_fsm.h. This file
+ * only observes (a GETALL snapshot of the slot semaphores, one frame taken
+ * from a lane), turns what it saw into an event, and carries out the
+ * step's actions (kick, reset, offer, report). OWNER_i is the client's
+ * SEM_UNDO token, so "back to 0" is the kernel telling us the client
+ * released it or died; the lane is drained before the slot is reset.
+ *
+ * Bounds: no loop here runs on a value a peer controls. A slot scan and a
+ * lane pass take at most one frame per slot; the wait loop goes round
+ * until an event or its gate (wake.h) says stop, and the gate's deadline
+ * is the caller's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,18 +33,19 @@
 #include "probe.h"
 #include "safety.h"
 #include "shm_atomic.h"
+#include "slot_fsm.h"
 #include "sysv.h"
 #include "wake.h"
 
-enum slot_state { SLOT_OFFERED = 0, SLOT_ACTIVE, SLOT_KICKED };
-
 struct server_slot {
-    enum slot_state state;
+    shmchan_slot_state_t state;
     shmchan_lane_t rx; /* client -> server */
     shmchan_lane_t tx; /* server -> client */
     uint32_t generation;
-    int said_goodbye;
-    int kick_unreported; /* kicked by server_send: DISCONNECT still owed */
+    /* A DISCONNECT decided outside shmchan_server_wait (server_send found
+     * the lane broken): the next wait reports it, so every CONNECT has one. */
+    int report_owed;
+    shmchan_err_t owed_reason, owed_detail;
 };
 
 struct shmchan_server {
@@ -57,7 +61,7 @@ struct shmchan_server {
     int64_t next_scan;  /* monotonic ns of the next periodic look */
     uint32_t next_slot; /* round-robin start, so one busy client cannot starve others */
     uint32_t fast_calls; /* wait calls served without a clock read (see below) */
-    uint32_t kicks_unreported;
+    uint32_t reports_owed;
     /* A SERVER_WAKE token was taken and no slot scan has run since. The
      * token is shared by data, connect and release posts, so it must outlive
      * the call that took it: a call that returns a message it found first
@@ -107,37 +111,42 @@ static void set_slot_word(shmchan_server_t *srv, uint32_t slot, unsigned off, ui
     shmchan_shm_store_u32_release(p, value);
 }
 
-/* Zeroes both lanes of a slot, re-binds the private lane state, bumps the
- * generation and marks it FREE. Called only while no client holds the slot
- * (OWNER_i is 0 and FREE_i is 0), so nobody else writes these words. */
+/* Zeroes both lanes of a slot (control words and rings), re-binds the
+ * private lane state, bumps the generation and marks it FREE. Called only
+ * while no client holds the slot (OWNER_i seen 0, FREE_i not yet set).
+ * The rings are zeroed, not just the indices: sequence numbers restart at
+ * 0 on a new lane, so a frame left from the previous client would decode
+ * as valid if anyone pointed the new head past it; zeros fail the magic. */
 static shmchan_err_t slot_reset(shmchan_server_t *srv, uint32_t s)
 {
     struct server_slot *slot = &srv->slots[s];
     uint8_t *sb = srv->base + shmchan_layout_slot_offset(&srv->layout, s);
-    shmchan_lane_reset_shared(sb + SHMCHAN_SLOT_OFF_C2S_CTL);
-    shmchan_lane_reset_shared(sb + SHMCHAN_SLOT_OFF_S2C_CTL);
     const uint32_t cap = srv->layout.params.lane_capacity;
     const uint32_t maxp = srv->layout.params.max_payload;
-    GUARD(shmchan_lane_init(&slot->rx, sb + SHMCHAN_SLOT_OFF_C2S_CTL,
-                            srv->base + shmchan_layout_c2s_ring_offset(&srv->layout, s), cap,
-                            maxp));
-    GUARD(shmchan_lane_init(&slot->tx, sb + SHMCHAN_SLOT_OFF_S2C_CTL,
-                            srv->base + shmchan_layout_s2c_ring_offset(&srv->layout, s), cap,
-                            maxp));
+    uint8_t *c2s = srv->base + shmchan_layout_c2s_ring_offset(&srv->layout, s);
+    uint8_t *s2c = srv->base + shmchan_layout_s2c_ring_offset(&srv->layout, s);
+    shmchan_lane_reset_shared(sb + SHMCHAN_SLOT_OFF_C2S_CTL);
+    shmchan_lane_reset_shared(sb + SHMCHAN_SLOT_OFF_S2C_CTL);
+    memset(c2s, 0, cap);
+    memset(s2c, 0, cap);
+    GUARD(shmchan_lane_init(&slot->rx, sb + SHMCHAN_SLOT_OFF_C2S_CTL, c2s, cap, maxp));
+    GUARD(shmchan_lane_init(&slot->tx, sb + SHMCHAN_SLOT_OFF_S2C_CTL, s2c, cap, maxp));
     slot->generation++;
-    slot->said_goodbye = 0;
     set_slot_word(srv, s, SHMCHAN_SLOT_OFF_GENERATION, slot->generation);
     set_slot_word(srv, s, SHMCHAN_SLOT_OFF_STATE, SHMCHAN_SLOT_STATE_FREE);
     return SHMCHAN_OK;
 }
 
-/* Offers a reset slot to the next client: FREE_i 0 -> 1. */
+/* Sets FREE_i to exactly 1 (SETVAL, not +1): a peer that posted FREE_i up
+ * to SEMVMX cannot make the offer fail with ERANGE, nor leave extra tokens
+ * that would let a second client in without an offer. Nobody holds FREE_i
+ * with SEM_UNDO, so SETVAL's clearing of undo entries costs nothing. */
 static shmchan_err_t slot_offer(shmchan_server_t *srv, uint32_t s, shmchan_diag_t *diag)
 {
-    struct sembuf op = {
-        .sem_num = shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_FREE), .sem_op = 1, .sem_flg = 0};
-    GUARD(shmchan_sys_semop(srv->semid, &op, 1, 0, NULL, diag));
-    srv->slots[s].state = SLOT_OFFERED;
+    GUARD(shmchan_sys_sem_setval(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_FREE), 1,
+                                 diag));
+    const shmchan_slot_step_t step = shmchan_slot_step(srv->slots[s].state, SHMCHAN_SLOT_EV_OFFERED);
+    srv->slots[s].state = step.next;
     return SHMCHAN_OK;
 }
 
@@ -146,11 +155,17 @@ static shmchan_err_t slot_offer(shmchan_server_t *srv, uint32_t s, shmchan_diag_
 static shmchan_err_t check_options(const shmchan_server_options_t *o, shmchan_layout_t *layout,
                                    shmchan_diag_t *diag)
 {
-    /* Owner read/write is required; group bits are allowed for channels
-     * shared within a group; world bits never (docs/threat-model.md). */
-    if ((o->mode & ~0660u) != 0 || (o->mode & 0600u) != 0600u) {
+    /* Only 0600. A group mode gives every group member alter permission
+     * on the one semaphore set: it could take the server's liveness token
+     * down and write every client's lanes (docs/threat-model.md, "group
+     * modes"). Until clients of other users get objects of their own, a
+     * group mode is refused rather than offered half-safe. */
+    if (o->mode != SHMCHAN_DEFAULT_MODE) {
         shmchan_diag_set(diag, SHMCHAN_E_INVALID_ARGUMENT, 0,
-                         "mode %04o: must be 0600, 0620, 0640 or 0660", o->mode);
+                         "mode %04o refused: only 0600 is supported (a group mode would let any "
+                         "group member forge the server's liveness and write every client's "
+                         "lanes; docs/threat-model.md)",
+                         o->mode);
         return SHMCHAN_E_INVALID_ARGUMENT;
     }
     shmchan_params_t p = {o->max_clients, o->max_payload, o->lane_capacity};
@@ -167,8 +182,13 @@ static shmchan_err_t check_options(const shmchan_server_options_t *o, shmchan_la
     return SHMCHAN_OK;
 }
 
-/* Probes the key; reclaims a stale channel; refuses anything else. */
-static shmchan_err_t clear_key(key_t key, unsigned mode, shmchan_diag_t *diag)
+/* How often clear_key looks again when a reclaim found the key changed
+ * under it (another server or `clean --stale` reclaimed it first). Each
+ * look is a fresh probe; a race lost three times in a row is reported. */
+#define CLEAR_KEY_ATTEMPTS 3
+
+/* Probes the key once; reclaims a stale channel; refuses anything else. */
+static shmchan_err_t clear_key_once(key_t key, unsigned mode, shmchan_diag_t *diag)
 {
     shmchan_probe_facts_t facts;
     GUARD(shmchan_probe_gather(key, mode, &facts, diag));
@@ -191,6 +211,22 @@ static shmchan_err_t clear_key(key_t key, unsigned mode, shmchan_diag_t *diag)
         return SHMCHAN_E_FOREIGN;
     }
     return SHMCHAN_E_SYSTEM;
+}
+
+/* A reclaim that finds its object gone (CLOSED: EIDRM/EINVAL) or changed
+ * (BUSY from the re-check) lost a race to someone who was also clearing
+ * the key: that is not a failure of ours, so probe again and judge what is
+ * there now. */
+static shmchan_err_t clear_key(key_t key, unsigned mode, shmchan_diag_t *diag)
+{
+    shmchan_err_t err = SHMCHAN_OK;
+    for (int attempt = 0; attempt < CLEAR_KEY_ATTEMPTS; attempt++) {
+        err = clear_key_once(key, mode, diag);
+        if (err != SHMCHAN_E_CLOSED && err != SHMCHAN_E_BUSY) {
+            return err;
+        }
+    }
+    return err == SHMCHAN_E_CLOSED ? SHMCHAN_E_BUSY : err;
 }
 
 /* Someone created an object at the key between our probe and our create. */
@@ -245,9 +281,10 @@ static shmchan_err_t server_build(shmchan_server_t *srv, unsigned mode, shmchan_
     for (uint32_t s = 0; s < l->params.max_clients; s++) {
         GUARD(slot_offer(srv, s, diag));
     }
-    /* READY last: clients wait for it before reading the header. */
-    struct sembuf ready = {.sem_num = SHMCHAN_SEM_READY, .sem_op = 1, .sem_flg = 0};
-    GUARD(shmchan_sys_semop(srv->semid, &ready, 1, 0, NULL, diag));
+    /* READY last: clients wait for it before reading the header. A binary
+     * post like every other: a value someone raised already is left alone,
+     * never pushed towards SEMVMX. */
+    GUARD(shmchan_wake_post(srv->semid, SHMCHAN_SEM_READY, diag));
     return SHMCHAN_OK;
 }
 
@@ -260,15 +297,17 @@ static void keep_first(shmchan_err_t *first, shmchan_err_t err)
     }
 }
 
-/* Undoes whatever server_build got done, newest first. Carries on past a
- * failure so that one stuck object does not keep the others alive. */
+/* Undoes whatever server_build got done, newest first: the segment (its
+ * removal, then our attachment), then the set. The order is what keeps
+ * every leftover reclaimable: killed between the two, this process leaves
+ * a set whose token the kernel takes down in its name, which the judge
+ * reclaims; the other order would leave a segment without a set and, if
+ * the header was not yet published, without anything that says whose it
+ * is. Carries on past a failure so that one stuck object does not keep
+ * the others alive. */
 static shmchan_err_t server_teardown(shmchan_server_t *srv)
 {
     shmchan_err_t first = SHMCHAN_OK;
-    if (srv->semid >= 0) {
-        keep_first(&first, shmchan_sys_sem_remove(srv->semid, NULL));
-        srv->semid = -1;
-    }
     if (srv->shmid >= 0) {
         keep_first(&first, shmchan_sys_shm_remove(srv->shmid, NULL));
         srv->shmid = -1;
@@ -276,6 +315,10 @@ static shmchan_err_t server_teardown(shmchan_server_t *srv)
     if (srv->base != NULL) {
         keep_first(&first, shmchan_sys_shm_detach(srv->base, NULL));
         srv->base = NULL;
+    }
+    if (srv->semid >= 0) {
+        keep_first(&first, shmchan_sys_sem_remove(srv->semid, NULL));
+        srv->semid = -1;
     }
     return first;
 }
@@ -380,69 +423,126 @@ static shmchan_err_t server_segment_still_named(const shmchan_server_t *srv)
     return info.key == srv->key ? SHMCHAN_OK : SHMCHAN_E_CLOSED;
 }
 
-/* Drops a client that broke its lane: tell it (slot state), wake it, and
- * keep the slot out of service until its token goes back to 0. */
-static void slot_kick(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev)
+/* Tells a kicked client (slot state word) and wakes both its sleepers; the
+ * slot stays out of service until its token goes back to 0. */
+static void slot_kick_shared(shmchan_server_t *srv, uint32_t s)
 {
-    struct server_slot *slot = &srv->slots[s];
-    ev->kind = SHMCHAN_EVENT_DISCONNECT;
-    ev->client = s;
-    ev->reason = SHMCHAN_E_PROTOCOL;
-    ev->detail = shmchan_lane_fault(&slot->rx) != SHMCHAN_OK ? shmchan_lane_fault(&slot->rx)
-                                                             : shmchan_lane_fault(&slot->tx);
-    slot->state = SLOT_KICKED;
     set_slot_word(srv, s, SHMCHAN_SLOT_OFF_STATE, SHMCHAN_SLOT_STATE_KICKED);
     (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_RX), NULL);
     (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX), NULL);
 }
 
-/* Takes one message from slot s if there is one. Returns 1 with *ev filled
- * (a MESSAGE, or a DISCONNECT for a kick), 0 if nothing, or -1 with *err
- * set (OUTPUT_TOO_SMALL: message kept). */
-static int slot_poll(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev, void *buf,
+/* What a fault report says the client broke: the lane's own finding, or
+ * PROTOCOL for a well-formed frame that came where none may (after a
+ * GOODBYE). */
+static shmchan_err_t slot_fault_detail(const struct server_slot *slot)
+{
+    if (shmchan_lane_fault(&slot->rx) != SHMCHAN_OK) {
+        return shmchan_lane_fault(&slot->rx);
+    }
+    if (shmchan_lane_fault(&slot->tx) != SHMCHAN_OK) {
+        return shmchan_lane_fault(&slot->tx);
+    }
+    return SHMCHAN_E_PROTOCOL;
+}
+
+/* One step of slot s's machine (slot_fsm.h) and its actions. Returns the
+ * step's report; fills *ev for CONNECT and DISCONNECT (a MESSAGE is the
+ * caller's to fill: it holds the frame). A reset
+ * slot is offered at once; an offer that fails leaves it UNOFFERED, and
+ * every scan tries again: one bad semaphore never stops the server, and
+ * the DISCONNECT that this step reports is not lost to it. */
+static shmchan_slot_report_t slot_apply(shmchan_server_t *srv, uint32_t s,
+                                        shmchan_slot_event_t event, shmchan_event_t *ev)
+{
+    struct server_slot *slot = &srv->slots[s];
+    const shmchan_slot_step_t step = shmchan_slot_step(slot->state, event);
+    const shmchan_err_t detail = slot_fault_detail(slot);
+    slot->state = step.next;
+    if (step.kick) {
+        slot_kick_shared(srv, s);
+    }
+    if (step.reset) {
+        /* The layout was validated at creation: lane_init cannot fail. */
+        if (slot_reset(srv, s) == SHMCHAN_OK) {
+            (void)server_set_result(srv, slot_offer(srv, s, NULL));
+        }
+    }
+    if (step.report == SHMCHAN_SLOT_SAY_CONNECT) {
+        set_slot_word(srv, s, SHMCHAN_SLOT_OFF_STATE, SHMCHAN_SLOT_STATE_ACTIVE);
+        pid_t pid = 0;
+        (void)shmchan_sys_sem_getpid(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_OWNER),
+                                     &pid, NULL);
+        ev->kind = SHMCHAN_EVENT_CONNECT;
+        ev->client = s;
+        ev->pid = pid;
+        srv->scan_due = 1; /* look again: more may have changed */
+    } else if (step.report == SHMCHAN_SLOT_SAY_DISCONNECT) {
+        ev->kind = SHMCHAN_EVENT_DISCONNECT;
+        ev->client = s;
+        ev->reason = step.reason;
+        ev->detail = step.reason == SHMCHAN_E_PROTOCOL ? detail : SHMCHAN_OK;
+        srv->scan_due = 1;
+    }
+    return step.report;
+}
+
+/* slot_apply for the observations that never carry a message: 1 if it
+ * reported an event in *ev. */
+static int slot_observe(shmchan_server_t *srv, uint32_t s, shmchan_slot_event_t event,
+                        shmchan_event_t *ev)
+{
+    return slot_apply(srv, s, event, ev) != SHMCHAN_SLOT_SAY_NOTHING;
+}
+
+/* Takes at most one frame from slot s's c2s lane and steps the machine
+ * with what it found. Returns 1 with *ev, 0 if nothing to report, or -1
+ * with *err (OUTPUT_TOO_SMALL: ev->client and ev->len set, message kept). */
+static int slot_take(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev, void *buf,
                      size_t cap, shmchan_err_t *err)
 {
     struct server_slot *slot = &srv->slots[s];
-    for (;;) {
-        uint8_t type = 0;
-        uint32_t len = 0;
-        const shmchan_err_t r = shmchan_lane_try_recv(&slot->rx, &type, buf, cap, &len);
-        if (r == SHMCHAN_E_WOULD_BLOCK) {
-            return 0;
-        }
-        if (r == SHMCHAN_E_OUTPUT_TOO_SMALL) {
-            ev->kind = SHMCHAN_EVENT_MESSAGE;
-            ev->client = s;
-            ev->len = len;
-            *err = r;
-            return -1;
-        }
-        if (r != SHMCHAN_OK) {
-            slot_kick(srv, s, ev);
-            return 1;
-        }
-        if (shmchan_lane_producer_needs_wake(&slot->rx)) {
-            (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX), NULL);
-        }
-        if (type == SHMCHAN_FRAME_GOODBYE) {
-            slot->said_goodbye = 1;
-            continue; /* nothing follows a goodbye; look for the release */
-        }
+    uint8_t type = 0;
+    uint32_t len = 0;
+    const shmchan_err_t r = shmchan_lane_try_recv(&slot->rx, &type, buf, cap, &len);
+    shmchan_slot_event_t event = SHMCHAN_SLOT_EV_FAULT;
+    if (r == SHMCHAN_E_OUTPUT_TOO_SMALL) {
         ev->kind = SHMCHAN_EVENT_MESSAGE;
         ev->client = s;
         ev->len = len;
-        return 1;
+        *err = r;
+        return -1;
     }
+    if (r == SHMCHAN_E_WOULD_BLOCK) {
+        event = SHMCHAN_SLOT_EV_EMPTY;
+    } else if (r == SHMCHAN_OK) {
+        if (shmchan_lane_producer_needs_wake(&slot->rx)) {
+            (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX),
+                                    NULL);
+        }
+        event = type == SHMCHAN_FRAME_GOODBYE ? SHMCHAN_SLOT_EV_GOODBYE : SHMCHAN_SLOT_EV_DATA;
+    }
+    const shmchan_slot_report_t report = slot_apply(srv, s, event, ev);
+    if (report == SHMCHAN_SLOT_SAY_MESSAGE) {
+        ev->kind = SHMCHAN_EVENT_MESSAGE;
+        ev->client = s;
+        ev->len = len;
+    }
+    return report != SHMCHAN_SLOT_SAY_NOTHING;
 }
 
-/* Looks at every slot's semaphores (one GETALL) and reports the first slot
- * whose ownership changed: a claim (CONNECT) or a release after the lane is
- * drained (DISCONNECT). Returns 1 with *ev, 0 if nothing changed, or -1
- * with *err. */
+/* Looks at every slot's semaphores (one GETALL) and steps each slot with
+ * what changed, reporting the first CONNECT or DISCONNECT. At most one
+ * frame per slot is taken. Returns 1 with *ev, 0, or -1 with *err. */
 static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_t cap,
                       shmchan_err_t *err)
 {
-    shmchan_err_t r = shmchan_sys_sem_getall(srv->semid, srv->semvals, NULL);
+    uint32_t nsems = 0;
+    shmchan_err_t r =
+        shmchan_sys_sem_getall(srv->semid, srv->semvals, srv->layout.nsems, &nsems, NULL);
+    if (r == SHMCHAN_OK && nsems != srv->layout.nsems) {
+        r = SHMCHAN_E_FOREIGN; /* our id names a set of another shape: not ours any more */
+    }
     if (r != SHMCHAN_OK) {
         *err = r;
         return -1;
@@ -456,59 +556,64 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
         return -1;
     }
     const uint32_t n = srv->layout.params.max_clients;
-    for (uint32_t s = 0; s < n; s++) {
+    for (uint32_t s = 0; s < n && !srv->closed; s++) {
         struct server_slot *slot = &srv->slots[s];
         const unsigned owner = srv->semvals[shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_OWNER)];
         const unsigned free_tok = srv->semvals[shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_FREE)];
-        if (slot->state == SLOT_OFFERED && free_tok == 0) {
-            /* Taken; even if its owner is already gone again, report the
-             * connect: its messages are delivered before the disconnect. */
-            slot->state = SLOT_ACTIVE;
-            set_slot_word(srv, s, SHMCHAN_SLOT_OFF_STATE, SHMCHAN_SLOT_STATE_ACTIVE);
-            pid_t pid = 0;
-            (void)shmchan_sys_sem_getpid(srv->semid,
-                                         shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_OWNER), &pid,
-                                         NULL);
-            ev->kind = SHMCHAN_EVENT_CONNECT;
-            ev->client = s;
-            ev->pid = pid;
-            srv->scan_due = 1; /* look again: more may have changed */
-            return 1;
-        }
-        if (slot->state == SLOT_ACTIVE && owner == 0) {
-            /* Released or died. Deliver what it published first. */
-            const int got = slot_poll(srv, s, ev, buf, cap, err);
-            if (got != 0) {
-                srv->scan_due = 1;
-                return got;
+        switch (slot->state) {
+        case SHMCHAN_SLOT_UNOFFERED:
+            (void)server_set_result(srv, slot_offer(srv, s, NULL));
+            break;
+        case SHMCHAN_SLOT_OFFERED:
+            /* Claimed: the token was taken, or (if a peer posted extra
+             * FREE_i tokens) an owner appeared without taking the last. */
+            if ((free_tok == 0 || owner != 0) &&
+                slot_observe(srv, s, SHMCHAN_SLOT_EV_CLAIMED, ev)) {
+                return 1;
             }
-            const int clean = slot->said_goodbye;
-            GUARD_INT(slot_reset(srv, s), err);
-            GUARD_INT(slot_offer(srv, s, NULL), err);
-            ev->kind = SHMCHAN_EVENT_DISCONNECT;
-            ev->client = s;
-            ev->reason = clean ? SHMCHAN_OK : SHMCHAN_E_CLOSED;
-            srv->scan_due = 1;
-            return 1;
+            break;
+        default:
+            /* Not on offer, so FREE_i must be 0: a token there was posted
+             * by a peer and would let the next client in without an
+             * offer. Withdraw it now (the window is one scan). */
+            if (free_tok != 0) {
+                (void)server_set_result(
+                    srv, shmchan_sys_sem_setval(
+                             srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_FREE), 0,
+                             NULL));
+            }
+            if (owner == 0 && slot_observe(srv, s, SHMCHAN_SLOT_EV_RELEASED, ev)) {
+                return 1;
+            }
+            if (slot->state == SHMCHAN_SLOT_DRAINING || slot->state == SHMCHAN_SLOT_LEFT) {
+                /* Released: deliver what it published, one frame per scan. */
+                const int got = slot_take(srv, s, ev, buf, cap, err);
+                if (got != 0) {
+                    return got;
+                }
+            }
+            break;
         }
-        if (slot->state == SLOT_KICKED && owner == 0) {
-            GUARD_INT(slot_reset(srv, s), err);
-            GUARD_INT(slot_offer(srv, s, NULL), err);
-        }
+    }
+    if (srv->closed) {
+        *err = SHMCHAN_E_CLOSED;
+        return -1;
     }
     return 0;
 }
 
+/* One frame at most from each connected slot, round robin from where the
+ * last pass stopped, so one busy client cannot starve the others. */
 static int poll_all(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_t cap,
                     shmchan_err_t *err)
 {
     const uint32_t n = srv->layout.params.max_clients;
     for (uint32_t i = 0; i < n; i++) {
         const uint32_t s = (srv->next_slot + i) % n;
-        if (srv->slots[s].state != SLOT_ACTIVE) {
+        if (!shmchan_slot_is_connected(srv->slots[s].state)) {
             continue;
         }
-        const int got = slot_poll(srv, s, ev, buf, cap, err);
+        const int got = slot_take(srv, s, ev, buf, cap, err);
         if (got != 0) {
             srv->next_slot = (s + 1) % n;
             return got;
@@ -517,15 +622,15 @@ static int poll_all(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_
     return 0;
 }
 
-/* Before sleeping: raise our waiting flag on every active lane, then look
- * once more (Dekker: flag store, full fence, index load; the producer does
- * index store, full fence, flag load, so one of us sees the other). */
+/* Before sleeping: raise our waiting flag on every connected lane, then
+ * look once more (Dekker: flag store, full fence, index load; the producer
+ * does index store, full fence, flag load, so one of us sees the other). */
 static int arm_and_recheck(shmchan_server_t *srv, int waiting)
 {
     const uint32_t n = srv->layout.params.max_clients;
     int readable = 0;
     for (uint32_t s = 0; s < n; s++) {
-        if (srv->slots[s].state == SLOT_ACTIVE) {
+        if (shmchan_slot_is_connected(srv->slots[s].state)) {
             shmchan_lane_set_consumer_waiting(&srv->slots[s].rx, waiting);
         }
     }
@@ -534,7 +639,8 @@ static int arm_and_recheck(shmchan_server_t *srv, int waiting)
     }
     shmchan_shm_fence_seq_cst();
     for (uint32_t s = 0; s < n; s++) {
-        if (srv->slots[s].state == SLOT_ACTIVE && shmchan_lane_readable(&srv->slots[s].rx)) {
+        if (shmchan_slot_is_connected(srv->slots[s].state) &&
+            shmchan_lane_readable(&srv->slots[s].rx)) {
             readable = 1;
         }
     }
@@ -545,7 +651,8 @@ static int any_readable_cb(void *p)
 {
     const shmchan_server_t *srv = p;
     for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
-        if (srv->slots[s].state == SLOT_ACTIVE && shmchan_lane_readable(&srv->slots[s].rx)) {
+        if (shmchan_slot_is_connected(srv->slots[s].state) &&
+            shmchan_lane_readable(&srv->slots[s].rx)) {
             return 1;
         }
     }
@@ -553,17 +660,17 @@ static int any_readable_cb(void *p)
 }
 
 /* A DISCONNECT owed for a client that server_send dropped. */
-static int report_owed_kick(shmchan_server_t *srv, shmchan_event_t *ev)
+static int report_owed(shmchan_server_t *srv, shmchan_event_t *ev)
 {
     for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
         struct server_slot *slot = &srv->slots[s];
-        if (slot->kick_unreported) {
-            slot->kick_unreported = 0;
-            srv->kicks_unreported--;
+        if (slot->report_owed) {
+            slot->report_owed = 0;
+            srv->reports_owed--;
             ev->kind = SHMCHAN_EVENT_DISCONNECT;
             ev->client = s;
-            ev->reason = SHMCHAN_E_PROTOCOL;
-            ev->detail = shmchan_lane_fault(&slot->tx);
+            ev->reason = slot->owed_reason;
+            ev->detail = slot->owed_detail;
             return 1;
         }
     }
@@ -579,11 +686,33 @@ static int scan_now(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_
     srv->next_scan = shmchan_sys_now_ns() + (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
     const int got = scan_slots(srv, ev, buf, cap, err);
     if (got < 0) {
-        /* GETALL or an offer may have found the set gone (a no-op if the
-         * scan already closed us for the segment). */
+        /* GETALL may have found the set gone (a no-op if the scan already
+         * closed us). */
         (void)server_set_result(srv, *err);
     }
     return got;
+}
+
+/* One look at everything, bounded: a slot scan if one is due, one frame
+ * per connected slot, and a scan if a wake arrived that no lane explains
+ * (a connect or a release). */
+static int server_look(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_t cap,
+                       shmchan_err_t *err)
+{
+    if (srv->scan_due || shmchan_sys_now_ns() >= srv->next_scan) {
+        const int got = scan_now(srv, ev, buf, cap, err);
+        if (got != 0) {
+            return got;
+        }
+    }
+    const int got = poll_all(srv, ev, buf, cap, err);
+    if (got != 0) {
+        return got;
+    }
+    if (srv->wake_unscanned) {
+        return scan_now(srv, ev, buf, cap, err);
+    }
+    return 0;
 }
 
 shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan_event_t *ev,
@@ -595,7 +724,8 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
     ENSURE(timeout_ms >= 0, SHMCHAN_E_INVALID_ARGUMENT);
     memset(ev, 0, sizeof *ev);
     ENSURE(!srv->closed, SHMCHAN_E_CLOSED);
-    if (srv->kicks_unreported > 0 && report_owed_kick(srv, ev)) {
+    ENSURE(!shmchan_wait_cancelled(srv->cancel), SHMCHAN_E_INTERRUPTED);
+    if (srv->reports_owed > 0 && report_owed(srv, ev)) {
         return SHMCHAN_OK;
     }
 
@@ -611,36 +741,23 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
         }
     }
 
-    const int64_t deadline = shmchan_deadline_after_ms(timeout_ms);
+    shmchan_wait_t w;
+    shmchan_wait_begin(&w, timeout_ms, srv->cancel);
     for (;;) {
-        if (srv->scan_due || shmchan_sys_now_ns() >= srv->next_scan) {
-            const int got = scan_now(srv, ev, buf, cap, &err);
-            if (got != 0) {
-                return got > 0 ? SHMCHAN_OK : err;
-            }
-        }
-        int got = poll_all(srv, ev, buf, cap, &err);
+        const int got = server_look(srv, ev, buf, cap, &err);
         if (got != 0) {
             return got > 0 ? SHMCHAN_OK : err;
         }
-        if (srv->wake_unscanned) {
-            /* Woken, yet no lane has data: a connect or a release. */
-            got = scan_now(srv, ev, buf, cap, &err);
-            if (got != 0) {
-                return got > 0 ? SHMCHAN_OK : err;
-            }
-        }
+        /* The gate: every round passes here before it may spin or sleep,
+         * whatever the lanes look like. */
+        int64_t sleep_ns = 0;
+        GUARD(shmchan_wait_gate(&w, &sleep_ns));
         if (shmchan_spin_until(any_readable_cb, srv, srv->spin_ns)) {
             continue;
         }
         if (arm_and_recheck(srv, 1)) {
             (void)arm_and_recheck(srv, 0);
             continue;
-        }
-        const int64_t sleep_ns = shmchan_next_sleep_ns(deadline);
-        if (sleep_ns <= 0) {
-            (void)arm_and_recheck(srv, 0);
-            return SHMCHAN_E_TIMEOUT;
         }
         err = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
         /* Lower the flags before a removed set closes us: closing detaches
@@ -655,6 +772,21 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
     }
 }
 
+/* server_send found slot `client`'s lane broken: the client is dropped
+ * now, and the DISCONNECT is owed to the next wait. */
+static void owe_fault_report(shmchan_server_t *srv, uint32_t client)
+{
+    struct server_slot *slot = &srv->slots[client];
+    shmchan_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    if (slot_observe(srv, client, SHMCHAN_SLOT_EV_FAULT, &ev) && !slot->report_owed) {
+        slot->report_owed = 1;
+        slot->owed_reason = ev.reason;
+        slot->owed_detail = ev.detail;
+        srv->reports_owed++;
+    }
+}
+
 shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const void *data,
                                   uint32_t len, int timeout_ms)
 {
@@ -665,10 +797,14 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
     ENSURE(client < srv->layout.params.max_clients, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(len <= srv->layout.params.max_payload, SHMCHAN_E_FRAME_TOO_LONG);
     struct server_slot *slot = &srv->slots[client];
-    ENSURE(slot->state == SLOT_ACTIVE, SHMCHAN_E_CLOSED);
+    /* A client that said goodbye may still read until it lets go. */
+    ENSURE(slot->state == SHMCHAN_SLOT_ACTIVE || slot->state == SHMCHAN_SLOT_LEAVING,
+           SHMCHAN_E_CLOSED);
+    ENSURE(!shmchan_wait_cancelled(srv->cancel), SHMCHAN_E_INTERRUPTED);
 
     const unsigned short owner_sem = shmchan_layout_slot_sem(client, SHMCHAN_SEM_SLOT_OWNER);
-    int64_t deadline = 0; /* read the clock only once we have to wait */
+    shmchan_wait_t w;
+    shmchan_wait_begin(&w, timeout_ms, srv->cancel);
     for (;;) {
         const shmchan_err_t r =
             shmchan_lane_try_send(&slot->tx, SHMCHAN_FRAME_DATA, (const uint8_t *)data, len);
@@ -680,19 +816,11 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
             return SHMCHAN_OK;
         }
         if (r == SHMCHAN_E_PROTOCOL) {
-            shmchan_event_t ignored;
-            slot_kick(srv, client, &ignored);
-            /* The caller of send learns it here; the event loop still owes
-             * the DISCONNECT, so that every CONNECT has one. */
-            slot->kick_unreported = 1;
-            srv->kicks_unreported++;
+            owe_fault_report(srv, client);
             return r;
         }
         if (r != SHMCHAN_E_WOULD_BLOCK) {
             return r;
-        }
-        if (deadline == 0) {
-            deadline = shmchan_deadline_after_ms(timeout_ms);
         }
         /* Full. Is the client still there to make room? */
         int owner = 0;
@@ -705,6 +833,9 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
             srv->scan_due = 1;
             return SHMCHAN_E_CLOSED;
         }
+        /* The gate: every round passes here before it may spin or sleep. */
+        int64_t sleep_ns = 0;
+        GUARD(shmchan_wait_gate(&w, &sleep_ns));
         if (spin_until_writable(&slot->tx, len, srv->spin_ns)) {
             continue;
         }
@@ -713,11 +844,6 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
         if (shmchan_lane_writable(&slot->tx, len)) {
             shmchan_lane_set_producer_waiting(&slot->tx, 0);
             continue;
-        }
-        const int64_t sleep_ns = shmchan_next_sleep_ns(deadline);
-        if (sleep_ns <= 0) {
-            shmchan_lane_set_producer_waiting(&slot->tx, 0);
-            return SHMCHAN_E_TIMEOUT;
         }
         e = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
         shmchan_lane_set_producer_waiting(&slot->tx, 0);
@@ -742,7 +868,8 @@ shmchan_err_t shmchan_server_close(shmchan_server_t *srv)
         shmchan_shm_store_u32_release(srv->base + SHMCHAN_HDR_OFF_SERVER_STATE,
                                       SHMCHAN_SERVER_STATE_CLOSING);
         for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
-            if (srv->slots[s].state == SLOT_ACTIVE) {
+            const shmchan_slot_state_t st = srv->slots[s].state;
+            if (st == SHMCHAN_SLOT_ACTIVE || st == SHMCHAN_SLOT_LEAVING) {
                 (void)shmchan_lane_try_send(&srv->slots[s].tx, SHMCHAN_FRAME_GOODBYE, NULL, 0);
                 (void)shmchan_wake_post(srv->semid,
                                         shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_RX), NULL);

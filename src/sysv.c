@@ -257,12 +257,43 @@ shmchan_err_t shmchan_sys_sem_getval(int semid, unsigned short semnum, int *valu
     return SHMCHAN_OK;
 }
 
-shmchan_err_t shmchan_sys_sem_getall(int semid, unsigned short *values, shmchan_diag_t *diag)
+shmchan_err_t shmchan_sys_sem_getall(int semid, unsigned short *values, uint32_t cap,
+                                     uint32_t *nsems, shmchan_diag_t *diag)
 {
+    /* GETALL writes as many shorts as the set has *now*, so the count that
+     * sizes the buffer is asked for right here, not taken from an earlier
+     * IPC_STAT: an id names a new set only after the old one was removed
+     * and the kernel's sequence number for that index wrapped, but a
+     * buffer overflow is not a risk worth weighing against one semctl. */
+    shmchan_sys_sem_info_t info;
+    const shmchan_err_t st = shmchan_sys_sem_stat(semid, &info, diag);
+    if (st != SHMCHAN_OK) {
+        return st;
+    }
+    if (info.nsems > cap) {
+        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
+                         "semctl(semid=%d, GETALL): the set now has %u semaphores, more than "
+                         "the %u expected",
+                         semid, info.nsems, cap);
+        return SHMCHAN_E_FOREIGN;
+    }
     union shmchan_semun arg = {.array = values};
     if (semctl(semid, 0, GETALL, arg) < 0) {
         const int e = errno;
         return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, GETALL)", semid);
+    }
+    *nsems = info.nsems;
+    return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_sys_sem_setval(int semid, unsigned short semnum, int value,
+                                     shmchan_diag_t *diag)
+{
+    union shmchan_semun arg = {.val = value};
+    if (semctl(semid, semnum, SETVAL, arg) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, %u, SETVAL, %d)", semid,
+                    (unsigned)semnum, value);
     }
     return SHMCHAN_OK;
 }
@@ -310,6 +341,16 @@ shmchan_err_t shmchan_sys_semop(int semid, struct sembuf *ops, size_t nops, int6
 {
     const int64_t deadline = (timeout_ns > 0) ? shmchan_sys_now_ns() + timeout_ns : 0;
     for (;;) {
+        /* A flag set before this call, or by a signal that landed between
+         * two sleeps (not inside semtimedop, so no EINTR), is seen here.
+         * A signal that lands between this load and the kernel's entry is
+         * the one window left: semtimedop has no signal-mask argument, so
+         * that wait ends at its timeout, which callers cap at one liveness
+         * period (wake.h, shmchan_wait_gate). */
+        if (cancel != NULL && *cancel != 0) {
+            return fail(diag, SHMCHAN_SYS_OP_SEMOP, EINTR, "semtimedop(semid=%d) cancelled",
+                        semid);
+        }
         struct timespec rel = {0, 0};
         if (timeout_ns > 0) {
             int64_t left = deadline - shmchan_sys_now_ns();

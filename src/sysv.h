@@ -78,9 +78,17 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_stat(int semid, shmchan_sys_sem
 shmchan_err_t shmchan_sys_sem_remove(int semid, shmchan_diag_t *diag);
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_getval(int semid, unsigned short semnum,
                                                         int *value, shmchan_diag_t *diag);
-/* values must hold nsems entries (the caller's validated count). */
+/* values holds cap entries. Asks the kernel how many semaphores the set
+ * has right before GETALL, refuses (SHMCHAN_E_FOREIGN) more than cap, and
+ * sets *nsems to the count read. */
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_getall(int semid, unsigned short *values,
+                                                        uint32_t cap, uint32_t *nsems,
                                                         shmchan_diag_t *diag);
+/* SETVAL: the value becomes exactly `value` (never ERANGE for 0..SEMVMX).
+ * semctl(2): it also clears every process's SEM_UNDO adjustment of that
+ * semaphore, so it is used only on semaphores nobody holds with SEM_UNDO. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_setval(int semid, unsigned short semnum,
+                                                        int value, shmchan_diag_t *diag);
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_getpid(int semid, unsigned short semnum,
                                                         pid_t *pid, shmchan_diag_t *diag);
 
@@ -88,7 +96,8 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_getpid(int semid, unsigned shor
  * the time that remains. timeout_ns == 0 means "do not wait": the caller
  * sets IPC_NOWAIT on the ops and EAGAIN maps to SHMCHAN_E_WOULD_BLOCK;
  * otherwise EAGAIN maps to SHMCHAN_E_TIMEOUT. If `cancel` is non-NULL and
- * *cancel is non-zero after an EINTR, returns SHMCHAN_E_INTERRUPTED. */
+ * *cancel is non-zero before a wait or after an EINTR, returns
+ * SHMCHAN_E_INTERRUPTED. */
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_semop(int semid, struct sembuf *ops, size_t nops,
                                                    int64_t timeout_ns,
                                                    const volatile sig_atomic_t *cancel,

@@ -40,11 +40,38 @@ int64_t shmchan_deadline_left_ns(int64_t deadline)
     return left > 0 ? left : 0;
 }
 
-int64_t shmchan_next_sleep_ns(int64_t deadline)
+void shmchan_wait_begin(shmchan_wait_t *w, int timeout_ms, const volatile sig_atomic_t *cancel)
 {
-    const int64_t left = shmchan_deadline_left_ns(deadline);
+    w->timeout_ms = timeout_ms;
+    w->started = 0;
+    w->deadline = 0;
+    w->cancel = cancel;
+}
+
+int shmchan_wait_cancelled(const volatile sig_atomic_t *cancel)
+{
+    return cancel != NULL && *cancel != 0;
+}
+
+shmchan_err_t shmchan_wait_gate(shmchan_wait_t *w, int64_t *sleep_ns)
+{
+    *sleep_ns = 0;
+    if (shmchan_wait_cancelled(w->cancel)) {
+        return SHMCHAN_E_INTERRUPTED;
+    }
+    if (!w->started) {
+        w->deadline = shmchan_deadline_after_ms(w->timeout_ms);
+        w->started = 1;
+    }
+    const int64_t left = shmchan_deadline_left_ns(w->deadline);
+    if (left <= 0) {
+        return SHMCHAN_E_TIMEOUT;
+    }
+    /* Sleep at most one liveness period: the caller looks at its peer's
+     * token (and the cancel flag, here) at least that often. */
     const int64_t period = (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
-    return left < period ? left : period;
+    *sleep_ns = left < period ? left : period;
+    return SHMCHAN_OK;
 }
 
 static inline void cpu_relax(void)

@@ -31,8 +31,29 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_wake_wait(int semid, unsigned short sem
 int64_t shmchan_deadline_after_ms(int timeout_ms);
 int64_t shmchan_deadline_left_ns(int64_t deadline);
 
-/* The next sleep: what is left, capped at the liveness period. */
-int64_t shmchan_next_sleep_ns(int64_t deadline);
+/* The gate of a blocking call. Every round of every loop that may sleep
+ * passes through shmchan_wait_gate, and nowhere else decides to stop: the
+ * cancel flag first (a flag already set wins over data that merely might
+ * arrive), then the deadline. The deadline is the loop's bound, and no
+ * peer can extend it: a peer that keeps a lane looking busy makes the loop
+ * go round, never makes the gate answer later. The clock is read only once
+ * a call has to wait (the deadline starts at the first gate). */
+typedef struct shmchan_wait {
+    int timeout_ms;
+    int started;
+    int64_t deadline; /* monotonic ns, valid once started */
+    const volatile sig_atomic_t *cancel;
+} shmchan_wait_t;
+
+void shmchan_wait_begin(shmchan_wait_t *w, int timeout_ms, const volatile sig_atomic_t *cancel);
+
+/* 1 if the caller's cancel flag is set (a cheap volatile load). */
+int shmchan_wait_cancelled(const volatile sig_atomic_t *cancel);
+
+/* SHMCHAN_OK with *sleep_ns = min(time left, the liveness period) > 0;
+ * SHMCHAN_E_INTERRUPTED if the cancel flag is set; SHMCHAN_E_TIMEOUT once
+ * the deadline has passed. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_wait_gate(shmchan_wait_t *w, int64_t *sleep_ns);
 
 /* Bounded spin before sleeping: calls ready(arg) until it returns non-zero
  * or spin_ns nanoseconds have passed. Returns ready's last answer. */

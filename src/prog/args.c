@@ -112,17 +112,17 @@ int shmchan_prog_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_
 
 int shmchan_prog_parse_mode(const char *text, unsigned *out)
 {
-    static const struct {
-        const char *spelling;
-        unsigned mode;
-    } modes[] = {{"0600", 0600u}, {"0620", 0620u}, {"0640", 0640u}, {"0660", 0660u}};
+    static const char *const group_modes[] = {"0620", "0640", "0660"};
     if (text == NULL || out == NULL) {
         return -1;
     }
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-        if (strcmp(text, modes[i].spelling) == 0) {
-            *out = modes[i].mode;
-            return 0;
+    if (strcmp(text, "0600") == 0) {
+        *out = 0600u;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof group_modes / sizeof group_modes[0]; i++) {
+        if (strcmp(text, group_modes[i]) == 0) {
+            return -2;
         }
     }
     return -1;
@@ -332,8 +332,16 @@ static enum match server_option(cursor_t *c, shmchan_prog_server_args_t *out, in
     if (once(c, &seen[5], "--mode") != 0) {
         return FAILED;
     }
-    if (shmchan_prog_parse_mode(v, &out->mode) != 0) {
-        set_error(c->err, c->err_len, "invalid mode '%s': expected 0600, 0620, 0640 or 0660", v);
+    const int mode_result = shmchan_prog_parse_mode(v, &out->mode);
+    if (mode_result == -2) {
+        set_error(c->err, c->err_len,
+                  "mode '%s' refused: only 0600 is supported (with a group mode any group member "
+                  "could forge the server's liveness and write every client's messages)",
+                  v);
+        return FAILED;
+    }
+    if (mode_result != 0) {
+        set_error(c->err, c->err_len, "invalid mode '%s': the only mode is 0600", v);
         return FAILED;
     }
     return MATCHED;

@@ -37,9 +37,10 @@ int shmchan_prog_parse_key(const char *text, key_t *out);
 /* An unsigned decimal in [min, max], no leading zero. Returns 0 or -1. */
 int shmchan_prog_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out);
 
-/* A channel mode: exactly "0600", "0620", "0640" or "0660" (the modes the
- * library creates with: owner read/write, group bits allowed, never world
- * bits). Returns 0 and sets *out, or -1. */
+/* A channel mode: exactly "0600", the one mode the library creates with.
+ * Returns 0 and sets *out; -2 for a group mode ("0620", "0640", "0660":
+ * accepted once, refused now, docs/threat-model.md "Group modes"); -1 for
+ * anything else. */
 int shmchan_prog_parse_mode(const char *text, unsigned *out);
 
 /* ------------------------------------------------------ command lines */

@@ -3,7 +3,10 @@
  */
 #include "src/prog/io.h"
 
+#include "src/prog/escape.h"
+
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 
 volatile sig_atomic_t shmchan_prog_caught_signal = 0;
@@ -65,9 +68,20 @@ void shmchan_prog_say(FILE *stream, const char *fmt, ...)
 
 void shmchan_prog_say_bytes(FILE *stream, const char *prefix, const void *data, size_t len)
 {
+    const uint8_t *p = data;
+    char chunk[1024];
     (void)fputs(prefix, stream);
-    if (len > 0) {
-        (void)fwrite(data, 1, len, stream);
+    /* Each round consumes at least one byte (the chunk holds far more than
+     * one escaped unit), so this ends after at most len rounds. */
+    while (len > 0) {
+        size_t used = 0;
+        const size_t n = shmchan_escape_terminal(p, len, chunk, sizeof chunk, &used);
+        if (used == 0) {
+            break;
+        }
+        (void)fwrite(chunk, 1, n, stream);
+        p += used;
+        len -= used;
     }
     (void)fputc('\n', stream);
     (void)fflush(stream);

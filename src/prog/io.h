@@ -31,8 +31,10 @@ const char *shmchan_prog_signal_name(int sig);
  * reads the pipe or file as soon as it is printed. */
 void shmchan_prog_say(FILE *stream, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* `prefix`, the bytes data[0, len) exactly as they are (NULs included),
- * a newline; then fflush. */
+/* `prefix`, the peer's bytes data[0, len) escaped for a terminal (escape.h:
+ * controls and malformed UTF-8 as \xHH, a backslash as \\, so that one
+ * message is one line and no byte can act on the terminal), a newline;
+ * then fflush. */
 void shmchan_prog_say_bytes(FILE *stream, const char *prefix, const void *data, size_t len);
 
 #endif /* SHMCHAN_PROG_IO_H */

@@ -124,12 +124,15 @@ static void test_mode(void **state)
     unsigned m = 0;
     assert_int_equal(shmchan_prog_parse_mode("0600", &m), 0);
     assert_int_equal(m, 0600u);
-    assert_int_equal(shmchan_prog_parse_mode("0620", &m), 0);
-    assert_int_equal(m, 0620u);
-    assert_int_equal(shmchan_prog_parse_mode("0640", &m), 0);
-    assert_int_equal(m, 0640u);
-    assert_int_equal(shmchan_prog_parse_mode("0660", &m), 0);
-    assert_int_equal(m, 0660u);
+    /* The group modes are refused, with their own answer (a reason). */
+    static const char *const group[] = {"0620", "0640", "0660"};
+    for (size_t i = 0; i < sizeof group / sizeof group[0]; i++) {
+        m = 1;
+        if (shmchan_prog_parse_mode(group[i], &m) != -2) {
+            fail_msg("group mode '%s' not refused as such", group[i]);
+        }
+        assert_int_equal(m, 1);
+    }
     static const char *const bad[] = {"600",   "0666", "0644",  "0700", "00600",
                                       "0600 ", "",     "0o600", "384"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -170,7 +173,7 @@ static void test_server_every_option(void **state)
     char err[256];
     assert_int_equal(PARSE(shmchan_prog_parse_server_args, &a, err, "--key", "0x10", "--greet",
                            "--max-clients=3", "--max-payload", "100", "--lane-capacity=4096",
-                           "--mode", "0640"),
+                           "--mode", "0600"),
                      SHMCHAN_PROG_ARGS_RUN);
     assert_int_equal(a.key, 16);
     assert_int_equal(a.greet, 1);
@@ -178,7 +181,7 @@ static void test_server_every_option(void **state)
     assert_int_equal(a.max_clients, 3);
     assert_int_equal(a.max_payload, 100);
     assert_int_equal(a.lane_capacity, 4096);
-    assert_int_equal(a.mode, 0640);
+    assert_int_equal(a.mode, 0600);
 
     assert_int_equal(PARSE(shmchan_prog_parse_server_args, &a, err, "--greet=two  words"),
                      SHMCHAN_PROG_ARGS_RUN);
@@ -223,6 +226,8 @@ static void test_server_errors(void **state)
                  "--max-payload");
     expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--mode", "0666"), err,
                  "invalid mode '0666'");
+    expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--mode", "0660"), err,
+                 "mode '0660' refused: only 0600 is supported");
     expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--keyx=1"), err,
                  "unknown option '--keyx=1'");
     expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--greeting"), err,
