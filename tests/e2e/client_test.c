@@ -50,14 +50,25 @@ static void put_repeat(bytes_t *b, char c, size_t n)
     free(tmp);
 }
 
-/* One line to send, and what the server must print for it. */
-static void line_both(bytes_t *in, bytes_t *want, const void *data, size_t len)
+/* One line to send, and what the server must print for it: `shown`, or
+ * the bytes themselves when shown is NULL (printable text is unchanged). */
+static void line_shown(bytes_t *in, bytes_t *want, const void *data, size_t len,
+                       const char *shown)
 {
     put(in, data, len);
     puts_(in, "\n");
     puts_(want, "Server received: ");
-    put(want, data, len);
+    if (shown != NULL) {
+        puts_(want, shown);
+    } else {
+        put(want, data, len);
+    }
     puts_(want, "\n");
+}
+
+static void line_both(bytes_t *in, bytes_t *want, const void *data, size_t len)
+{
+    line_shown(in, want, data, len, NULL);
 }
 
 static void assert_bytes_equal(const char *got, size_t got_len, const bytes_t *want)
@@ -87,9 +98,9 @@ static void test_lines_arrive_exactly(void **state)
     puts_(&want, E2E_CHAT_SERVER_HEAD);
     line_both(&in, &want, "", 0);
     line_both(&in, &want, "  two  spaces  ", 15);
-    line_both(&in, &want, "tab\there", 8);
-    line_both(&in, &want, "carriage return kept\r", 21);
-    line_both(&in, &want, "nul\0inside", 10);
+    line_shown(&in, &want, "tab\there", 8, "tab\\x09here");
+    line_shown(&in, &want, "carriage return kept\r", 21, "carriage return kept\\x0d");
+    line_shown(&in, &want, "nul\0inside", 10, "nul\\x00inside");
     line_both(&in, &want, "", 0);
     bytes_t max = {NULL, 0};
     put_repeat(&max, 'm', 4096); /* exactly the default maximum payload */
@@ -117,6 +128,44 @@ static void test_lines_arrive_exactly(void **state)
     free(in.p);
     free(want.p);
     free(max.p);
+    e2e_assert_no_ipc_left();
+}
+
+/* Terminal injection (docs/threat-model.md): no byte a client sends can act
+ * on the server's terminal. Each line below is what a hostile client would
+ * type to retitle the window, write the clipboard (OSC 52), erase or
+ * overwrite the line, or forge a status line; the server must print each
+ * as one line of visible escapes, and leave printable text (UTF-8
+ * included) alone. The expected texts are written out by hand from the
+ * rule in docs/programs.md, not computed by the code under test. */
+static void test_control_bytes_shown_escaped(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(6);
+    assert_int_equal(e2e_start_server(&server, key, NULL), 0);
+    bytes_t in = {NULL, 0};
+    bytes_t want = {NULL, 0};
+    puts_(&want, E2E_CHAT_SERVER_HEAD);
+    static const char title[] = "\x1b]0;owned\x07";
+    line_shown(&in, &want, title, sizeof title - 1, "\\x1b]0;owned\\x07");
+    static const char clip[] = "\x1b]52;c;ZXZpbA==\x1b\\";
+    line_shown(&in, &want, clip, sizeof clip - 1, "\\x1b]52;c;ZXZpbA==\\x1b\\\\");
+    static const char erase[] = "\x1b[2K\x1b[1Aabc";
+    line_shown(&in, &want, erase, sizeof erase - 1, "\\x1b[2K\\x1b[1Aabc");
+    static const char forged[] = "x\rServer shutting down...";
+    line_shown(&in, &want, forged, sizeof forged - 1, "x\\x0dServer shutting down...");
+    static const char c1[] = "raw \x9b" "31m utf8 \xc2\x9b" "31m del \x7f";
+    line_shown(&in, &want, c1, sizeof c1 - 1, "raw \\x9b31m utf8 \\xc2\\x9b31m del \\x7f");
+    static const char bad_utf8[] = "bad \xff\xc3 end \xe2\x82";
+    line_shown(&in, &want, bad_utf8, sizeof bad_utf8 - 1, "bad \\xff\\xc3 end \\xe2\\x82");
+    static const char text[] = "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x99\x82 a\\x1b";
+    line_shown(&in, &want, text, sizeof text - 1,
+               "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x99\x82 a\\\\x1b");
+    assert_int_equal(e2e_run_client(&client, key, in.p, in.len), 0);
+    stop_server_with_exit(key, &want);
+    assert_bytes_equal(server.out, server.out_len, &want);
+    free(in.p);
+    free(want.p);
     e2e_assert_no_ipc_left();
 }
 
@@ -223,6 +272,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lines_arrive_exactly, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_control_bytes_shown_escaped, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_overlong_line_refused_next_delivered, e2e_setup,
                                         e2e_teardown),
         cmocka_unit_test_setup_teardown(test_full_lane_waits_in_order, e2e_setup, e2e_teardown),

@@ -54,6 +54,22 @@ static void test_greet_custom_text(void **state)
     e2e_assert_no_ipc_left();
 }
 
+/* The greeting comes from the server, a peer of the client: its control
+ * bytes are shown escaped on one line (docs/programs.md). The server's own
+ * echo of its argument is the operator's text and stays as given. */
+static void test_greeting_controls_escaped(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(6);
+    const char *const greet[] = {"--greet=hi\x1b]0;t\x07\rFAKE\nline2\\", NULL};
+    assert_int_equal(e2e_start_server(&server, key, greet), 0);
+    assert_int_equal(e2e_run_client(&client, key, NULL, 0), 0);
+    assert_string_equal(client.out,
+                        "Data read from memory: hi\\x1b]0;t\\x07\\x0dFAKE\\x0aline2\\\\\n");
+    assert_int_equal(e2e_finish(&server, E2E_DEADLINE_MS), 0);
+    e2e_assert_no_ipc_left();
+}
+
 /* Seed 004 with the client's input piped, as ci/demo.sh runs it: no
  * prompts (stdin is not a terminal). */
 static void test_seed004_chat_piped(void **state)
@@ -130,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_seed000_greet, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_greet_custom_text, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_greeting_controls_escaped, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_seed004_chat_piped, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_seed004_chat_tty, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_exit_from_one_client_ends_all, e2e_setup,
