@@ -117,10 +117,8 @@ static void judge_segment(const shmchan_probe_facts_t *f, shmchan_judgement_t *o
              * server's exit, or did a process with alter permission? */
             if (!shmchan_server_token_released(f->sem_alive, f->sem_alive_pid, f->shm.cpid)) {
                 decide(out, SHMCHAN_VERDICT_LIVE, 0, 0,
-                       "key 0x%08x: the server's liveness token is 0, but was last changed by "
-                       "pid %d, not by the kernel at the exit of the server (pid %d, the "
-                       "segment's creator): not provably dead; if it is, remove it by hand "
-                       "(ipcrm -s %d -m %d)",
+                       "key 0x%08x: liveness token 0, but last changed by pid %d, not by the "
+                       "exit of server pid %d: not provably dead (if it is: ipcrm -s %d -m %d)",
                        key, (int)f->sem_alive_pid, (int)f->shm.cpid, f->sem.semid, f->shm.shmid);
                 return;
             }

@@ -38,6 +38,7 @@
 #include "src/layout.h"
 #include "src/shm_atomic.h"
 #include "src/shmchan.h"
+#include "tests/peer_map.h"
 #include "tests/testutil.h"
 
 /* Generous deadline for anything that should happen "at once"; only a hung
@@ -222,42 +223,6 @@ static void round_trip_here(shmchan_server_t *srv, shmchan_client_t *cli, uint32
 
 /* ----------------------------------------------- the test as a peer */
 
-/* The test's own view of a channel's segment, for playing a hostile peer
- * or watching a waiting flag. */
-typedef struct peer_map {
-    int shmid;
-    uint8_t *base;
-    size_t size;
-    shmchan_layout_t layout;
-} peer_map_t;
-
-static int peer_attach(key_t key, int readonly, peer_map_t *m)
-{
-    memset(m, 0, sizeof *m);
-    m->shmid = shmget(key, 0, 0);
-    if (m->shmid < 0) {
-        return -1;
-    }
-    struct shmid_ds ds;
-    if (shmctl(m->shmid, IPC_STAT, &ds) < 0) {
-        return -1;
-    }
-    void *p = shmat(m->shmid, NULL, readonly ? SHM_RDONLY : 0);
-    if (p == (void *)-1) {
-        return -1;
-    }
-    m->base = p;
-    m->size = (size_t)ds.shm_segsz;
-    shmchan_header_info_t hdr;
-    if (shmchan_layout_read_header(m->base, m->size, &hdr) != SHMCHAN_OK) {
-        (void)shmdt(p);
-        m->base = NULL;
-        return -1;
-    }
-    m->layout = hdr.layout;
-    return 0;
-}
-
 /* peer_attach in the test process: registered for the teardown. */
 static void peer_attach_here(key_t key, int readonly, peer_map_t *m)
 {
@@ -280,18 +245,6 @@ static void peer_detach_here(peer_map_t *m)
     }
     assert_int_equal(shmdt(m->base), 0);
     m->base = NULL;
-}
-
-/* Control block of one lane of `slot`: which is SHMCHAN_SLOT_OFF_C2S_CTL
- * or SHMCHAN_SLOT_OFF_S2C_CTL. */
-static uint8_t *peer_ctl(const peer_map_t *m, uint32_t slot, unsigned which)
-{
-    return m->base + shmchan_layout_slot_offset(&m->layout, slot) + which;
-}
-
-static uint8_t *peer_c2s_ring(const peer_map_t *m, uint32_t slot)
-{
-    return m->base + shmchan_layout_c2s_ring_offset(&m->layout, slot);
 }
 
 /* Writes n bytes into a ring at free-running position pos (wrapping). */

@@ -1,0 +1,279 @@
+/*
+ * reclaim_race_test.c - reclaim and rollback at the worst moments
+ * (docs/lifecycle.md "Key already taken", "Rollback").
+ *
+ * Linked with -Wl,--wrap for semctl, shmctl and shmat (statically, so the
+ * calls made inside the library are the wrapped ones). Unarmed, a wrapper
+ * passes the call through; armed, it acts out one moment a real system can
+ * produce but a test cannot time:
+ *   - another cleaner removes a stale channel between our probe and our
+ *     reclaim (`clean --stale` or a second server, racing);
+ *   - a server is killed between the two removals of its rollback;
+ *   - the id we stat'ed names a bigger set by the time we GETALL it.
+ * Each test failed on the code before the fix it names (docs/testing.md).
+ */
+/* SEM_STAT/SEM_INFO are GNU extensions of <sys/sem.h>. */
+#define _GNU_SOURCE 1
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "src/shmchan.h"
+#include "tests/testutil.h"
+
+#define T_MS 10000
+
+union test_semun {
+    int val;
+    struct semid_ds *buf;
+    unsigned short *array;
+    struct seminfo *info;
+};
+
+int __real_semctl(int semid, int semnum, int cmd, ...);
+int __real_shmctl(int shmid, int cmd, struct shmid_ds *buf);
+void *__real_shmat(int shmid, const void *shmaddr, int shmflg);
+int __wrap_semctl(int semid, int semnum, int cmd, ...);
+int __wrap_shmctl(int shmid, int cmd, struct shmid_ds *buf);
+void *__wrap_shmat(int shmid, const void *shmaddr, int shmflg);
+
+static struct {
+    /* Another cleaner: at the next GETVAL (the reclaim's re-check; the probe
+     * reads values with GETALL), remove everything at this key first. */
+    int race_key_armed;
+    key_t race_key;
+    /* A killed rollback: the next shmat fails, and the first IPC_RMID after
+     * that is carried out, then the process exits at once. */
+    int kill_in_rollback;
+    /* A grown set: right after the first IPC_STAT of `grow_semid`, the id
+     * names a set of GROWN_NSEMS semaphores: a later IPC_STAT says so, and
+     * a GETALL would write that many. */
+    int grow_semid;
+    int grow_stats;
+    int getall_overflow; /* GETALL called while the set looked grown */
+} g;
+
+#define GROWN_NSEMS 4000
+
+static int semctl_takes_arg(int cmd)
+{
+    switch (cmd) {
+    case SETVAL:
+    case GETALL:
+    case SETALL:
+    case IPC_STAT:
+    case IPC_SET:
+    case IPC_INFO:
+    case SEM_INFO:
+    case SEM_STAT:
+#ifdef SEM_STAT_ANY
+    case SEM_STAT_ANY:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void remove_everything_at(key_t key)
+{
+    const int semid = semget(key, 0, 0);
+    if (semid >= 0) {
+        (void)__real_semctl(semid, 0, IPC_RMID);
+    }
+    const int shmid = shmget(key, 0, 0);
+    if (shmid >= 0) {
+        (void)__real_shmctl(shmid, IPC_RMID, NULL);
+    }
+}
+
+int __wrap_semctl(int semid, int semnum, int cmd, ...)
+{
+    union test_semun arg = {.buf = NULL};
+    if (semctl_takes_arg(cmd)) {
+        va_list ap;
+        va_start(ap, cmd);
+        arg = va_arg(ap, union test_semun);
+        va_end(ap);
+    }
+    if (cmd == GETVAL && g.race_key_armed) {
+        g.race_key_armed = 0;
+        remove_everything_at(g.race_key);
+    }
+    if (cmd == IPC_RMID && g.kill_in_rollback == 2) {
+        const int r = __real_semctl(semid, semnum, cmd);
+        _exit(r == 0 ? 0 : 1);
+    }
+    if (g.grow_semid > 0 && semid == g.grow_semid) {
+        if (cmd == IPC_STAT) {
+            const int r = __real_semctl(semid, semnum, cmd, arg);
+            if (r == 0 && g.grow_stats++ >= 1) {
+                arg.buf->sem_nsems = GROWN_NSEMS;
+            }
+            return r;
+        }
+        if (cmd == GETALL && g.grow_stats >= 1) {
+            g.getall_overflow = 1;
+        }
+    }
+    return __real_semctl(semid, semnum, cmd, arg);
+}
+
+int __wrap_shmctl(int shmid, int cmd, struct shmid_ds *buf)
+{
+    if (cmd == IPC_RMID && g.kill_in_rollback == 2) {
+        const int r = __real_shmctl(shmid, cmd, buf);
+        _exit(r == 0 ? 0 : 1);
+    }
+    return __real_shmctl(shmid, cmd, buf);
+}
+
+void *__wrap_shmat(int shmid, const void *shmaddr, int shmflg)
+{
+    if (g.kill_in_rollback == 1) {
+        g.kill_in_rollback = 2;
+        errno = ENOMEM;
+        return (void *)-1;
+    }
+    return __real_shmat(shmid, shmaddr, shmflg);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    memset(&g, 0, sizeof g);
+    testutil_purge_key_block(testutil_key(0));
+    return 0;
+}
+
+static void assert_no_ipc_left(void)
+{
+    assert_int_equal(testutil_count_shm(), 0);
+    assert_int_equal(testutil_count_sem(), 0);
+    assert_int_equal(testutil_count_attach(), 0);
+}
+
+/* A server that dies without a word: the kernel gives its token back. */
+static int die_serving_main(void *p)
+{
+    const key_t key = *(const key_t *)p;
+    shmchan_server_t *srv = NULL;
+    if (shmchan_server_create(key, NULL, &srv, NULL) != SHMCHAN_OK) {
+        return 1;
+    }
+    _exit(0);
+}
+
+static void leave_stale_channel(key_t key)
+{
+    key_t k = key;
+    const pid_t pid = testutil_spawn(die_serving_main, &k);
+    assert_true(pid > 0);
+    assert_int_equal(testutil_wait(pid, T_MS), 0);
+    shmchan_channel_info_t info;
+    assert_int_equal(shmchan_inspect(key, &info, NULL), SHMCHAN_OK);
+    assert_int_equal(info.status, SHMCHAN_STATUS_STALE);
+}
+
+/* Someone else reclaimed the stale channel between our probe and our
+ * re-check: not our failure; probe again, find the key free, create. */
+static void test_reclaim_race_lost_to_another_cleaner(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(1);
+    leave_stale_channel(key);
+    g.race_key = key;
+    g.race_key_armed = 1;
+    shmchan_server_t *srv = NULL;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    const shmchan_err_t err = shmchan_server_create(key, NULL, &srv, &d);
+    print_message("server_create after a lost reclaim race: %s: %s\n", shmchan_errname(err),
+                  d.text);
+    assert_int_equal(g.race_key_armed, 0); /* the race was run */
+    assert_int_equal(err, SHMCHAN_OK);
+    assert_non_null(srv);
+    shmchan_server_destroy(srv);
+    assert_no_ipc_left();
+}
+
+/* A creation that failed after shmget, killed between the two removals of
+ * its rollback: what is left must be reclaimable by the next server. */
+static int rollback_killed_main(void *p)
+{
+    const key_t key = *(const key_t *)p;
+    g.kill_in_rollback = 1;
+    shmchan_server_t *srv = NULL;
+    (void)shmchan_server_create(key, NULL, &srv, NULL);
+    return 2; /* the rollback never removed anything: the wrapper did not run */
+}
+
+static void test_rollback_killed_between_removals(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(2);
+    key_t k = key;
+    const pid_t pid = testutil_spawn(rollback_killed_main, &k);
+    assert_true(pid > 0);
+    assert_int_equal(testutil_wait(pid, T_MS), 0);
+    const int left = testutil_count_shm() + testutil_count_sem();
+    print_message("objects left by the killed rollback: %d segment(s), %d set(s)\n",
+                  testutil_count_shm(), testutil_count_sem());
+    assert_int_equal(left, 1);
+
+    shmchan_server_t *srv = NULL;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    const shmchan_err_t err = shmchan_server_create(key, NULL, &srv, &d);
+    print_message("server_create over the leftover: %s: %s\n", shmchan_errname(err), d.text);
+    assert_int_equal(err, SHMCHAN_OK);
+    shmchan_server_destroy(srv);
+    assert_no_ipc_left();
+}
+
+/* The id names a bigger set by the time of GETALL: the count that sizes the
+ * buffer is asked for right before it, and a set that no longer fits is
+ * refused instead of read. */
+static void test_getall_sized_by_the_kernel_now(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(3);
+    shmchan_server_t *srv = NULL;
+    assert_int_equal(shmchan_server_create(key, NULL, &srv, NULL), SHMCHAN_OK);
+    g.grow_semid = shmchan_server_semid(srv);
+    shmchan_channel_info_t info;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    (void)shmchan_inspect(key, &info, &d);
+    print_message("inspect with a grown set: %s (%s); GETALL on it: %s\n",
+                  shmchan_status_name(info.status), info.reason,
+                  g.getall_overflow ? "called" : "not called");
+    assert_int_equal(g.getall_overflow, 0);
+    assert_true(g.grow_stats >= 1); /* the library looked at the set */
+    assert_int_not_equal(info.status, SHMCHAN_STATUS_STALE);
+    g.grow_semid = 0;
+    shmchan_server_destroy(srv);
+    assert_no_ipc_left();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_reclaim_race_lost_to_another_cleaner, teardown),
+        cmocka_unit_test_teardown(test_rollback_killed_between_removals, teardown),
+        cmocka_unit_test_teardown(test_getall_sized_by_the_kernel_now, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
