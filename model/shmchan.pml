@@ -127,8 +127,12 @@
 #define ST_READY 1
 #define ST_CLOSING 2
 
-/* Server's private slot state (server.c, enum slot_state). KICKED follows
- * a lane fault only, which honest peers never cause (asserted below). */
+/* Server's private slot state: the machine of src/slot_fsm.h, collapsed.
+ * OFFERED here is slot_fsm's UNOFFERED and OFFERED (the model offers in
+ * the same step as the reset); ACTIVE is its ACTIVE, LEAVING, DRAINING and
+ * LEFT (the model drains a released slot in one step, GOODBYE being just a
+ * frame). KICKED follows a lane fault only, which honest peers never cause
+ * (asserted below). docs/model.md, "Model step -> code", maps each step. */
 #define OFFERED 0
 #define ACTIVE 1
 

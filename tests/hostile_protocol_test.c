@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -247,21 +248,23 @@ static void test_goodbye_flood_cannot_pin_wait(void **state)
 
 /* --------------------------------- 2. the cancel flag, whenever it is set */
 
-static volatile sig_atomic_t g_cancel;
+/* The programs' flag, in a shared page (setup_cancel_page) so that a child
+ * process can set it. */
+static volatile sig_atomic_t *g_cancel;
 
 static void test_cancel_already_set(void **state)
 {
     (void)state;
     const key_t key = testutil_key(2);
-    g_cancel = 0;
-    shmchan_server_t *srv = make_server(key, &g_cancel);
-    shmchan_client_t *cli = make_client(key, &g_cancel);
+    *g_cancel = 0;
+    shmchan_server_t *srv = make_server(key, g_cancel);
+    shmchan_client_t *cli = make_client(key, g_cancel);
     shmchan_event_t ev;
     expect_event(srv, SHMCHAN_EVENT_CONNECT, &ev);
     static uint8_t buf[64];
     uint32_t len = 0;
 
-    g_cancel = 1;
+    *g_cancel = 1;
     /* Each would wait (nothing to receive, nobody to connect) or has work
      * it could do (send has room): a set flag wins over both, at once. */
     assert_int_equal(shmchan_server_wait(srv, 3000, &ev, buf, sizeof buf), SHMCHAN_E_INTERRUPTED);
@@ -270,28 +273,28 @@ static void test_cancel_already_set(void **state)
     assert_int_equal(shmchan_server_send(srv, ev.client, "x", 1, 3000), SHMCHAN_E_INTERRUPTED);
     shmchan_client_options_t o;
     shmchan_client_options_init(&o);
-    o.cancel = &g_cancel;
+    o.cancel = g_cancel;
     shmchan_client_t *second = NULL;
     assert_int_equal(shmchan_client_connect(key, &o, &second, NULL), SHMCHAN_E_INTERRUPTED);
     assert_null(second);
 
-    g_cancel = 0;
+    *g_cancel = 0;
     shmchan_client_disconnect(cli);
     shmchan_server_destroy(srv);
     assert_no_ipc_left();
 }
 
-/* Sets the flag once thread `tid` is asleep in the kernel (state 'S' in
- * /proc), without a signal: no EINTR will tell the sleeper. */
-struct canceller {
-    pid_t tid;
-    int saw_sleep;
-};
+/* Sets the flag once thread `tid` of process `pid` is asleep in the
+ * kernel (state 'S' in /proc), without a signal: no EINTR tells the
+ * sleeper. The canceller is a child process writing the flag in a shared
+ * page (g_cancel points there): a thread would race with the library's
+ * plain read of the flag in ThreadSanitizer's eyes, as a signal handler in
+ * the same thread does not. */
 
-static int thread_sleeping(pid_t tid)
+static int thread_sleeping(pid_t pid, pid_t tid)
 {
     char path[64];
-    (void)snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    (void)snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
         return 0;
@@ -303,56 +306,75 @@ static int thread_sleeping(pid_t tid)
     return close_paren != NULL && close_paren[1] == ' ' && close_paren[2] == 'S';
 }
 
-static void *canceller_main(void *p)
+struct canceller {
+    pid_t pid, tid;
+};
+
+/* Exit 0: saw the thread asleep, then set the flag; 1: set it anyway at
+ * the deadline (the test then fails on the exit status). */
+static int canceller_main(void *p)
 {
-    struct canceller *c = p;
+    const struct canceller *c = p;
     const int64_t end = testutil_now_ms() + T_MS;
-    while (testutil_now_ms() < end) {
-        if (thread_sleeping(c->tid)) {
-            c->saw_sleep = 1;
-            break;
+    int saw = 0;
+    while (!saw && testutil_now_ms() < end) {
+        saw = thread_sleeping(c->pid, c->tid);
+        if (!saw) {
+            sched_yield();
         }
-        sched_yield();
     }
-    g_cancel = 1;
-    return NULL;
+    *g_cancel = 1;
+    return saw ? 0 : 1;
 }
 
-static pthread_t start_canceller(struct canceller *c)
+static pid_t start_canceller(void)
 {
-    c->tid = (pid_t)syscall(SYS_gettid);
-    c->saw_sleep = 0;
-    g_cancel = 0;
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, canceller_main, c), 0);
-    return th;
+    struct canceller c = {getpid(), (pid_t)syscall(SYS_gettid)};
+    *g_cancel = 0;
+    const pid_t pid = testutil_spawn(canceller_main, &c);
+    assert_true(pid > 0);
+    return pid;
+}
+
+static int setup_cancel_page(void **state)
+{
+    (void)state;
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        return -1;
+    }
+    g_cancel = p;
+    return 0;
+}
+
+static int teardown_cancel_page(void **state)
+{
+    (void)state;
+    return munmap((void *)(uintptr_t)g_cancel, 4096);
 }
 
 static void test_cancel_set_between_sleeps(void **state)
 {
     (void)state;
     const key_t key = testutil_key(3);
-    g_cancel = 0;
-    shmchan_server_t *srv = make_server(key, &g_cancel);
+    *g_cancel = 0;
+    shmchan_server_t *srv = make_server(key, g_cancel);
     shmchan_event_t ev;
     static uint8_t buf[64];
 
-    struct canceller c;
-    pthread_t th = start_canceller(&c);
+    pid_t canceller = start_canceller();
     assert_int_equal(shmchan_server_wait(srv, 5000, &ev, buf, sizeof buf), SHMCHAN_E_INTERRUPTED);
-    assert_int_equal(pthread_join(th, NULL), 0);
-    assert_true(c.saw_sleep);
+    assert_int_equal(testutil_wait(canceller, T_MS), 0);
 
-    g_cancel = 0;
-    shmchan_client_t *cli = make_client(key, &g_cancel);
+    *g_cancel = 0;
+    shmchan_client_t *cli = make_client(key, g_cancel);
     expect_event(srv, SHMCHAN_EVENT_CONNECT, &ev);
     uint32_t len = 0;
-    th = start_canceller(&c);
+    canceller = start_canceller();
     assert_int_equal(shmchan_client_recv(cli, buf, sizeof buf, &len, 5000), SHMCHAN_E_INTERRUPTED);
-    assert_int_equal(pthread_join(th, NULL), 0);
-    assert_true(c.saw_sleep);
+    assert_int_equal(testutil_wait(canceller, T_MS), 0);
 
-    g_cancel = 0;
+    *g_cancel = 0;
     shmchan_client_disconnect(cli);
     shmchan_server_destroy(srv);
     assert_no_ipc_left();
@@ -381,17 +403,15 @@ static void test_connect_wait_cancelled(void **state)
     shmchan_client_options_t o;
     shmchan_client_options_init(&o);
     o.connect_timeout_ms = 5000;
-    o.cancel = &g_cancel;
-    struct canceller c;
-    pthread_t th = start_canceller(&c);
+    o.cancel = g_cancel;
+    const pid_t canceller = start_canceller();
     shmchan_client_t *cli = NULL;
     shmchan_diag_t d;
     memset(&d, 0, sizeof d);
     assert_int_equal(shmchan_client_connect(key, &o, &cli, &d), SHMCHAN_E_INTERRUPTED);
-    assert_int_equal(pthread_join(th, NULL), 0);
-    assert_true(c.saw_sleep);
+    assert_int_equal(testutil_wait(canceller, T_MS), 0);
     assert_null(cli);
-    g_cancel = 0;
+    *g_cancel = 0;
     assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
     assert_no_ipc_left();
 }
@@ -643,5 +663,5 @@ int main(void)
         cmocka_unit_test_teardown(test_forged_offer_withdrawn, teardown),
         cmocka_unit_test_teardown(test_reset_slot_never_replays, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_cancel_page, teardown_cancel_page);
 }

@@ -432,6 +432,24 @@ static void s_dead_nsems_mismatch(shmchan_probe_facts_t *f)
     f->header.layout.nsems = NSEMS_3 + 4u;
 }
 
+/* The token is 0, but the kernel says another process changed it last:
+ * a peer's semop or SETVAL, not the server's exit (threat-model row 26). */
+static void s_token_down_by_other_pid(shmchan_probe_facts_t *f)
+{
+    add_dead_set(f);
+    add_segment(f);
+    f->sem_alive_pid = SERVER_PID + 7;
+}
+
+/* Neither pid visible from our pid namespace: nothing is proved. */
+static void s_token_down_pids_zero(shmchan_probe_facts_t *f)
+{
+    add_dead_set(f);
+    add_segment(f);
+    f->sem_alive_pid = 0;
+    f->shm.cpid = 0;
+}
+
 static void s_dead_no_magic_same_pid(shmchan_probe_facts_t *f)
 {
     add_dead_set(f);
@@ -575,6 +593,9 @@ static const judge_case_t k_cases[] = {
     {"dead server, valid segment, unattached", s_dead_valid_unattached, V(STALE), 1, 1, NULL},
     {"dead server, valid segment, 5 attached", s_dead_valid_attached, V(STALE), 1, 1,
      "5 process(es)"},
+    {"token down by another pid (forged)", s_token_down_by_other_pid, V(LIVE), 0, 0,
+     "not provably dead"},
+    {"token down, pids unknown (0)", s_token_down_pids_zero, V(LIVE), 0, 0, "not provably dead"},
     {"dead server, segment names another set", s_dead_semid_mismatch, V(FOREIGN), 0, 0,
      "semaphore set 78"},
     {"dead server, segment of another size set", s_dead_nsems_mismatch, V(FOREIGN), 0, 0, NULL},
