@@ -67,26 +67,6 @@ static struct {
 
 #define GROWN_NSEMS 4000
 
-static int semctl_takes_arg(int cmd)
-{
-    switch (cmd) {
-    case SETVAL:
-    case GETALL:
-    case SETALL:
-    case IPC_STAT:
-    case IPC_SET:
-    case IPC_INFO:
-    case SEM_INFO:
-    case SEM_STAT:
-#ifdef SEM_STAT_ANY
-    case SEM_STAT_ANY:
-#endif
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 static void remove_everything_at(key_t key)
 {
     const int semid = semget(key, 0, 0);
@@ -102,7 +82,7 @@ static void remove_everything_at(key_t key)
 int __wrap_semctl(int semid, int semnum, int cmd, ...)
 {
     union test_semun arg = {.buf = NULL};
-    if (semctl_takes_arg(cmd)) {
+    if (testutil_semctl_takes_arg(cmd)) {
         va_list ap;
         va_start(ap, cmd);
         arg = va_arg(ap, union test_semun);

@@ -193,28 +193,10 @@ int __wrap_semget(key_t key, int nsems, int semflg)
 
 /* semctl(2): the fourth argument exists only for these commands; glibc's
  * own semctl reads it under the same condition. */
-static int semctl_takes_arg(int cmd)
-{
-    switch (cmd) {
-    case IPC_STAT:
-    case IPC_SET:
-    case IPC_INFO:
-    case SEM_INFO:
-    case SEM_STAT:
-    case SEM_STAT_ANY:
-    case GETALL:
-    case SETALL:
-    case SETVAL:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 int __wrap_semctl(int semid, int semnum, int cmd, ...)
 {
     union test_semun arg = {.buf = NULL};
-    if (semctl_takes_arg(cmd)) {
+    if (testutil_semctl_takes_arg(cmd)) {
         va_list ap;
         va_start(ap, cmd);
         arg = va_arg(ap, union test_semun);

@@ -281,3 +281,23 @@ uint64_t testutil_rand(uint64_t *state)
     *state = x;
     return x * 0x2545F4914F6CDD1Dull;
 }
+
+int testutil_semctl_takes_arg(int cmd)
+{
+    switch (cmd) {
+    case IPC_STAT:
+    case IPC_SET:
+    case IPC_INFO:
+    case SEM_INFO:
+    case SEM_STAT:
+#ifdef SEM_STAT_ANY
+    case SEM_STAT_ANY:
+#endif
+    case GETALL:
+    case SETALL:
+    case SETVAL:
+        return 1;
+    default:
+        return 0;
+    }
+}

@@ -54,6 +54,10 @@ int testutil_read_full(int fd, void *dst, size_t n, int timeout_ms);
 /* Writes all n bytes (EINTR retried). 0 on success, -1 on error. */
 int testutil_write_full(int fd, const void *src, size_t n);
 
+/* 1 if semctl(2) command `cmd` takes the fourth (union semun) argument: a
+ * -Wl,--wrap=semctl wrapper must know whether to read it from its varargs. */
+int testutil_semctl_takes_arg(int cmd);
+
 /* xorshift64*: deterministic, seeded from the environment variable
  * SHMCHAN_TEST_SEED if set (printed by the caller for replay). */
 uint64_t testutil_seed(void);
