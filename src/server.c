@@ -370,6 +370,11 @@ shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *o
     }
     srv->scan_due = 1;
     *out = srv;
+    if (diag != NULL) {
+        /* A reclaim race lost and retried (clear_key) may have left the
+         * text of its failure: on success the diag says nothing. */
+        memset(diag, 0, sizeof *diag);
+    }
     return SHMCHAN_OK;
 }
 

@@ -185,6 +185,7 @@ static void test_reclaim_race_lost_to_another_cleaner(void **state)
     assert_int_equal(g.race_key_armed, 0); /* the race was run */
     assert_int_equal(err, SHMCHAN_OK);
     assert_non_null(srv);
+    assert_string_equal(d.text, ""); /* the lost race left no stale text */
     shmchan_server_destroy(srv);
     assert_no_ipc_left();
 }
