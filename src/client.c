@@ -18,7 +18,7 @@
 #include "channel_internal.h"
 #include "lane.h"
 #include "layout.h"
-#include "probe.h"
+#include "judge.h"
 #include "safety.h"
 #include "shm_atomic.h"
 #include "sysv.h"
@@ -146,7 +146,7 @@ static shmchan_err_t wait_ready(shmchan_client_t *cli, int timeout_ms, shmchan_d
     }
 }
 
-/* SHMCHAN_E_CLOSED once the kernel says the server is dead (probe.h, the
+/* SHMCHAN_E_CLOSED once the kernel says the server is dead (judge.h, the
  * one rule): a token that anyone else took down proves nothing. */
 static shmchan_err_t server_alive(shmchan_client_t *cli, shmchan_diag_t *diag)
 {

@@ -8,7 +8,7 @@
  * stale 0660 channel of ours left by an older server, which a new server
  * would refuse as "more permissive than asked for" — never anything of
  * another user's, and never anything live or unidentified: "stale" rests
- * on the kernel's record of who took the token down (probe.h), whatever
+ * on the kernel's record of who took the token down (judge.h), whatever
  * the mode let others do.
  */
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * judge.c - the verdict on what sits at a key (pure; see probe.h).
+ * judge.c - the verdict on what sits at a key (pure; see judge.h).
  *
  * Principle (after PostgreSQL's sysv_shmem.c): remove only what is provably
  * ours and provably dead; when unsure, refuse. "Ours" needs the kernel's
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "probe.h"
+#include "judge.h"
 
 const char *shmchan_verdict_name(shmchan_verdict_t verdict)
 {

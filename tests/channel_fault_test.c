@@ -1090,7 +1090,7 @@ static void test_foreign_wrong_size_beside_dead_set(void **state)
     create_wrong_size_segment(key, (uint32_t)semid);
     /* The client validates the segment before it asks whether the server
      * is dead: the liveness rule needs the segment's creator pid
-     * (probe.h, shmchan_server_token_released). */
+     * (judge.h, shmchan_server_token_released). */
     assert_refused(key, "wrong-size segment with our magic beside our dead marked set",
                    SHMCHAN_E_FOREIGN, SHMCHAN_E_LAYOUT_SIZE);
     remove_at_key(key);

@@ -15,7 +15,7 @@
 
 /* ------------------------------------------------- failure reporting */
 
-/* Room for a judge reason quoted in full (probe.h: 200 bytes) beside the
+/* Room for a judge reason quoted in full (judge.h: 200 bytes) beside the
  * case's name and key. */
 static char g_ctx[512];
 

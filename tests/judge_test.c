@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "src/probe.h"
+#include "src/judge.h"
 #include "src/shmchan.h"
 #include "tests/check.h"
 
