@@ -47,8 +47,10 @@ if ! [[ "$timeout_secs" =~ ^[0-9]+$ ]]; then
 fi
 
 # Without --config=libfuzzer, //fuzz:<name>_fuzzer is the replay driver:
-# it would treat every libFuzzer flag as an input file.
-if ! "$bin" -help=1 2>&1 | grep -q -- '-max_total_time'; then
+# it would treat every libFuzzer flag as an input file. (The help text is
+# read whole: grep -q closing the pipe early would SIGPIPE the binary.)
+help="$("$bin" -help=1 2>&1 || true)"
+if ! grep -q -- '-max_total_time' <<<"$help"; then
   echo "${name}_run: $bin is not a libFuzzer binary;" \
     "run: bazel run --config=libfuzzer //fuzz:${name}_run -- ..." >&2
   exit 2
