@@ -5,7 +5,8 @@
 #                   [--no-merge] [--minimize] [harness...]
 #   --engine     libfuzzer (default), afl, or both (libFuzzer first)
 #   --seconds    campaign length per harness and engine (default 60)
-#   --smoke      for CI: 10 s per harness with both engines, corpus untouched
+#   --smoke      for CI: 10 s per harness with both engines, corpus untouched,
+#                and 2 s of `bazel run --config=libfuzzer //fuzz:<first>_run`
 #   --no-merge   do not merge new inputs into fuzz/corpus/
 #   --minimize   no campaign: re-minimise fuzz/corpus/<name>/ with libFuzzer
 #                (-merge=1; seed-* files kept) and print files, bytes and
@@ -45,6 +46,7 @@ engine=libfuzzer
 seconds=60
 merge=1
 merge_only=0
+smoke=0
 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -52,7 +54,7 @@ while [ $# -gt 0 ]; do
     --engine=*) engine="${1#*=}"; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
     --seconds=*) seconds="${1#*=}"; shift ;;
-    --smoke) engine=both; seconds=10; merge=0; shift ;;
+    --smoke) engine=both; seconds=10; merge=0; smoke=1; shift ;;
     --no-merge) merge=0; shift ;;
     --minimize|--merge-only) merge_only=1; engine=libfuzzer; shift ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
@@ -373,6 +375,21 @@ for e in "${engines[@]}"; do
     fi
   done
 done
+# The rules_fuzzing-style launcher (fuzz/run_fuzzer.sh) starts a campaign
+# with its dictionary and corpus and writes where it says.
+if [ "$smoke" -eq 1 ]; then
+  h="${harnesses[0]}"
+  rm -rf "$OUT/run"
+  if $BAZEL run --config=libfuzzer --symlink_prefix=/ "//fuzz:${h}_run" -- --timeout_secs 2 \
+       --fuzzing_output_root "$OUT/run" >"$OUT/run.log" 2>&1 &&
+     grep -q "^Done [0-9]* runs" "$OUT/run.log" && [ -d "$OUT/run/$h/corpus" ]; then
+    echo "${h}_run   bazel run //fuzz:${h}_run -- --timeout_secs 2: ok ($(find "$OUT/run/$h/corpus" -type f | wc -l) new inputs)"
+  else
+    tail -10 "$OUT/run.log" >&2
+    echo "fuzz.sh: bazel run //fuzz:${h}_run failed (log: $OUT/run.log)" >&2
+    status=1
+  fi
+fi
 if [ "$status" -ne 0 ]; then
   echo "fuzz.sh: FAILED: findings saved under fuzz/regressions/ (or an engine failed)"
 else
