@@ -2,13 +2,20 @@
 # Fuzzing campaigns over the harnesses in fuzz/ (docs/fuzzing.md).
 #
 # Usage: ci/fuzz.sh [--engine libfuzzer|afl|both] [--seconds N] [--smoke]
-#                   [--no-merge] [--merge-only] [harness...]
+#                   [--no-merge] [--minimize] [harness...]
 #   --engine     libfuzzer (default), afl, or both (libFuzzer first)
 #   --seconds    campaign length per harness and engine (default 60)
-#   --smoke      for CI: 10 s per harness with both engines, corpus untouched
+#   --smoke      for CI: 10 s per harness with both engines, corpus untouched,
+#                and 2 s of `bazel run --config=libfuzzer //fuzz:<first>_run`
 #   --no-merge   do not merge new inputs into fuzz/corpus/
-#   --merge-only no campaign: re-minimise fuzz/corpus/<name>/ with libFuzzer
-#   harness      decode, roundtrip, layout, lane, args (default: all of them)
+#   --minimize   no campaign: re-minimise fuzz/corpus/<name>/ with libFuzzer
+#                (-merge=1; seed-* files kept) and print files, bytes and
+#                coverage (libFuzzer cov: edges, ft: features, from
+#                replaying the corpus) before and after; a harness that
+#                would lose an edge (or over 1% of its features) keeps its
+#                old corpus and fails the run.
+#                (--merge-only is the old name.)
+#   harness      as listed in fuzz/harnesses.bzl (default: all of them)
 #
 # For each harness and engine, one campaign at a time under `nice -n 19`
 # (the machine is shared): starting from fuzz/corpus/<name>/ (both engines
@@ -39,6 +46,7 @@ engine=libfuzzer
 seconds=60
 merge=1
 merge_only=0
+smoke=0
 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,9 +54,9 @@ while [ $# -gt 0 ]; do
     --engine=*) engine="${1#*=}"; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
     --seconds=*) seconds="${1#*=}"; shift ;;
-    --smoke) engine=both; seconds=10; merge=0; shift ;;
+    --smoke) engine=both; seconds=10; merge=0; smoke=1; shift ;;
     --no-merge) merge=0; shift ;;
-    --merge-only) merge_only=1; engine=libfuzzer; shift ;;
+    --minimize|--merge-only) merge_only=1; engine=libfuzzer; shift ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) harnesses+=("${1%_fuzzer}"); shift ;;
@@ -309,10 +317,52 @@ for h in "${harnesses[@]}"; do
     exit 2
   fi
 done
+# "files bytes cov ft" of a corpus directory: every input replayed once
+# (-runs=0); cov and ft from libFuzzer's INITED line.
+corpus_figures() {
+  local h="$1" dir="$2" log
+  log="$OUT/libfuzzer/$h/figures.log"
+  mkdir -p "$(dirname "$log")"
+  (cd "$(dirname "$log")" && nice -n 19 "$LF_BIN/${h}_fuzzer" -runs=0 -timeout=30 \
+     -rss_limit_mb=4096 "$dir" >"$log" 2>&1) || return 1
+  local inited
+  inited=$(grep -E '^#[0-9]+[[:space:]]+INITED ' "$log" | tail -1)
+  printf '%s %s %s %s\n' "$(find "$dir" -maxdepth 1 -type f | wc -l)" \
+    "$(find "$dir" -maxdepth 1 -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" \
+    "$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$inited")" \
+    "$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$inited")"
+}
+
 if [ "$merge_only" -eq 1 ]; then
+  printf '%-10s %22s   %22s\n' harness "before: files bytes cov ft" "after: files bytes cov ft"
   for h in "${harnesses[@]}"; do
-    echo "=== re-minimising fuzz/corpus/$h"
-    libfuzzer_merge "$h" ""
+    backup="$OUT/libfuzzer/$h/corpus-before"
+    rm -rf "$backup"
+    mkdir -p "$backup"
+    cp -p "fuzz/corpus/$h"/* "$backup/"
+    if ! before=$(corpus_figures "$h" "$ROOT/fuzz/corpus/$h"); then
+      echo "fuzz.sh: $h: replaying the corpus failed (log: $OUT/libfuzzer/$h/figures.log)" >&2
+      status=1
+      continue
+    fi
+    libfuzzer_merge "$h" "" >/dev/null
+    after=$(corpus_figures "$h" "$ROOT/fuzz/corpus/$h") || after="0 0 0 0"
+    read -r _ _ cov0 ft0 <<<"$before"
+    read -r _ _ cov1 ft1 <<<"$after"
+    if [ -z "$cov0" ] || [ -z "$ft0" ]; then
+      echo "fuzz.sh: $h: no coverage figures (log: $OUT/libfuzzer/$h/figures.log)" >&2
+      status=1
+    fi
+    printf '%-10s %22s   %22s\n' "$h" "$before" "$after"
+    # Edges must all stay. Features (edge x hit-count bucket) may move by
+    # a few: the inputs run in another order and a first-call-only path
+    # (lazy initialisation) lands in a different bucket; more than 1% is a loss.
+    if [ "${cov1:-0}" -lt "${cov0:-0}" ] || [ $(( ${ft1:-0} * 100 )) -lt $(( ${ft0:-0} * 99 )) ]; then
+      echo "fuzz.sh: $h: minimising lost coverage (cov $cov0 -> $cov1, ft $ft0 -> $ft1): old corpus kept" >&2
+      find "fuzz/corpus/$h" -maxdepth 1 -type f -delete
+      cp -p "$backup"/* "fuzz/corpus/$h/"
+      status=1
+    fi
   done
   exit "$status"
 fi
@@ -325,6 +375,21 @@ for e in "${engines[@]}"; do
     fi
   done
 done
+# The rules_fuzzing-style launcher (fuzz/run_fuzzer.sh) starts a campaign
+# with its dictionary and corpus and writes where it says.
+if [ "$smoke" -eq 1 ]; then
+  h="${harnesses[0]}"
+  rm -rf "$OUT/run"
+  if $BAZEL run --config=libfuzzer --symlink_prefix=/ "//fuzz:${h}_run" -- --timeout_secs 2 \
+       --fuzzing_output_root "$OUT/run" >"$OUT/run.log" 2>&1 &&
+     grep -q "^Done [0-9]* runs" "$OUT/run.log" && [ -d "$OUT/run/$h/corpus" ]; then
+    echo "${h}_run   bazel run //fuzz:${h}_run -- --timeout_secs 2: ok ($(find "$OUT/run/$h/corpus" -type f | wc -l) new inputs)"
+  else
+    tail -10 "$OUT/run.log" >&2
+    echo "fuzz.sh: bazel run //fuzz:${h}_run failed (log: $OUT/run.log)" >&2
+    status=1
+  fi
+fi
 if [ "$status" -ne 0 ]; then
   echo "fuzz.sh: FAILED: findings saved under fuzz/regressions/ (or an engine failed)"
 else

@@ -17,7 +17,11 @@ set -euo pipefail
 #   spin                model checker for the protocol model
 #   gnuplot-nox         benchmark plots
 #   util-linux, procps  ipcs/ipcrm/unshare and sysctl used by tests and docs
-#   python3             ci/coverage.sh reads llvm-cov's JSON summary with it
+#   python3             ci/coverage.sh reads llvm-cov's JSON summary with it;
+#                       .clusterfuzzlite/build.sh reads fuzz/harnesses.bzl; the
+#                       e2e ctl_test parses shmchanctl --json (/usr/bin/python3)
+#   zip, unzip          ci/oss_fuzz.sh: .clusterfuzzlite/build.sh zips the seed
+#                       corpora (<fuzzer>_seed_corpus.zip), the check unzips them
 PACKAGES=(
   bazel-bootstrap
   bazel-rules-java
@@ -32,6 +36,8 @@ PACKAGES=(
   util-linux
   procps
   python3
+  zip
+  unzip
 )
 
 missing=()

@@ -1,7 +1,9 @@
 # fuzz/sources.sh - sourced by ci/afl_build.sh and ci/coverage.sh, which
-# compile the harnesses outside Bazel. Bazel stays the one place where a
-# harness and its sources are listed: both scripts ask it (a query, no
-# build) instead of keeping a second list that could drift.
+# compile the harnesses outside Bazel. fuzz/harnesses.bzl is the one list
+# of harnesses; fuzz/BUILD makes its targets from it, and both scripts ask
+# Bazel (a query, no build) instead of keeping a second list that could
+# drift. (.clusterfuzzlite/build.sh, which cannot run Bazel, reads the list
+# itself; //fuzz:<name>_fuzzer_sources_test keeps the two views equal.)
 #
 # Needs: cwd = workspace root, $BAZEL (e.g. "bazel --output_base=...").
 

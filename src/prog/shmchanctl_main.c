@@ -15,8 +15,8 @@
 static void print_usage(FILE *out)
 {
     (void)fprintf(
-        out, "Usage: shmchanctl list [--all]\n"
-             "       shmchanctl inspect --key KEY\n"
+        out, "Usage: shmchanctl list [--all] [--json]\n"
+             "       shmchanctl inspect --key KEY [--json]\n"
              "       shmchanctl clean --stale [--key KEY] [--dry-run]\n"
              "       shmchanctl --help | --version\n"
              "\n"
@@ -32,13 +32,16 @@ static void print_usage(FILE *out)
              "    --key KEY       only the channel at KEY: refused, with the reason, unless it\n"
              "                    is stale\n"
              "    --dry-run       say what would be removed, remove nothing\n"
+             "  --json            (list, inspect) print one JSON document instead of text;\n"
+             "                    on failure the document has an \"error\" member\n"
              "\n"
              "KEY is decimal or 0x hex, 1..0xffffffff.\n"
              "\n"
              "Exit status:\n"
              "  0  done (list, inspect of an existing object, clean that removed all it named)\n"
-             "  1  runtime error: nothing at the inspected key, a named channel not stale, a\n"
-             "     removal that failed, kernel errors\n"
+             "  1  runtime error: nothing at the inspected key (with --json: a document with\n"
+             "     status \"absent\"), a named channel not stale, a removal that failed,\n"
+             "     kernel errors\n"
              "  2  bad arguments\n");
 }
 
@@ -50,6 +53,174 @@ static const char *id_text(int id, char *buf, size_t len)
     }
     (void)snprintf(buf, len, "%d", id);
     return buf;
+}
+
+/* ----------------------------------------------------------------- json */
+/*
+ * --json (docs/programs.md, "JSON output"): one JSON document on stdout,
+ * field names fixed, numbers as JSON numbers, null for what the kernel or
+ * the header does not have.
+ *
+ * Strings (RFC 8259 section 7): '"' and '\' are escaped; every control
+ * byte (< 0x20) and DEL as \u00XX (\n, \t, ... included, so no raw control
+ * byte is ever printed); bytes that form valid UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) are copied; every other
+ * byte (>= 0x80 outside a valid sequence) becomes \ufffd, the replacement
+ * character, so the document is always valid UTF-8. The library's strings
+ * are ASCII; only echoed arguments (in "error") can hold other bytes.
+ */
+
+/* Length of the valid UTF-8 sequence starting at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    const unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) {
+            lo = 0xA0; /* no overlong forms */
+        } else if (c == 0xED) {
+            hi = 0x9F; /* no UTF-16 surrogates */
+        }
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) {
+            lo = 0x90;
+        } else if (c == 0xF4) {
+            hi = 0x8F; /* nothing above U+10FFFF */
+        }
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF) {
+            return 0;
+        }
+    }
+    return len;
+}
+
+static void json_string(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    const size_t n = strlen(text);
+    (void)putchar('"');
+    for (size_t i = 0; i < n;) {
+        const unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            (void)printf("\\%c", c);
+            i++;
+        } else if (c < 0x20 || c == 0x7F) {
+            (void)printf("\\u%04x", (unsigned)c);
+            i++;
+        } else if (c < 0x80) {
+            (void)putchar(c);
+            i++;
+        } else {
+            const size_t len = utf8_len(s + i, n - i);
+            if (len == 0) {
+                (void)fputs("\\ufffd", stdout);
+                i++;
+            } else {
+                (void)fwrite(s + i, 1, len, stdout);
+                i += len;
+            }
+        }
+    }
+    (void)putchar('"');
+}
+
+/* "name": value pairs; `first` says whether a comma goes before. */
+static void json_key(const char *name, int first)
+{
+    (void)printf("%s\"%s\": ", first ? "" : ", ", name);
+}
+
+static void json_id(const char *name, int id)
+{
+    json_key(name, 0);
+    if (id < 0) {
+        (void)fputs("null", stdout);
+    } else {
+        (void)printf("%d", id);
+    }
+}
+
+static void json_u32_or_null(const char *name, uint32_t value, int present)
+{
+    json_key(name, 0);
+    if (present) {
+        (void)printf("%u", (unsigned)value);
+    } else {
+        (void)fputs("null", stdout);
+    }
+}
+
+static void json_u64_or_null(const char *name, uint64_t value, int present)
+{
+    json_key(name, 0);
+    if (present) {
+        (void)printf("%llu", (unsigned long long)value);
+    } else {
+        (void)fputs("null", stdout);
+    }
+}
+
+static void json_channel(const shmchan_channel_info_t *c)
+{
+    char text[16];
+    const int has_layout = c->max_clients != 0;
+    json_key("key", 1);
+    (void)printf("%u", (unsigned)c->key);
+    (void)snprintf(text, sizeof text, "0x%08x", (unsigned)c->key);
+    json_key("key_hex", 0);
+    json_string(text);
+    json_key("status", 0);
+    json_string(shmchan_status_name(c->status));
+    json_key("reason", 0);
+    json_string(c->reason);
+    json_id("shmid", c->shmid);
+    json_id("semid", c->semid);
+    const int present = c->status != SHMCHAN_STATUS_ABSENT;
+    json_u32_or_null("owner_uid", (uint32_t)c->uid, present);
+    json_u32_or_null("creator_uid", (uint32_t)c->cuid, present);
+    json_u32_or_null("mode", (uint32_t)c->mode, present);
+    (void)snprintf(text, sizeof text, "%04o", c->mode);
+    json_key("mode_octal", 0);
+    if (present) {
+        json_string(text);
+    } else {
+        (void)fputs("null", stdout);
+    }
+    json_u64_or_null("size", c->size, present);
+    json_u64_or_null("attached", c->nattch, present);
+    json_id("server_pid", c->server_pid > 0 ? (int)c->server_pid : -1);
+    json_u32_or_null("max_clients", c->max_clients, has_layout);
+    json_u32_or_null("max_payload", c->max_payload, has_layout);
+    json_u32_or_null("lane_capacity", c->lane_capacity, has_layout);
+    json_u32_or_null("clients", c->clients, has_layout);
+}
+
+/* {"version": 1, "command": ..., "error": {"exit_code": N, "message": ...}} */
+static int json_error(const char *command, int exit_code, const char *message)
+{
+    (void)printf("{\"version\": 1, \"command\": ");
+    if (command != NULL) {
+        json_string(command);
+    } else {
+        (void)fputs("null", stdout);
+    }
+    (void)printf(", \"error\": {\"exit_code\": %d, \"message\": ", exit_code);
+    json_string(message);
+    (void)printf("}}\n");
+    return exit_code;
 }
 
 /* ----------------------------------------------------------------- list */
@@ -69,8 +240,9 @@ static void print_row(const shmchan_channel_info_t *c)
 }
 
 /* Fills *out with every channel (growing the array until it holds all of
- * them: channels may appear between two calls). Returns the count, or -1. */
-static long collect(int include_foreign, shmchan_channel_info_t **out)
+ * them: channels may appear between two calls). Returns the count, or -1
+ * after saying why on stderr and in why[why_len]. */
+static long collect(int include_foreign, shmchan_channel_info_t **out, char *why, size_t why_len)
 {
     size_t cap = 64;
     /* Channels appearing between the calls can only grow the count so
@@ -78,7 +250,8 @@ static long collect(int include_foreign, shmchan_channel_info_t **out)
     for (int round = 0; round < 8; round++) {
         shmchan_channel_info_t *infos = calloc(cap, sizeof *infos);
         if (infos == NULL) {
-            (void)fprintf(stderr, "shmchanctl: out of memory listing channels\n");
+            (void)snprintf(why, why_len, "out of memory listing channels");
+            (void)fprintf(stderr, "shmchanctl: %s\n", why);
             return -1;
         }
         size_t count = 0;
@@ -86,8 +259,10 @@ static long collect(int include_foreign, shmchan_channel_info_t **out)
         memset(&diag, 0, sizeof diag);
         const shmchan_err_t err = shmchan_list(infos, cap, &count, include_foreign, &diag);
         if (err != SHMCHAN_OK) {
-            (void)fprintf(stderr, "shmchanctl: listing channels: %s (%s)\n",
-                          diag.text[0] != '\0' ? diag.text : "shmchan_list", shmchan_strerror(err));
+            (void)snprintf(why, why_len, "listing channels: %s (%s)",
+                           diag.text[0] != '\0' ? diag.text : "shmchan_list",
+                           shmchan_strerror(err));
+            (void)fprintf(stderr, "shmchanctl: %s\n", why);
             free(infos);
             return -1;
         }
@@ -98,16 +273,32 @@ static long collect(int include_foreign, shmchan_channel_info_t **out)
         free(infos);
         cap = count + 16;
     }
-    (void)fprintf(stderr, "shmchanctl: the set of segments kept changing while listing\n");
+    (void)snprintf(why, why_len, "the set of segments kept changing while listing");
+    (void)fprintf(stderr, "shmchanctl: %s\n", why);
     return -1;
 }
 
-static int cmd_list(int include_foreign)
+static int cmd_list(int include_foreign, int json)
 {
     shmchan_channel_info_t *infos = NULL;
-    const long n = collect(include_foreign, &infos);
+    char why[512];
+    const long n = collect(include_foreign, &infos, why, sizeof why);
     if (n < 0) {
-        return SHMCHAN_PROG_EXIT_RUNTIME;
+        return json ? json_error("list", SHMCHAN_PROG_EXIT_RUNTIME, why)
+                    : SHMCHAN_PROG_EXIT_RUNTIME;
+    }
+    if (json) {
+        /* {"version": 1, "command": "list", "all": B, "channels": [{...}, ...]} */
+        (void)printf("{\"version\": 1, \"command\": \"list\", \"all\": %s, \"channels\": [",
+                     include_foreign ? "true" : "false");
+        for (long i = 0; i < n; i++) {
+            (void)printf("%s\n  {", i == 0 ? "" : ",");
+            json_channel(&infos[i]);
+            (void)putchar('}');
+        }
+        (void)printf("%s]}\n", n > 0 ? "\n" : "");
+        free(infos);
+        return fflush(stdout) == 0 ? SHMCHAN_PROG_EXIT_OK : SHMCHAN_PROG_EXIT_RUNTIME;
     }
     (void)printf("%-10s %10s %10s %8s %-4s %12s %8s %-8s %s\n", "KEY", "SHMID", "SEMID", "OWNER",
                  "MODE", "SIZE", "ATTACHED", "STATUS", "CLIENTS");
@@ -120,16 +311,30 @@ static int cmd_list(int include_foreign)
 
 /* -------------------------------------------------------------- inspect */
 
-static int cmd_inspect(key_t key)
+static int cmd_inspect(key_t key, int json)
 {
     shmchan_channel_info_t c;
     shmchan_diag_t diag;
     memset(&diag, 0, sizeof diag);
     const shmchan_err_t err = shmchan_inspect(key, &c, &diag);
     if (err != SHMCHAN_OK) {
-        (void)fprintf(stderr, "shmchanctl: inspecting key 0x%08x: %s (%s)\n", (unsigned)key,
-                      diag.text[0] != '\0' ? diag.text : "shmchan_inspect", shmchan_strerror(err));
-        return SHMCHAN_PROG_EXIT_RUNTIME;
+        char why[512];
+        (void)snprintf(why, sizeof why, "inspecting key 0x%08x: %s (%s)", (unsigned)key,
+                       diag.text[0] != '\0' ? diag.text : "shmchan_inspect",
+                       shmchan_strerror(err));
+        (void)fprintf(stderr, "shmchanctl: %s\n", why);
+        return json ? json_error("inspect", SHMCHAN_PROG_EXIT_RUNTIME, why)
+                    : SHMCHAN_PROG_EXIT_RUNTIME;
+    }
+    if (json) {
+        /* {"version": 1, "command": "inspect", "channel": {...}}; exit 1 if absent. */
+        (void)printf("{\"version\": 1, \"command\": \"inspect\", \"channel\": {");
+        json_channel(&c);
+        (void)printf("}}\n");
+        if (fflush(stdout) != 0 || c.status == SHMCHAN_STATUS_ABSENT) {
+            return SHMCHAN_PROG_EXIT_RUNTIME;
+        }
+        return SHMCHAN_PROG_EXIT_OK;
     }
     if (c.status == SHMCHAN_STATUS_ABSENT) {
         (void)fprintf(stderr, "shmchanctl: %s\n", c.reason);
@@ -194,7 +399,8 @@ static int clean_one(key_t key, int dry_run)
 static int clean_all(int dry_run)
 {
     shmchan_channel_info_t *infos = NULL;
-    const long n = collect(0, &infos);
+    char why[512];
+    const long n = collect(0, &infos, why, sizeof why);
     if (n < 0) {
         return SHMCHAN_PROG_EXIT_RUNTIME;
     }
@@ -217,10 +423,29 @@ static int clean_all(int dry_run)
     return rc;
 }
 
+/* Takes every "--json" out of argv (not the value of a separate "--key"
+ * argument), for the shared parser, which knows only the text output.
+ * Returns the new argc. */
+static int take_json(int argc, char **argv, int *json)
+{
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--json") == 0 && strcmp(argv[i - 1], "--key") != 0) {
+            *json = 1;
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    argv[n] = NULL;
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     shmchan_prog_ctl_args_t args;
     char err[256];
+    int json = 0;
+    argc = take_json(argc, argv, &json);
     switch (shmchan_prog_parse_ctl_args(argc, (const char *const *)argv, &args, err, sizeof err)) {
     case SHMCHAN_PROG_ARGS_HELP:
         print_usage(stdout);
@@ -231,16 +456,21 @@ int main(int argc, char **argv)
     case SHMCHAN_PROG_ARGS_ERROR:
         (void)fprintf(stderr, "shmchanctl: %s\n", err);
         print_usage(stderr);
-        return SHMCHAN_PROG_EXIT_USAGE;
+        return json ? json_error(NULL, SHMCHAN_PROG_EXIT_USAGE, err) : SHMCHAN_PROG_EXIT_USAGE;
     case SHMCHAN_PROG_ARGS_RUN:
         break;
+    }
+    if (json && args.command == SHMCHAN_PROG_CTL_CLEAN) {
+        (void)fprintf(stderr, "shmchanctl: --json is for list and inspect\n");
+        print_usage(stderr);
+        return json_error("clean", SHMCHAN_PROG_EXIT_USAGE, "--json is for list and inspect");
     }
     (void)setvbuf(stdout, NULL, _IOLBF, 0);
     switch (args.command) {
     case SHMCHAN_PROG_CTL_LIST:
-        return cmd_list(args.all);
+        return cmd_list(args.all, json);
     case SHMCHAN_PROG_CTL_INSPECT:
-        return cmd_inspect(args.key);
+        return cmd_inspect(args.key, json);
     case SHMCHAN_PROG_CTL_CLEAN:
         return args.has_key ? clean_one(args.key, args.dry_run) : clean_all(args.dry_run);
     case SHMCHAN_PROG_CTL_NONE:
