@@ -295,6 +295,13 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     GUARD(shmchan_lane_init(&cli->rx, cli->base + sb + SHMCHAN_SLOT_OFF_S2C_CTL,
                             cli->base + shmchan_layout_s2c_ring_offset(&cli->layout, cli->slot),
                             cap, maxp));
+    /* The slot's generation, which the server wrote before it offered the
+     * slot (the semop of our claim orders the two): both lanes count from
+     * its range. A peer that rewrites the word only breaks its own lanes. */
+    const uint32_t generation =
+        shmchan_shm_load_u32_acquire(cli->base + sb + SHMCHAN_SLOT_OFF_GENERATION);
+    shmchan_lane_set_first_seq(&cli->tx, shmchan_layout_first_seq(generation));
+    shmchan_lane_set_first_seq(&cli->rx, shmchan_layout_first_seq(generation));
     /* Tell the server; it notices claims on its next look anyway. */
     GUARD(shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, diag));
     return SHMCHAN_OK;

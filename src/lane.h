@@ -52,6 +52,15 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_lane_init(shmchan_lane_t *lane, uint8_t
                                                    uint8_t *ring, uint32_t capacity,
                                                    uint32_t max_payload);
 
+/* The first sequence number of a fresh lane (shmchan_lane_init starts at
+ * 0). The channel starts each slot's lanes at shmchan_layout_first_seq of
+ * the slot's generation, so that no frame of an earlier client of the slot
+ * can ever be the next one expected (docs/protocol.md §5.4). */
+static inline void shmchan_lane_set_first_seq(shmchan_lane_t *lane, uint64_t seq)
+{
+    lane->seq = seq;
+}
+
 /* Zeroes the shared control words (the server does this before it offers a
  * slot to a new client, while no client can touch the lane). */
 void shmchan_lane_reset_shared(uint8_t *ctl);

@@ -131,6 +131,15 @@ uint64_t shmchan_layout_slot_offset(const shmchan_layout_t *layout, uint32_t slo
 uint64_t shmchan_layout_c2s_ring_offset(const shmchan_layout_t *layout, uint32_t slot);
 uint64_t shmchan_layout_s2c_ring_offset(const shmchan_layout_t *layout, uint32_t slot);
 
+/* The first sequence number of both lanes of a slot in `generation`: the
+ * generation in the high 32 bits. A lane would need 2^32 frames to reach
+ * the next generation's range, so a frame left in a ring by an earlier
+ * client never decodes as the next one of a later client. */
+static inline uint64_t shmchan_layout_first_seq(uint32_t generation)
+{
+    return (uint64_t)generation << 32;
+}
+
 /* Semaphore numbers. */
 uint32_t shmchan_layout_nsems(uint32_t max_clients);
 /* 1 if a set of nsems semaphores has a shmchan shape (4 + 4k, 1 <= k <= 256). */

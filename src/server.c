@@ -111,12 +111,14 @@ static void set_slot_word(shmchan_server_t *srv, uint32_t slot, unsigned off, ui
     shmchan_shm_store_u32_release(p, value);
 }
 
-/* Zeroes both lanes of a slot (control words and rings), re-binds the
- * private lane state, bumps the generation and marks it FREE. Called only
- * while no client holds the slot (OWNER_i seen 0, FREE_i not yet set).
- * The rings are zeroed, not just the indices: sequence numbers restart at
- * 0 on a new lane, so a frame left from the previous client would decode
- * as valid if anyone pointed the new head past it; zeros fail the magic. */
+/* Zeroes both lanes' control words, re-binds the private lane state, bumps
+ * the generation and marks the slot FREE. Called only while no client
+ * holds the slot (OWNER_i seen 0, FREE_i not yet set). The rings are left
+ * as they are, in O(1) whatever their size (a peer that connects and
+ * leaves in a loop must not buy a memset of two lanes per round): the
+ * lanes' sequence numbers start at the new generation's range, so a frame
+ * left by an earlier client can never be the one expected next, even if
+ * someone points the new head past it. */
 static shmchan_err_t slot_reset(shmchan_server_t *srv, uint32_t s)
 {
     struct server_slot *slot = &srv->slots[s];
@@ -127,11 +129,11 @@ static shmchan_err_t slot_reset(shmchan_server_t *srv, uint32_t s)
     uint8_t *s2c = srv->base + shmchan_layout_s2c_ring_offset(&srv->layout, s);
     shmchan_lane_reset_shared(sb + SHMCHAN_SLOT_OFF_C2S_CTL);
     shmchan_lane_reset_shared(sb + SHMCHAN_SLOT_OFF_S2C_CTL);
-    memset(c2s, 0, cap);
-    memset(s2c, 0, cap);
     GUARD(shmchan_lane_init(&slot->rx, sb + SHMCHAN_SLOT_OFF_C2S_CTL, c2s, cap, maxp));
     GUARD(shmchan_lane_init(&slot->tx, sb + SHMCHAN_SLOT_OFF_S2C_CTL, s2c, cap, maxp));
     slot->generation++;
+    shmchan_lane_set_first_seq(&slot->rx, shmchan_layout_first_seq(slot->generation));
+    shmchan_lane_set_first_seq(&slot->tx, shmchan_layout_first_seq(slot->generation));
     set_slot_word(srv, s, SHMCHAN_SLOT_OFF_GENERATION, slot->generation);
     set_slot_word(srv, s, SHMCHAN_SLOT_OFF_STATE, SHMCHAN_SLOT_STATE_FREE);
     return SHMCHAN_OK;

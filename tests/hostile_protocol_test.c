@@ -198,8 +198,9 @@ static void test_goodbye_flood_cannot_pin_wait(void **state)
     expect_event(srv, SHMCHAN_EVENT_CONNECT, &ev);
     const uint32_t slot = ev.client;
 
-    /* The client sent nothing yet: a producer from position 0, sequence 0,
-     * writes exactly what an honest client would. */
+    /* The client sent nothing yet: a producer from position 0, counting
+     * from the slot's generation as the client does, writes exactly what an
+     * honest client would. */
     peer_map_t m;
     assert_int_equal(peer_attach(key, 0, &m), 0);
     struct flood f;
@@ -209,6 +210,9 @@ static void test_goodbye_flood_cannot_pin_wait(void **state)
                                        m.layout.params.lane_capacity,
                                        m.layout.params.max_payload),
                      SHMCHAN_OK);
+    const uint32_t generation = shmchan_shm_load_u32_acquire(
+        m.base + shmchan_layout_slot_offset(&m.layout, slot) + SHMCHAN_SLOT_OFF_GENERATION);
+    shmchan_lane_set_first_seq(&f.lane, shmchan_layout_first_seq(generation));
     f.waiting_flag = ctl + SHMCHAN_LANE_OFF_PRODUCER_WAITING;
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, flood_main, &f), 0);
@@ -570,8 +574,9 @@ static void test_forged_offer_withdrawn(void **state)
 }
 
 /* A peer releases a live client's OWNER token, claims the reset slot and
- * points the new lane's head past the old client's first frame: the old
- * frame must not be delivered a second time. */
+ * points the new lane's head past the old client's first frame, still in
+ * the ring: the old frame must not be delivered a second time (its
+ * sequence number belongs to the slot's previous generation). */
 struct claim_arg {
     key_t key;
     uint32_t slot;
@@ -641,7 +646,7 @@ static void test_reset_slot_never_replays(void **state)
     assert_int_equal(err, SHMCHAN_OK);
     assert_int_equal(ev.kind, SHMCHAN_EVENT_DISCONNECT);
     assert_int_equal(ev.reason, SHMCHAN_E_PROTOCOL);
-    assert_int_equal(ev.detail, SHMCHAN_E_FRAME_MAGIC);
+    assert_int_equal(ev.detail, SHMCHAN_E_PROTOCOL); /* out of sequence */
 
     shmchan_client_disconnect(cli);
     shmchan_server_destroy(srv);
