@@ -370,8 +370,12 @@ shmchan_err_t shmchan_client_check(shmchan_client_t *cli)
     return err;
 }
 
-/* After a wait that timed out or woke: stop if the server is gone. */
-static shmchan_err_t after_sleep(shmchan_client_t *cli, shmchan_err_t waited)
+/* After a wait that timed out or woke: stop if the server is gone. The
+ * kernel is asked once a liveness period has passed in this call, however
+ * the sleeps ended: a peer that posts our semaphore every few milliseconds
+ * makes every sleep end in a wake, and must not thereby keep us from
+ * noticing a dead server until the caller's deadline. */
+static shmchan_err_t after_sleep(shmchan_client_t *cli, shmchan_wait_t *w, shmchan_err_t waited)
 {
     if (waited == SHMCHAN_E_CLOSED) {
         client_set_closed(cli);
@@ -380,8 +384,7 @@ static shmchan_err_t after_sleep(shmchan_client_t *cli, shmchan_err_t waited)
     if (waited != SHMCHAN_OK && waited != SHMCHAN_E_TIMEOUT) {
         return waited;
     }
-    if (waited == SHMCHAN_E_TIMEOUT) {
-        /* A liveness period passed without a wake: ask the kernel. */
+    if (shmchan_wait_period_due(w)) {
         return shmchan_client_check(cli);
     }
     return peer_state(cli);
@@ -429,7 +432,7 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
         const shmchan_err_t wt =
             shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_TX), sleep_ns, cli->cancel);
         shmchan_lane_set_producer_waiting(&cli->tx, 0);
-        GUARD(after_sleep(cli, wt));
+        GUARD(after_sleep(cli, &w, wt));
     }
 }
 
@@ -483,7 +486,7 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         const shmchan_err_t wt =
             shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_RX), sleep_ns, cli->cancel);
         shmchan_lane_set_consumer_waiting(&cli->rx, 0);
-        GUARD(after_sleep(cli, wt));
+        GUARD(after_sleep(cli, &w, wt));
     }
 }
 

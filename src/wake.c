@@ -45,7 +45,18 @@ void shmchan_wait_begin(shmchan_wait_t *w, int timeout_ms, const volatile sig_at
     w->timeout_ms = timeout_ms;
     w->started = 0;
     w->deadline = 0;
+    w->next_check = 0;
     w->cancel = cancel;
+}
+
+int shmchan_wait_period_due(shmchan_wait_t *w)
+{
+    const int64_t now = shmchan_sys_now_ns();
+    if (w->started && now < w->next_check) {
+        return 0;
+    }
+    w->next_check = now + (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
+    return 1;
 }
 
 int shmchan_wait_cancelled(const volatile sig_atomic_t *cancel)
@@ -61,6 +72,7 @@ shmchan_err_t shmchan_wait_gate(shmchan_wait_t *w, int64_t *sleep_ns)
     }
     if (!w->started) {
         w->deadline = shmchan_deadline_after_ms(w->timeout_ms);
+        w->next_check = shmchan_sys_now_ns() + (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
         w->started = 1;
     }
     const int64_t left = shmchan_deadline_left_ns(w->deadline);

@@ -41,7 +41,8 @@ int64_t shmchan_deadline_left_ns(int64_t deadline);
 typedef struct shmchan_wait {
     int timeout_ms;
     int started;
-    int64_t deadline; /* monotonic ns, valid once started */
+    int64_t deadline;   /* monotonic ns, valid once started */
+    int64_t next_check; /* monotonic ns: when a liveness period is next due */
     const volatile sig_atomic_t *cancel;
 } shmchan_wait_t;
 
@@ -49,6 +50,11 @@ void shmchan_wait_begin(shmchan_wait_t *w, int timeout_ms, const volatile sig_at
 
 /* 1 if the caller's cancel flag is set (a cheap volatile load). */
 int shmchan_wait_cancelled(const volatile sig_atomic_t *cancel);
+
+/* 1 once a liveness period has passed since the gate first ran or since
+ * this last said 1 (time, not the number of sleeps: a peer can end every
+ * sleep early with a post, it cannot speed up the clock). */
+int shmchan_wait_period_due(shmchan_wait_t *w);
 
 /* SHMCHAN_OK with *sleep_ns = min(time left, the liveness period) > 0;
  * SHMCHAN_E_INTERRUPTED if the cancel flag is set; SHMCHAN_E_TIMEOUT once

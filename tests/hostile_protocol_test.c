@@ -446,6 +446,77 @@ static void test_connect_sees_server_die_while_starting(void **state)
     assert_no_ipc_left();
 }
 
+/* A server that serves nothing: it creates the channel, says so, and waits
+ * to be killed. */
+struct idle_server_arg {
+    key_t key; /* the parent's: testutil_key depends on the pid */
+    testutil_event_t ready;
+};
+
+static int idle_server_main(void *p)
+{
+    struct idle_server_arg *a = p;
+    shmchan_server_t *srv = NULL;
+    if (shmchan_server_create(a->key, NULL, &srv, NULL) != SHMCHAN_OK) {
+        return 1;
+    }
+    testutil_event_signal(&a->ready);
+    for (;;) {
+        shmchan_event_t ev;
+        uint8_t buf[64];
+        (void)shmchan_server_wait(srv, 1000, &ev, buf, sizeof buf);
+    }
+}
+
+/* Re-posts a semaphore the moment it is taken ({sem == 0, sem + 1} in one
+ * blocking semop): every sleep on it ends at once. Runs until killed. */
+static int wake_flood_main(void *p)
+{
+    const struct sem_child_arg *a = p;
+    for (;;) {
+        struct sembuf ops[2] = {{.sem_num = a->num, .sem_op = 0, .sem_flg = 0},
+                                {.sem_num = a->num, .sem_op = 1, .sem_flg = 0}};
+        if (semop(a->semid, ops, 2) != 0 && errno != EINTR) {
+            return 1;
+        }
+    }
+}
+
+/* A peer that ends every sleep of a client's recv with a wake must not keep
+ * it from noticing that the server died: the kernel is asked once per
+ * liveness period of the call, however its sleeps ended. */
+static void test_wake_flood_cannot_hide_server_death(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(11);
+    struct idle_server_arg sa = {.key = key};
+    assert_int_equal(testutil_event_init(&sa.ready), 0);
+    const pid_t server = testutil_spawn(idle_server_main, &sa);
+    assert_true(server > 0);
+    assert_int_equal(testutil_event_wait(&sa.ready, T_MS), 0);
+    testutil_event_close(&sa.ready);
+    shmchan_client_t *cli = make_client(key, NULL);
+    assert_int_equal(kill(server, SIGKILL), 0);
+    assert_int_equal(testutil_wait(server, T_MS), 128 + SIGKILL);
+
+    const unsigned short rx = (unsigned short)(SHMCHAN_SEM_FIXED +
+                                               SHMCHAN_SEM_PER_SLOT * shmchan_client_slot(cli) +
+                                               SHMCHAN_SEM_SLOT_RX);
+    struct sem_child_arg a = {semid_at(key), rx, 0, 0};
+    const pid_t flood = testutil_spawn(wake_flood_main, &a);
+    assert_true(flood > 0);
+    uint8_t buf[64];
+    uint32_t len = 0;
+    const shmchan_err_t err = shmchan_client_recv(cli, buf, sizeof buf, &len, 5000);
+    assert_int_equal(kill(flood, SIGKILL), 0);
+    assert_int_equal(testutil_wait(flood, T_MS), 128 + SIGKILL);
+    assert_int_equal(err, SHMCHAN_E_CLOSED);
+    shmchan_client_disconnect(cli);
+    shmchan_channel_info_t info;
+    assert_int_equal(shmchan_remove_stale(key, 0, &info, NULL), SHMCHAN_OK);
+    assert_no_ipc_left();
+}
+
 /* ---------------------------------------- 3. liveness cannot be forged */
 
 static void test_group_modes_refused(void **state)
@@ -661,6 +732,7 @@ int main(void)
         cmocka_unit_test_teardown(test_cancel_set_between_sleeps, teardown),
         cmocka_unit_test_teardown(test_connect_wait_cancelled, teardown),
         cmocka_unit_test_teardown(test_connect_sees_server_die_while_starting, teardown),
+        cmocka_unit_test_teardown(test_wake_flood_cannot_hide_server_death, teardown),
         cmocka_unit_test_teardown(test_group_modes_refused, teardown),
         cmocka_unit_test_teardown(test_forged_death_by_semop, teardown),
         cmocka_unit_test_teardown(test_forged_death_by_setval, teardown),
