@@ -371,10 +371,11 @@ shmchan_err_t shmchan_client_check(shmchan_client_t *cli)
 }
 
 /* After a wait that timed out or woke: stop if the server is gone. The
- * kernel is asked once a liveness period has passed in this call, however
- * the sleeps ended: a peer that posts our semaphore every few milliseconds
- * makes every sleep end in a wake, and must not thereby keep us from
- * noticing a dead server until the caller's deadline. */
+ * kernel is asked after every sleep that timed out (a call shorter than a
+ * liveness period has only such sleeps), and once a period has passed in
+ * this call however the sleeps ended: a peer that posts our semaphore every
+ * few milliseconds makes every sleep end in a wake, and must not thereby
+ * keep us from noticing a dead server until the caller's deadline. */
 static shmchan_err_t after_sleep(shmchan_client_t *cli, shmchan_wait_t *w, shmchan_err_t waited)
 {
     if (waited == SHMCHAN_E_CLOSED) {
@@ -384,7 +385,8 @@ static shmchan_err_t after_sleep(shmchan_client_t *cli, shmchan_wait_t *w, shmch
     if (waited != SHMCHAN_OK && waited != SHMCHAN_E_TIMEOUT) {
         return waited;
     }
-    if (shmchan_wait_period_due(w)) {
+    const int period_due = shmchan_wait_period_due(w);
+    if (waited == SHMCHAN_E_TIMEOUT || period_due) {
         return shmchan_client_check(cli);
     }
     return peer_state(cli);

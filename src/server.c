@@ -576,6 +576,12 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
              * FREE_i tokens) an owner appeared without taking the last. */
             if ((free_tok == 0 || owner != 0) &&
                 slot_observe(srv, s, SHMCHAN_SLOT_EV_CLAIMED, ev)) {
+                if (owner == 0) {
+                    /* Nobody holds the token (a peer took FREE_i down, or
+                     * the client left already): OWNER_i's last operator is
+                     * an earlier process, not this session's. */
+                    ev->pid = 0;
+                }
                 return 1;
             }
             break;

@@ -176,10 +176,19 @@ typedef struct shmchan_event {
      * crashed or killed), SHMCHAN_E_PROTOCOL (corrupted its lane, dropped). */
     shmchan_err_t reason;
     shmchan_err_t detail; /* DISCONNECT by PROTOCOL: the codec's finding */
-    pid_t pid;            /* CONNECT: the client's pid as the kernel saw it */
+    /* CONNECT: the last process the kernel saw operate on the slot's
+     * ownership token (the claiming client), or 0 if nobody held the token
+     * at the scan. For logs: not authentication (any process of the uid can
+     * operate on the token). */
+    pid_t pid;
 } shmchan_event_t;
 
-/* Creates a channel at `key` (IPC_CREAT|IPC_EXCL). If the key is taken:
+/* Creates a channel at `key` (IPC_CREAT|IPC_EXCL). The calling process holds
+ * the channel's liveness token (SEM_UNDO): it must outlive the handle. A
+ * process that creates the server and then forks and exits (daemon()
+ * style) gives the token back as it exits, and the live channel is then
+ * judged stale: create the server in the process that serves.
+ * If the key is taken:
  * a live server -> SHMCHAN_E_ALREADY_RUNNING; a stale channel of ours ->
  * removed, then created afresh; anything else -> SHMCHAN_E_FOREIGN or
  * SHMCHAN_E_BUSY, with diag naming key, owner, mode and reason. */

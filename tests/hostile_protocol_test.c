@@ -517,6 +517,39 @@ static void test_wake_flood_cannot_hide_server_death(void **state)
     assert_no_ipc_left();
 }
 
+/* A caller that polls with calls shorter than a liveness period (50 ms)
+ * still hears of the server's death: every sleep of such a call times out,
+ * and a timed-out sleep asks the kernel. */
+static void test_short_calls_notice_server_death(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(12);
+    struct idle_server_arg sa = {.key = key};
+    assert_int_equal(testutil_event_init(&sa.ready), 0);
+    const pid_t server = testutil_spawn(idle_server_main, &sa);
+    assert_true(server > 0);
+    assert_int_equal(testutil_event_wait(&sa.ready, T_MS), 0);
+    testutil_event_close(&sa.ready);
+    shmchan_client_t *cli = make_client(key, NULL);
+    assert_int_equal(kill(server, SIGKILL), 0);
+    assert_int_equal(testutil_wait(server, T_MS), 128 + SIGKILL);
+    uint8_t buf[64];
+    uint32_t len = 0;
+    shmchan_err_t err = SHMCHAN_E_TIMEOUT;
+    int calls = 0;
+    while (err == SHMCHAN_E_TIMEOUT && calls < 40) {
+        err = shmchan_client_recv(cli, buf, sizeof buf, &len, 50);
+        calls++;
+    }
+    print_message("recv(50 ms) after the server's SIGKILL: %s at call %d\n",
+                  shmchan_errname(err), calls);
+    assert_int_equal(err, SHMCHAN_E_CLOSED);
+    shmchan_client_disconnect(cli);
+    shmchan_channel_info_t info;
+    assert_int_equal(shmchan_remove_stale(key, 0, &info, NULL), SHMCHAN_OK);
+    assert_no_ipc_left();
+}
+
 /* ---------------------------------------- 3. liveness cannot be forged */
 
 static void test_group_modes_refused(void **state)
@@ -733,6 +766,7 @@ int main(void)
         cmocka_unit_test_teardown(test_connect_wait_cancelled, teardown),
         cmocka_unit_test_teardown(test_connect_sees_server_die_while_starting, teardown),
         cmocka_unit_test_teardown(test_wake_flood_cannot_hide_server_death, teardown),
+        cmocka_unit_test_teardown(test_short_calls_notice_server_death, teardown),
         cmocka_unit_test_teardown(test_group_modes_refused, teardown),
         cmocka_unit_test_teardown(test_forged_death_by_semop, teardown),
         cmocka_unit_test_teardown(test_forged_death_by_setval, teardown),
