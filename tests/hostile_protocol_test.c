@@ -651,6 +651,39 @@ static void test_free_token_flood(void **state)
     assert_no_ipc_left();
 }
 
+/* A peer takes an offered slot's FREE_i down without claiming it: the server
+ * sees a claim, reports CONNECT with pid 0 (nobody holds the token, so its
+ * last operator is not this session's), then the DISCONNECT that pairs it,
+ * and offers the slot again. */
+static void test_phantom_claim_has_no_pid(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(13);
+    shmchan_server_t *srv = make_server(key, NULL);
+    /* An earlier client leaves its pid on OWNER_0. */
+    shmchan_client_t *cli = make_client(key, NULL);
+    shmchan_event_t ev;
+    expect_event(srv, SHMCHAN_EVENT_CONNECT, &ev);
+    assert_int_equal(ev.pid, getpid());
+    const uint32_t slot = ev.client;
+    shmchan_client_disconnect(cli);
+    expect_event(srv, SHMCHAN_EVENT_DISCONNECT, &ev);
+
+    const int semid = semid_at(key);
+    const unsigned short free_sem =
+        (unsigned short)(SHMCHAN_SEM_FIXED + SHMCHAN_SEM_PER_SLOT * slot + SHMCHAN_SEM_SLOT_FREE);
+    sem_op_as_other_process(semid, free_sem, 1, 0);
+    expect_event(srv, SHMCHAN_EVENT_CONNECT, &ev);
+    assert_int_equal(ev.client, slot);
+    assert_int_equal(ev.pid, 0);
+    expect_event(srv, SHMCHAN_EVENT_DISCONNECT, &ev);
+    assert_int_equal(ev.client, slot);
+    assert_int_equal(ev.reason, SHMCHAN_E_CLOSED);
+    assert_int_equal(sem_value(semid, free_sem), 1); /* on offer again */
+    shmchan_server_destroy(srv);
+    assert_no_ipc_left();
+}
+
 /* A token posted on a slot that is not on offer is withdrawn by the next
  * scan, so it cannot let a client in without an offer. */
 static void test_forged_offer_withdrawn(void **state)
@@ -772,6 +805,7 @@ int main(void)
         cmocka_unit_test_teardown(test_forged_death_by_setval, teardown),
         cmocka_unit_test_teardown(test_free_token_flood, teardown),
         cmocka_unit_test_teardown(test_forged_offer_withdrawn, teardown),
+        cmocka_unit_test_teardown(test_phantom_claim_has_no_pid, teardown),
         cmocka_unit_test_teardown(test_reset_slot_never_replays, teardown),
     };
     return cmocka_run_group_tests(tests, setup_cancel_page, teardown_cancel_page);
