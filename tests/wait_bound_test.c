@@ -98,11 +98,12 @@ static int storm_main(void *p)
     return 0;
 }
 
-static void storm_start(struct storm *s, long first_ns, long period_ns)
+static void storm_start_with(struct storm *s, long first_ns, long period_ns,
+                             void (*handler)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1; /* no SA_RESTART: semop returns EINTR */
+    sa.sa_handler = handler; /* no SA_RESTART: semop returns EINTR */
     assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -111,6 +112,11 @@ static void storm_start(struct storm *s, long first_ns, long period_ns)
     assert_true(s->pid > 0);
     close(fds[0]);
     s->stop_fd = fds[1];
+}
+
+static void storm_start(struct storm *s, long first_ns, long period_ns)
+{
+    storm_start_with(s, first_ns, period_ns, on_usr1);
 }
 
 static void storm_stop(struct storm *s)
@@ -165,6 +171,44 @@ static void test_semop_bounded(void **state)
     assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
 }
 
+/* The cancel flag (sysv.h): set before the call, or by the handler of a
+ * signal that interrupts it, the call returns INTERRUPTED at once, not
+ * TIMEOUT after its time (found by mutation testing: the library's callers
+ * all recover the flag through the wait gate, so nothing but this direct
+ * call tells the two apart). */
+static volatile sig_atomic_t g_cancel;
+
+static void on_usr1_cancel(int sig)
+{
+    (void)sig;
+    g_cancel = 1;
+}
+
+static void test_semop_cancel(void **state)
+{
+    (void)state;
+    const int semid = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+    assert_true(semid >= 0);
+    struct sembuf op = {.sem_num = 0, .sem_op = -1, .sem_flg = 0};
+    g_cancel = 1;
+    assert_int_equal(shmchan_sys_semop(semid, &op, 1, 10000000000LL, &g_cancel, NULL),
+                     SHMCHAN_E_INTERRUPTED);
+
+    g_cancel = 0;
+    struct storm s;
+    storm_start_with(&s, 50000000L, 0, on_usr1_cancel); /* one signal, 50 ms in */
+    const int64_t t0 = testutil_now_ms();
+    const shmchan_err_t err =
+        shmchan_sys_semop(semid, &op, 1, 10000000000LL, &g_cancel, NULL);
+    const int64_t elapsed = testutil_now_ms() - t0;
+    storm_stop(&s);
+    print_message("semop cancelled by a handler after %lld ms of a 10 s timeout\n",
+                  (long long)elapsed);
+    assert_int_equal(err, SHMCHAN_E_INTERRUPTED);
+    assert_true(elapsed < 10000);
+    assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
+}
+
 /* The channel: a client's recv on an empty lane and the server's wait on
  * an idle channel, each sleeping in slices of one liveness period. */
 static void test_channel_waits_bounded(void **state)
@@ -213,6 +257,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_semop_bounded),
+        cmocka_unit_test(test_semop_cancel),
         cmocka_unit_test(test_channel_waits_bounded),
     };
     return cmocka_run_group_tests_name("wait_bound", tests, NULL, NULL);
