@@ -120,10 +120,25 @@ static void test_set_shape_differs_from_header(void **state)
     assert_no_ipc_left();
 }
 
+/* A liveness token at 0 that no process ever operated (GETPID 0: no pid
+ * recorded, or one outside our pid namespace) proves nothing (probe.h, the
+ * one rule): the client connects rather than call the channel dead or fail
+ * (found by mutation testing: treating a pid of 0 as an error survived). */
+static void test_token_never_operated(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(195);
+    const handmade_spec_t spec = {.token_untouched = 1};
+    build(key, &spec);
+    expect_connect(key, SHMCHAN_OK, NULL);
+    handmade_remove(key);
+    assert_no_ipc_left();
+}
+
 static int teardown(void **state)
 {
     (void)state;
-    for (unsigned salt = 191; salt <= 194; salt++) {
+    for (unsigned salt = 191; salt <= 195; salt++) {
         handmade_remove(testutil_key(salt));
     }
     return 0;
@@ -136,6 +151,7 @@ int main(void)
         cmocka_unit_test_teardown(test_extra_mode_bits_refused, teardown),
         cmocka_unit_test_teardown(test_header_names_other_set, teardown),
         cmocka_unit_test_teardown(test_set_shape_differs_from_header, teardown),
+        cmocka_unit_test_teardown(test_token_never_operated, teardown),
     };
     return cmocka_run_group_tests_name("client_trust", tests, NULL, NULL);
 }

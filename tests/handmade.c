@@ -64,10 +64,10 @@ static int sem_add(int semid, unsigned short num, short op)
 /* What a server's creation leaves in a set: marker, token, READY, offers.
  * No SEM_UNDO: the token stays up after this process moves on (a live
  * server as far as any client can tell). */
-static int init_set(int semid)
+static int init_set(int semid, int token)
 {
     if (sem_add(semid, SHMCHAN_SEM_MARKER, SHMCHAN_SEM_MARKER_VALUE) != 0 ||
-        sem_add(semid, SHMCHAN_SEM_SERVER_ALIVE, 1) != 0 ||
+        (token && sem_add(semid, SHMCHAN_SEM_SERVER_ALIVE, 1) != 0) ||
         sem_add(semid, SHMCHAN_SEM_READY, 1) != 0) {
         return -1;
     }
@@ -96,13 +96,13 @@ int handmade_build(key_t key, const handmade_spec_t *spec)
     }
     const int semid = semget(key, 0, 0);
     const int shmid = shmget(key, 0, 0);
-    if (semid < 0 || shmid < 0 || init_set(semid) != 0) {
+    if (semid < 0 || shmid < 0 || init_set(semid, !spec->token_untouched) != 0) {
         return 10;
     }
     uint32_t named = (uint32_t)semid;
     if (spec->header_names_other_set) {
         g_other_set = semget(IPC_PRIVATE, (int)nsems, IPC_CREAT | 0600);
-        if (g_other_set < 0 || init_set(g_other_set) != 0) {
+        if (g_other_set < 0 || init_set(g_other_set, 1) != 0) {
             return 10;
         }
         named = (uint32_t)g_other_set;

@@ -20,6 +20,7 @@ typedef struct handmade_spec {
     int shm_by_other;      /* shmget run as HANDMADE_OTHER_UID */
     int header_names_other_set; /* the header names a second set, not the one at the key */
     int set_one_slot_more; /* the set has the semaphores of one more slot than the header */
+    int token_untouched;   /* the liveness token never operated: value 0, last pid 0 */
 } handmade_spec_t;
 
 /* Builds the channel at `key` (2 slots, max_payload 64, lane 256).

@@ -171,6 +171,21 @@ static void test_semop_bounded(void **state)
     assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
 }
 
+/* A deadline already behind by the time the timeout is computed (1 ns):
+ * a timeout, never a negative timespec that semtimedop would refuse with
+ * EINVAL (mapped to CLOSED: a live channel reported gone). */
+static void test_semop_tiny_timeout(void **state)
+{
+    (void)state;
+    const int semid = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+    assert_true(semid >= 0);
+    struct sembuf op = {.sem_num = 0, .sem_op = -1, .sem_flg = 0};
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(shmchan_sys_semop(semid, &op, 1, 1, NULL, NULL), SHMCHAN_E_TIMEOUT);
+    }
+    assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
+}
+
 /* The cancel flag (sysv.h): set before the call, or by the handler of a
  * signal that interrupts it, the call returns INTERRUPTED at once, not
  * TIMEOUT after its time (found by mutation testing: the library's callers
@@ -258,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_semop_bounded),
         cmocka_unit_test(test_semop_cancel),
+        cmocka_unit_test(test_semop_tiny_timeout),
         cmocka_unit_test(test_channel_waits_bounded),
     };
     return cmocka_run_group_tests_name("wait_bound", tests, NULL, NULL);
