@@ -160,14 +160,24 @@ def run_all(scratch, mutants, equivalent, args, log):
                 r = {"status": "equivalent", "why": equivalent[m["id"]]}
         r.update({k: m[k] for k in ("id", "file", "line", "rule", "orig", "mut")})
         with lock:
+            if out is not None:
+                # As each mutant ends: a run stopped half-way still has a
+                # table (--table FILE).
+                out.write(json.dumps(r, sort_keys=True) + "\n")
+                out.flush()
             done[0] += 1
             by = f" by {r['by']} ({r['how']})" if "by" in r else ""
             print(f"[{done[0]}/{len(mutants)}] {m['id']:22s} {m['file']}:{m['line']} "
                   f"{m['rule']}: {r['status']}{by}", flush=True)
         return r
 
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
-        return list(ex.map(one, mutants))
+    out = open(args.results, "w") if args.results else None
+    try:
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
+            return list(ex.map(one, mutants))
+    finally:
+        if out is not None:
+            out.close()
 
 
 def baseline(scratch, names, log):
@@ -191,6 +201,8 @@ def main():
     g.add_argument("--fast", action="store_true")
     g.add_argument("--file", action="append")
     g.add_argument("--id", action="append")
+    g.add_argument("--table", nargs="+", metavar="RESULTS",
+                   help="print the table of earlier runs' --results files, run nothing")
     ap.add_argument("--list", action="store_true", help="print the selection, run nothing")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("--results", help="also write one JSON line per mutant here")
@@ -201,6 +213,9 @@ def main():
     if args.generate:
         generate()
         return 0
+    if args.table:
+        results = [r for path in args.table for r in load_jsonl(path)]
+        return report.print_table(results, 0.0, args)
     mutants = select(args, load_jsonl(GENERATED) + load_jsonl(HAND))
     if args.list:
         for m in mutants:
@@ -217,10 +232,6 @@ def main():
         needed = sorted({t for m in mutants for t in tests_for(m, args.fast)})
         baseline(scratch, needed, log)
         results = run_all(scratch, mutants, equivalent, args, log)
-        if args.results:
-            with open(args.results, "w") as f:
-                for r in results:
-                    f.write(json.dumps(r, sort_keys=True) + "\n")
         elapsed = time.monotonic() - t0
         return report.print_table(results, elapsed, args)
     finally:
