@@ -268,6 +268,54 @@ static void test_channel_waits_bounded(void **state)
     assert_int_equal(testutil_count_sem(), 0);
 }
 
+/* Spinning before sleeping (spin_ns) is bounded too: a client and a server
+ * that spin 2 ms per round still time out at their timeout on an idle
+ * channel, and still get a message that comes (found by mutation testing:
+ * no test set spin_ns, so a spin that never ended survived). */
+static void test_spin_bounded(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(222);
+    shmchan_server_options_t so;
+    shmchan_server_options_init(&so);
+    so.spin_ns = 2000000;
+    shmchan_server_t *srv = NULL;
+    assert_int_equal(shmchan_server_create(key, &so, &srv, NULL), SHMCHAN_OK);
+    shmchan_client_options_t co;
+    shmchan_client_options_init(&co);
+    co.spin_ns = 2000000;
+    shmchan_client_t *cli = NULL;
+    assert_int_equal(shmchan_client_connect(key, &co, &cli, NULL), SHMCHAN_OK);
+    shmchan_event_t ev;
+    uint8_t buf[64];
+    assert_int_equal(shmchan_server_wait(srv, 10000, &ev, buf, sizeof buf), SHMCHAN_OK);
+    assert_int_equal(ev.kind, SHMCHAN_EVENT_CONNECT);
+
+    const int timeout_ms = 300;
+    uint32_t len = 0;
+    int64_t t0 = testutil_now_ms();
+    assert_int_equal(shmchan_client_recv(cli, buf, sizeof buf, &len, timeout_ms),
+                     SHMCHAN_E_TIMEOUT);
+    assert_bounded("client_recv, spinning", testutil_now_ms() - t0, timeout_ms, 0);
+    t0 = testutil_now_ms();
+    assert_int_equal(shmchan_server_wait(srv, timeout_ms, &ev, buf, sizeof buf),
+                     SHMCHAN_E_TIMEOUT);
+    assert_bounded("server_wait, spinning", testutil_now_ms() - t0, timeout_ms, 0);
+
+    assert_int_equal(shmchan_client_send(cli, "hi", 2, 10000), SHMCHAN_OK);
+    assert_int_equal(shmchan_server_wait(srv, 10000, &ev, buf, sizeof buf), SHMCHAN_OK);
+    assert_int_equal(ev.kind, SHMCHAN_EVENT_MESSAGE);
+    assert_int_equal(shmchan_server_send(srv, ev.client, "ho", 2, 10000), SHMCHAN_OK);
+    assert_int_equal(shmchan_client_recv(cli, buf, sizeof buf, &len, 10000), SHMCHAN_OK);
+    assert_int_equal(len, 2);
+    assert_memory_equal(buf, "ho", 2);
+
+    shmchan_client_disconnect(cli);
+    shmchan_server_destroy(srv);
+    assert_int_equal(testutil_count_shm(), 0);
+    assert_int_equal(testutil_count_sem(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_semop_cancel),
         cmocka_unit_test(test_semop_tiny_timeout),
         cmocka_unit_test(test_channel_waits_bounded),
+        cmocka_unit_test(test_spin_bounded),
     };
     return cmocka_run_group_tests_name("wait_bound", tests, NULL, NULL);
 }
