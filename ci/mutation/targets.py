@@ -39,6 +39,7 @@ TESTS = {
     "reclaim_recheck_test": (["tests/reclaim_recheck_test.c"] + CHAN, [], False),
     "server_options_test": (["tests/server_options_test.c"] + CHAN, [], False),
     "list_test": (["tests/list_test.c"] + CHAN, [], False),
+    "slot_undo_test": (["tests/slot_undo_test.c"] + CHAN, [], False),
     "hostile_protocol_test": (["tests/hostile_protocol_test.c"] + CHAN, [], False),
     "reclaim_race_test": (["tests/reclaim_race_test.c"] + CHAN,
                           ["shmat", "shmctl", "semctl"], False),
@@ -55,7 +56,7 @@ TESTS = {
 
 PURE_TESTS = ["crc32c_test", "codec_test", "layout_test", "lane_test", "judge_test"]
 CHANNEL_TESTS = ["client_trust_test", "foreign_uid_test", "reclaim_recheck_test",
-                 "server_options_test", "list_test", "channel_test", "sysv_fault_test", "reclaim_race_test", "wait_bound_test",
+                 "server_options_test", "list_test", "slot_undo_test", "channel_test", "sysv_fault_test", "reclaim_race_test", "wait_bound_test",
                  "channel_fault_test", "hostile_protocol_test"]
 E2E_TESTS = ["client_exit_test", "demo_test", "client_test", "signal_test", "ctl_test",
              "cli_test"]
