@@ -214,8 +214,16 @@ def main():
         generate()
         return 0
     if args.table:
-        results = [r for path in args.table for r in load_jsonl(path)]
-        return report.print_table(results, 0.0, args)
+        # A later file's result for the same mutant replaces an earlier one
+        # (a re-run after a test was added).
+        by_id = {}
+        equivalent = load_equivalent()
+        for path in args.table:
+            for r in load_jsonl(path):
+                if r["status"] == "survived" and r["id"] in equivalent:
+                    r = dict(r, status="equivalent", why=equivalent[r["id"]])
+                by_id[r["id"]] = r
+        return report.print_table(list(by_id.values()), 0.0, args)
     mutants = select(args, load_jsonl(GENERATED) + load_jsonl(HAND))
     if args.list:
         for m in mutants:
