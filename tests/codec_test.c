@@ -502,6 +502,10 @@ static void test_decode_each_error(void **state)
     EXPECT_DECODE_FAIL(good, n, HARD_MAX + 1u, pout, len, SHMCHAN_E_INVALID_ARGUMENT);
     check_ctx_set("max_payload = UINT32_MAX");
     EXPECT_DECODE_FAIL(good, n, UINT32_MAX, pout, len, SHMCHAN_E_INVALID_ARGUMENT);
+    /* The caller's error first, whatever the bytes: with too few of them
+     * too, a bad max_payload is reported, not the truncation. */
+    check_ctx_set("max_payload = hard max + 1, src_len 23");
+    EXPECT_DECODE_FAIL(good, HDR - 1, HARD_MAX + 1u, pout, len, SHMCHAN_E_INVALID_ARGUMENT);
 
     /* Too few bytes for a header, including none at all. */
     check_ctx_set("src NULL, src_len 0");

@@ -73,6 +73,36 @@ static void test_sequences(void **state)
     }
 }
 
+/* Every edge of RFC 3629's table of well-formed sequences, on both sides:
+ * the first and last code point of each lead-byte range kept, the byte just
+ * outside each range escaped (found by mutation testing: moving any one
+ * of these bounds by one failed no test before). */
+static void test_utf8_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *want;
+    } rows[] = {
+        {"\xdf\xbf", 2, "\xdf\xbf"},                         /* U+07FF, last of 2 bytes */
+        {"\xe0\xa0\x80", 3, "\xe0\xa0\x80"},               /* U+0800, first of 3 */
+        {"\xe0\x9f\xbf", 3, "\\xe0\\x9f\\xbf"},         /* overlong U+07FF */
+        {"\xed\x9f\xbf", 3, "\xed\x9f\xbf"},               /* U+D7FF, before surrogates */
+        {"\xee\x80\x80", 3, "\xee\x80\x80"},               /* U+E000, after them */
+        {"\xef\xbf\xbf", 3, "\xef\xbf\xbf"},               /* U+FFFF, last of 3 */
+        {"\xf0\x90\x80\x80", 4, "\xf0\x90\x80\x80"},     /* U+10000, first of 4 */
+        {"\xf0\x8f\xbf\xbf", 4, "\\xf0\\x8f\\xbf\\xbf"}, /* overlong U+FFFF */
+        {"\xf1\x80\x80\x80", 4, "\xf1\x80\x80\x80"},     /* U+40000 */
+        {"\xf4\x8f\xbf\xbf", 4, "\xf4\x8f\xbf\xbf"},     /* U+10FFFF, the last */
+        {"\xf5\x80\x80\x80", 4, "\\xf5\\x80\\x80\\x80"}, /* no lead byte above F4 */
+        {"\x80\x80\x80\x80", 4, "\\x80\\x80\\x80\\x80"}, /* continuations alone */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        expect_escaped(rows[i].in, rows[i].len, rows[i].want);
+    }
+}
+
 /* The same text escaped through every small buffer size equals the
  * one-shot result, every call consumes something, and no call stops inside
  * a UTF-8 sequence (each chunk is itself a complete escape). */
@@ -132,6 +162,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_single_byte),
         cmocka_unit_test(test_sequences),
+        cmocka_unit_test(test_utf8_edges),
         cmocka_unit_test(test_chunks_never_split),
         cmocka_unit_test(test_bad_arguments),
     };

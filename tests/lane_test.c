@@ -279,6 +279,8 @@ static void test_init_arguments(void **state)
         {0, 0, SHMCHAN_E_INVALID_ARGUMENT},
         {96, 40, SHMCHAN_E_INVALID_ARGUMENT},
         {1000, 40, SHMCHAN_E_INVALID_ARGUMENT},
+        /* The hard maximum itself is a valid payload bound. */
+        {1u << 25, DOC_PAYLOAD_HARD_MAX, SHMCHAN_OK},
         {1u << 31, DOC_PAYLOAD_HARD_MAX + 1u, SHMCHAN_E_INVALID_ARGUMENT},
         {1u << 31, UINT32_MAX, SHMCHAN_E_INVALID_ARGUMENT},
         {16, 0, SHMCHAN_E_INVALID_ARGUMENT},

@@ -689,6 +689,27 @@ static void test_server_close_faults(void **state)
     run_phase_faults(PHASE_CLOSE);
 }
 
+/* Listing: the kernel's SHM_INFO / SEM_INFO refused is an error, never an
+ * empty list that reads "no channels here" (found by mutation testing:
+ * ignoring the failure of either survived). */
+static void test_list_info_faults(void **state)
+{
+    (void)state;
+    static const enum sys_fn fns[] = {FN_SHMCTL, FN_SEMCTL};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        size_t count = 99;
+        shmchan_diag_t d;
+        memset(&d, 0, sizeof d);
+        fault_arm(fns[i], 1, EPERM);
+        const shmchan_err_t err = shmchan_list(NULL, 0, &count, 1, &d);
+        fault_disarm();
+        print_message("list, %s #1 fails with EPERM: %s (%s)\n", k_fn_name[fns[i]],
+                      shmchan_errname(err), d.text);
+        assert_true(g_fault.fired);
+        assert_int_equal(err, SHMCHAN_E_PERMISSION);
+    }
+}
+
 /* EINTR in the middle of a timed sleep is retried on the time left: the
  * call ends as it would have without the signal, not INTERRUPTED. */
 static void test_eintr_in_timed_waits(void **state)
@@ -724,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_client_connect_faults),
         cmocka_unit_test(test_server_close_faults),
         cmocka_unit_test(test_eintr_in_timed_waits),
+        cmocka_unit_test(test_list_info_faults),
     };
     return cmocka_run_group_tests_name("sysv_fault", tests, NULL, NULL);
 }
