@@ -18,6 +18,9 @@ set -euo pipefail
 #   gnuplot-nox         benchmark plots
 #   util-linux, procps  ipcs/ipcrm/unshare and sysctl used by tests and docs
 #   python3             ci/coverage.sh reads llvm-cov's JSON summary with it
+#   frama-c-base        EVA and WP proofs of the pure layers (proofs/)
+#   why3, z3            WP's prover bridge and the SMT solver it calls (proofs/)
+#   patch               applies the proof mutants to a scratch copy of src/
 PACKAGES=(
   bazel-bootstrap
   bazel-rules-java
@@ -32,6 +35,10 @@ PACKAGES=(
   util-linux
   procps
   python3
+  frama-c-base
+  why3
+  z3
+  patch
 )
 
 missing=()
