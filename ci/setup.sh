@@ -22,6 +22,9 @@ set -euo pipefail
 #                       e2e ctl_test parses shmchanctl --json (/usr/bin/python3)
 #   zip, unzip          ci/oss_fuzz.sh: .clusterfuzzlite/build.sh zips the seed
 #                       corpora (<fuzzer>_seed_corpus.zip), the check unzips them
+#   frama-c-base        EVA and WP proofs of the pure layers (proofs/)
+#   why3, z3            WP's prover bridge and the SMT solver it calls (proofs/)
+#   patch               applies the proof mutants to a scratch copy of src/
 PACKAGES=(
   bazel-bootstrap
   bazel-rules-java
@@ -38,6 +41,10 @@ PACKAGES=(
   python3
   zip
   unzip
+  frama-c-base
+  why3
+  z3
+  patch
 )
 
 missing=()

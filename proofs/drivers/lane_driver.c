@@ -1,0 +1,129 @@
+/*
+ * lane_driver.c - EVA driver for src/lane.c (with the codec it calls):
+ * every entry point, every input within the bounds (docs/proofs.md).
+ *
+ * Bound: the ring's storage is CAP bytes (a power of two, override with -D);
+ * the lane is bound to it with every capacity the lane accepts up to CAP
+ * and every max_payload init accepts. The shared words (head, tail, the
+ * waiting flags) are read through the atomic stubs, so each read returns
+ * any value, as a hostile peer may store; the ring's bytes are any bytes.
+ * The private state (pos, peer, seq, fault) is given ANY value, not only
+ * the ones an honest history reaches: memory safety must not depend on it.
+ */
+#include "driver.h"
+#include "lane.h"
+#include "shmchan.h"
+
+#ifndef CAP
+#define CAP 64
+#endif
+#define CAP_MIN 32 /* smallest power of two that holds a 24-byte header */
+
+static uint8_t ctl_store[SHMCHAN_LANE_CTL_SIZE];
+static uint8_t ring_store[CAP];
+static uint8_t pay_store[CAP];
+static uint8_t buf_store[CAP];
+
+/* Binds `lane` to a ring that ends where ring_store ends, with any
+ * capacity in {CAP_MIN, ..., CAP} and any max_payload; then any private
+ * state. The ring offset of pos is split (one state per offset), so that
+ * the wrap-around copies are checked exactly for each. Evaluates to 0 when
+ * init refused (the caller stops). A macro: the splits must survive. */
+#define ANY_LANE(lane)                                                          \
+    ({                                                                          \
+        uint32_t cap_ = CAP;                                                    \
+        while (cap_ > CAP_MIN && Frama_C_nondet(0, 1)) {                        \
+            cap_ /= 2u;                                                         \
+        }                                                                       \
+        const shmchan_err_t ierr_ = shmchan_lane_init(                          \
+            &(lane), ctl_store, TAIL(ring_store, cap_), cap_, ANY_U32());       \
+        if (ierr_ == SHMCHAN_OK) {                                              \
+            (lane).pos = (ANY_U32() & ~(cap_ - 1u)) + (uint32_t)SPLIT(0, cap_ - 1u); \
+            (lane).peer = ANY_U32();                                            \
+            (lane).seq = ANY_U64();                                             \
+            (lane).fault = (shmchan_err_t)Frama_C_interval(0, SHMCHAN_ERR_COUNT - 1); \
+        }                                                                       \
+        ierr_ == SHMCHAN_OK;                                                    \
+    })
+
+static void drive_init(void)
+{
+    shmchan_lane_t lane;
+    (void)shmchan_lane_init(OR_NULL(&lane), OR_NULL(&ctl_store[0]), OR_NULL(&ring_store[0]),
+                            ANY_U32(), ANY_U32());
+}
+
+static void drive_try_send(void)
+{
+    shmchan_lane_t lane;
+    if (!ANY_LANE(lane)) {
+        return;
+    }
+    /* Every length a ring of CAP bytes can hold, and every longer one
+     * (rejected untouched: no lane accepts a max_payload that large). */
+    uint32_t len;
+    const uint8_t *payload;
+    if (Frama_C_nondet(0, 1)) {
+        len = (uint32_t)SPLIT(0, CAP - SHMCHAN_FRAME_HEADER_SIZE);
+        payload = OR_NULL(TAIL(pay_store, len));
+    } else {
+        len = Frama_C_unsigned_int_interval(CAP - SHMCHAN_FRAME_HEADER_SIZE + 1u, UINT32_MAX);
+        payload = OR_NULL(&pay_store[0]);
+    }
+    (void)shmchan_lane_try_send(OR_NULL(&lane), Frama_C_unsigned_char_interval(0, 255),
+                                payload, len);
+}
+
+static void drive_try_recv(void)
+{
+    shmchan_lane_t lane;
+    if (!ANY_LANE(lane)) {
+        return;
+    }
+    const size_t cap = SPLIT(0, CAP);
+    uint8_t type;
+    uint32_t len;
+    (void)shmchan_lane_try_recv(OR_NULL(&lane), OR_NULL(&type), OR_NULL(TAIL(buf_store, cap)),
+                                cap, OR_NULL(&len));
+}
+
+/* The small entry points: no buffer, so no split. */
+static void drive_others(void)
+{
+    shmchan_lane_t lane;
+    if (!ANY_LANE(lane)) {
+        return;
+    }
+    shmchan_lane_reset_shared(ctl_store);
+    (void)shmchan_lane_fault(&lane);
+    (void)shmchan_lane_readable(&lane);
+    (void)shmchan_lane_writable(&lane, ANY_U32());
+    shmchan_lane_set_consumer_waiting(&lane, Frama_C_interval(INT32_MIN, INT32_MAX));
+    shmchan_lane_set_producer_waiting(&lane, Frama_C_interval(INT32_MIN, INT32_MAX));
+    (void)shmchan_lane_consumer_needs_wake(&lane);
+    (void)shmchan_lane_producer_needs_wake(&lane);
+}
+
+/* Every entry point starts from fresh unknown memory: what one call wrote
+ * must not narrow what the next one is given. */
+static void any_memory(void)
+{
+    ANY_BYTES(ctl_store);
+    ANY_BYTES(ring_store);
+    ANY_BYTES(pay_store);
+    ANY_BYTES(buf_store);
+}
+
+int main(void)
+{
+    fc_crc32c_run_constructors();
+    any_memory();
+    drive_init();
+    any_memory();
+    drive_others();
+    any_memory();
+    drive_try_send();
+    any_memory();
+    drive_try_recv();
+    return 0;
+}
