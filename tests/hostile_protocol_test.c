@@ -468,6 +468,22 @@ static int idle_server_main(void *p)
     }
 }
 
+/* A client connected to a server that was then SIGKILLed (its channel is
+ * left stale, for the caller to remove). */
+static shmchan_client_t *client_of_killed_server(key_t key)
+{
+    struct idle_server_arg sa = {.key = key};
+    assert_int_equal(testutil_event_init(&sa.ready), 0);
+    const pid_t server = testutil_spawn(idle_server_main, &sa);
+    assert_true(server > 0);
+    assert_int_equal(testutil_event_wait(&sa.ready, T_MS), 0);
+    testutil_event_close(&sa.ready);
+    shmchan_client_t *cli = make_client(key, NULL);
+    assert_int_equal(kill(server, SIGKILL), 0);
+    assert_int_equal(testutil_wait(server, T_MS), 128 + SIGKILL);
+    return cli;
+}
+
 /* Re-posts a semaphore the moment it is taken ({sem == 0, sem + 1} in one
  * blocking semop): every sleep on it ends at once. Runs until killed. */
 static int wake_flood_main(void *p)
@@ -489,15 +505,7 @@ static void test_wake_flood_cannot_hide_server_death(void **state)
 {
     (void)state;
     const key_t key = testutil_key(11);
-    struct idle_server_arg sa = {.key = key};
-    assert_int_equal(testutil_event_init(&sa.ready), 0);
-    const pid_t server = testutil_spawn(idle_server_main, &sa);
-    assert_true(server > 0);
-    assert_int_equal(testutil_event_wait(&sa.ready, T_MS), 0);
-    testutil_event_close(&sa.ready);
-    shmchan_client_t *cli = make_client(key, NULL);
-    assert_int_equal(kill(server, SIGKILL), 0);
-    assert_int_equal(testutil_wait(server, T_MS), 128 + SIGKILL);
+    shmchan_client_t *cli = client_of_killed_server(key);
 
     const unsigned short rx = (unsigned short)(SHMCHAN_SEM_FIXED +
                                                SHMCHAN_SEM_PER_SLOT * shmchan_client_slot(cli) +
@@ -524,15 +532,7 @@ static void test_short_calls_notice_server_death(void **state)
 {
     (void)state;
     const key_t key = testutil_key(12);
-    struct idle_server_arg sa = {.key = key};
-    assert_int_equal(testutil_event_init(&sa.ready), 0);
-    const pid_t server = testutil_spawn(idle_server_main, &sa);
-    assert_true(server > 0);
-    assert_int_equal(testutil_event_wait(&sa.ready, T_MS), 0);
-    testutil_event_close(&sa.ready);
-    shmchan_client_t *cli = make_client(key, NULL);
-    assert_int_equal(kill(server, SIGKILL), 0);
-    assert_int_equal(testutil_wait(server, T_MS), 128 + SIGKILL);
+    shmchan_client_t *cli = client_of_killed_server(key);
     uint8_t buf[64];
     uint32_t len = 0;
     shmchan_err_t err = SHMCHAN_E_TIMEOUT;
