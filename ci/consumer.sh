@@ -6,14 +6,17 @@
 #
 # Usage: ci/consumer.sh      (prints bazel's per-target test summary lines,
 #                             which ci/test.sh counts)
-# Its own output base (a second workspace cannot share the main one's); the
+# Its own output base (a second workspace cannot share the main one's; one
+# per checkout, ci/output_base.sh); the
 # Bazel server it starts exits after 10 idle minutes. No convenience
 # symlinks are made: examples/consumer/ lies inside the shmchan repository
 # the consumer loads.
 set -uo pipefail
 cd "$(dirname "$0")/../examples/consumer"
 
-BAZEL=(bazel --output_base="${CONSUMER_OUTPUT_BASE:-/root/.cache/bazel_consumer}" --max_idle_secs=600)
+# shellcheck source=../../ci/output_base.sh
+. ../../ci/output_base.sh
+BAZEL=(bazel --output_base="${CONSUMER_OUTPUT_BASE:-$(shmchan_output_base consumer)}" --max_idle_secs=600)
 status=0
 
 "${BAZEL[@]}" test --symlink_prefix=/ --test_summary=short //... 2>&1

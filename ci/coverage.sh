@@ -23,7 +23,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
-BAZEL="${BAZEL:-bazel --output_base=/root/.cache/bazel_fuzz}"
+# shellcheck source=output_base.sh
+. ci/output_base.sh
+BAZEL="${BAZEL:-bazel --output_base=$(shmchan_output_base fuzz)}"
 # shellcheck source=../fuzz/sources.sh
 . fuzz/sources.sh
 
