@@ -92,9 +92,9 @@ analysis() {
         printf '%s\n' "-cpp-extra-args=$cpp -DCAP=$CAP" \
             "$dir/src/lane.c" "$dir/src/codec.c" "$proofs/stubs/crc32c_ctor.c" \
             "$proofs/drivers/lane_driver.c" \
-            -eva-domains-function "octagon:ring_copy_out,octagon:ring_copy_in" \
+            -eva-domains-function "octagon:ring_copy_out,octagon:ring_copy_in,octagon:ring_sum_then_copy_in,octagon:ring_copy_out_then_sum" \
             -eva-slevel-function \
-            "drive_try_send:100000,drive_try_recv:100000,drive_others:100,ring_copy_out:4,ring_copy_in:4,crc32c_update_sse42:5000,shmchan_codec_encode_header:100,shmchan_codec_parse_header:100"
+            "drive_try_send:100000,drive_try_recv:100000,drive_others:100,ring_copy_out:4,ring_copy_in:4,ring_sum_then_copy_in:100,ring_copy_out_then_sum:100,crc32c_update_sse42:5000,shmchan_codec_build_header:100,shmchan_codec_encode_header:100,shmchan_codec_parse_header:100"
         ;;
     *) fail "unknown analysis $name" ;;
     esac

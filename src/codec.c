@@ -25,13 +25,29 @@ static int frame_type_known(uint8_t type)
     return type == SHMCHAN_FRAME_DATA || type == SHMCHAN_FRAME_GOODBYE;
 }
 
+/* No flag is defined yet: refusing unknown bits now means a future flag
+ * can never be silently ignored by an old decoder. */
+static int frame_flags_valid(uint8_t flags)
+{
+    return flags == 0;
+}
+
+uint32_t shmchan_codec_checksum_start(const uint8_t header[SHMCHAN_FRAME_HEADER_SIZE])
+{
+    const uint32_t crc = shmchan_crc32c_update(0, header, SHMCHAN_FRAME_OFF_CHECKSUM);
+    return shmchan_crc32c_update(crc, header + SHMCHAN_FRAME_OFF_SEQ,
+                                 SHMCHAN_FRAME_HEADER_SIZE - SHMCHAN_FRAME_OFF_SEQ);
+}
+
+void shmchan_codec_set_checksum(uint8_t header[SHMCHAN_FRAME_HEADER_SIZE], uint32_t crc)
+{
+    shmchan_le32_store(header + SHMCHAN_FRAME_OFF_CHECKSUM, crc);
+}
+
 uint32_t shmchan_codec_checksum(const uint8_t header[SHMCHAN_FRAME_HEADER_SIZE],
                                 const uint8_t *payload, size_t payload_len)
 {
-    uint32_t crc = shmchan_crc32c_update(0, header, SHMCHAN_FRAME_OFF_CHECKSUM);
-    crc = shmchan_crc32c_update(crc, header + SHMCHAN_FRAME_OFF_SEQ,
-                                SHMCHAN_FRAME_HEADER_SIZE - SHMCHAN_FRAME_OFF_SEQ);
-    return shmchan_crc32c_update(crc, payload, payload_len);
+    return shmchan_crc32c_update(shmchan_codec_checksum_start(header), payload, payload_len);
 }
 
 shmchan_err_t shmchan_codec_parse_header(const uint8_t header[SHMCHAN_FRAME_HEADER_SIZE],
@@ -46,9 +62,7 @@ shmchan_err_t shmchan_codec_parse_header(const uint8_t header[SHMCHAN_FRAME_HEAD
            SHMCHAN_E_FRAME_MAGIC);
     ENSURE(header[SHMCHAN_FRAME_OFF_VERSION] == SHMCHAN_FRAME_VERSION, SHMCHAN_E_FRAME_VERSION);
     ENSURE(frame_type_known(header[SHMCHAN_FRAME_OFF_TYPE]), SHMCHAN_E_FRAME_TYPE);
-    /* No flag is defined yet: refusing unknown bits now means a future flag
-     * can never be silently ignored by an old decoder. */
-    ENSURE(header[SHMCHAN_FRAME_OFF_FLAGS] == 0, SHMCHAN_E_FRAME_FLAGS);
+    ENSURE(frame_flags_valid(header[SHMCHAN_FRAME_OFF_FLAGS]), SHMCHAN_E_FRAME_FLAGS);
     ENSURE(header[SHMCHAN_FRAME_OFF_RESERVED] == 0, SHMCHAN_E_FRAME_RESERVED);
     const uint32_t length = shmchan_le32_load(header + SHMCHAN_FRAME_OFF_LENGTH);
     ENSURE(length <= max_payload, SHMCHAN_E_FRAME_TOO_LONG);
@@ -61,28 +75,37 @@ shmchan_err_t shmchan_codec_parse_header(const uint8_t header[SHMCHAN_FRAME_HEAD
     return SHMCHAN_OK;
 }
 
-shmchan_err_t shmchan_codec_encode_header(const shmchan_frame_t *frame, const uint8_t *payload,
-                                          uint32_t payload_len,
-                                          uint8_t header[SHMCHAN_FRAME_HEADER_SIZE])
+shmchan_err_t shmchan_codec_build_header(const shmchan_frame_t *frame, uint32_t payload_len,
+                                         uint8_t header[SHMCHAN_FRAME_HEADER_SIZE])
 {
     ENSURE_REF(frame);
     ENSURE_REF(header);
-    ENSURE(payload != NULL || payload_len == 0, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(frame_type_known(frame->type), SHMCHAN_E_FRAME_TYPE);
-    ENSURE(frame->flags == 0, SHMCHAN_E_FRAME_FLAGS);
+    ENSURE(frame_flags_valid(frame->flags), SHMCHAN_E_FRAME_FLAGS);
     ENSURE(payload_len <= SHMCHAN_PAYLOAD_HARD_MAX, SHMCHAN_E_FRAME_TOO_LONG);
 
     uint8_t h[SHMCHAN_FRAME_HEADER_SIZE];
     shmchan_le32_store(h + SHMCHAN_FRAME_OFF_MAGIC, SHMCHAN_FRAME_MAGIC);
     h[SHMCHAN_FRAME_OFF_VERSION] = (uint8_t)SHMCHAN_FRAME_VERSION;
     h[SHMCHAN_FRAME_OFF_TYPE] = frame->type;
-    h[SHMCHAN_FRAME_OFF_FLAGS] = 0;
+    h[SHMCHAN_FRAME_OFF_FLAGS] = frame->flags;
     h[SHMCHAN_FRAME_OFF_RESERVED] = 0;
     shmchan_le32_store(h + SHMCHAN_FRAME_OFF_LENGTH, payload_len);
     shmchan_le32_store(h + SHMCHAN_FRAME_OFF_CHECKSUM, 0);
     shmchan_le64_store(h + SHMCHAN_FRAME_OFF_SEQ, frame->seq);
-    shmchan_le32_store(h + SHMCHAN_FRAME_OFF_CHECKSUM,
-                       shmchan_codec_checksum(h, payload, payload_len));
+    memcpy(header, h, sizeof h);
+    return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_codec_encode_header(const shmchan_frame_t *frame, const uint8_t *payload,
+                                          uint32_t payload_len,
+                                          uint8_t header[SHMCHAN_FRAME_HEADER_SIZE])
+{
+    ENSURE_REF(header);
+    ENSURE(payload != NULL || payload_len == 0, SHMCHAN_E_INVALID_ARGUMENT);
+    uint8_t h[SHMCHAN_FRAME_HEADER_SIZE];
+    GUARD(shmchan_codec_build_header(frame, payload_len, h));
+    shmchan_codec_set_checksum(h, shmchan_codec_checksum(h, payload, payload_len));
     memcpy(header, h, sizeof h);
     return SHMCHAN_OK;
 }

@@ -39,9 +39,24 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_codec_parse_header(
 uint32_t shmchan_codec_checksum(const uint8_t header[SHMCHAN_FRAME_HEADER_SIZE],
                                 const uint8_t *payload, size_t payload_len);
 
-/* Writes the 24-byte header for frame->{type,flags,seq} and payload[0,len),
- * checksum included. Fails for an unknown type, non-zero flags or a length
+/* The checksum in three steps, for callers that sum the payload while they
+ * copy it (the lane: shmchan_crc32c_sum_then_copy / copy_then_sum):
+ * start = CRC-32C over the header's bytes except the checksum field;
+ * extend it over the payload; set_checksum stores the result. */
+uint32_t shmchan_codec_checksum_start(const uint8_t header[SHMCHAN_FRAME_HEADER_SIZE]);
+void shmchan_codec_set_checksum(uint8_t header[SHMCHAN_FRAME_HEADER_SIZE], uint32_t crc);
+
+/* Writes the 24-byte header for frame->{type,flags,seq} and a payload of
+ * payload_len bytes, with the checksum field 0 (to be set by the caller).
+ * Fails for an unknown type, non-zero flags or a length
  * over SHMCHAN_PAYLOAD_HARD_MAX; header is untouched on failure. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_codec_build_header(
+    const shmchan_frame_t *frame, uint32_t payload_len,
+    uint8_t header[SHMCHAN_FRAME_HEADER_SIZE]);
+
+/* Writes the 24-byte header for frame->{type,flags,seq} and payload[0,len),
+ * checksum included. Fails as shmchan_codec_build_header does; header is
+ * untouched on failure. */
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_codec_encode_header(
     const shmchan_frame_t *frame, const uint8_t *payload, uint32_t payload_len,
     uint8_t header[SHMCHAN_FRAME_HEADER_SIZE]);

@@ -693,6 +693,60 @@ static void set_ring_le32(lane_rig_t *r, uint32_t counter, uint32_t v)
     rig_ring_write(r, counter, b, 4);
 }
 
+/* ------------------------------------------- payloads of several blocks */
+
+/* The lane copies and sums a payload in blocks of 6 KiB (lane.c,
+ * LANE_SUM_BLOCK). Lengths around the block size and its multiples, at
+ * starting counters that put the ring's wrap before, inside and after a
+ * block boundary: the bytes in the ring are the documented encoding (the
+ * sender's checksum covers every block) and the consumer gets the message
+ * back (its checksum does too). */
+static void test_payloads_of_several_blocks(void **state)
+{
+    (void)state;
+    enum { BIG_CAP = 65536, BLOCK = 6144 };
+    const uint32_t lens[] = {BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 7, 20000, 40000};
+    const uint32_t wraps[] = {0, 1, HDR, HDR + 1, HDR + BLOCK - 1, HDR + BLOCK + 5, 30001};
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        for (size_t w = 0; w < sizeof wraps / sizeof wraps[0]; w++) {
+            lane_rig_t r;
+            rig_open(&r, BIG_CAP, 40000);
+            /* The frame starts wraps[w] bytes before the end of the ring. */
+            const uint32_t start = 7u * BIG_CAP - wraps[w];
+            rig_start_at(&r, start);
+            check_ctx_set("len %u, %u bytes before the wrap", lens[l], wraps[w]);
+            const uint64_t id = 1000u + l * 16u + w;
+            CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, lens[l], id), SHMCHAN_OK);
+            check_ring_frame(&r, start, DOC_TYPE_DATA, lens[l], 0, id);
+            uint32_t got = 0;
+            CHECK_ERR(rig_recv_expect(&r, lens[l], DOC_TYPE_DATA, lens[l], id, &got), SHMCHAN_OK);
+            rig_close(&r);
+        }
+    }
+}
+
+/* A byte changed in any block of a long payload, the first, a middle or
+ * the last one, on either side of the ring's wrap, is caught: every block
+ * is summed, not only the first. */
+static void test_corruption_in_any_block_is_caught(void **state)
+{
+    (void)state;
+    enum { BIG_CAP = 65536, LEN = 20000 };
+    const uint32_t at[] = {0, 6143, 6144, 12288, 15000, LEN - 1};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        lane_rig_t r;
+        rig_open(&r, BIG_CAP, LEN);
+        const uint32_t start = 3u * BIG_CAP - 9000u; /* wraps inside the second block */
+        rig_start_at(&r, start);
+        check_ctx_set("payload byte %u flipped", at[i]);
+        CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, LEN, 77), SHMCHAN_OK);
+        flip_ring_byte(&r, start + HDR + at[i], 0x10);
+        CHECK_ERR(rig_recv_expect(&r, LEN, DOC_TYPE_DATA, LEN, 77, NULL), SHMCHAN_E_PROTOCOL);
+        CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_E_FRAME_CHECKSUM);
+        rig_close(&r);
+    }
+}
+
 static void c_head_capacity_plus_1(lane_rig_t *r, uint32_t base)
 {
     rig_set_head(r, base + CAP + 1u);
@@ -1515,6 +1569,8 @@ int main(void)
         cmocka_unit_test(test_differential_against_model),
         cmocka_unit_test(test_two_threads),
         cmocka_unit_test(test_waiting_flags),
+        cmocka_unit_test(test_payloads_of_several_blocks),
+        cmocka_unit_test(test_corruption_in_any_block_is_caught),
     };
     return cmocka_run_group_tests_name("lane", tests, NULL, NULL);
 }
