@@ -36,6 +36,7 @@ typedef struct bench_cell {
     uint32_t size;      /* every message is exactly this many bytes */
     bench_mode_t mode;  /* pingpong needs the B -> A direction too */
     uint32_t spin_ns;   /* shmchan_spin: bounded spin before sleeping */
+    uint32_t lane_bytes; /* shmchan: lane_capacity (0: bench_lane_bytes(size)) */
     uint32_t serial;    /* distinct for each cell of a run: keys, names */
 } bench_cell_t;
 

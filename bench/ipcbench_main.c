@@ -11,6 +11,7 @@
 
 #include "bench/cell.h"
 #include "bench/options.h"
+#include "bench/reference.h"
 #include "bench/report.h"
 
 /* Round-trip samples kept per round: enough for 10 M round trips per
@@ -78,7 +79,7 @@ static size_t count_cells(const bench_options_t *o)
  * transport); stores each result at slot_of(). 0, or -1 after printing
  * the failure. */
 static int run_all(const bench_options_t *o, const int cpus[2], bench_fault_t fault,
-                   bench_result_t *grid, int *have)
+                   bench_result_t *grid, int *have, bench_result_t *copies)
 {
     const size_t total = count_cells(o);
     uint32_t serial = 0;
@@ -89,13 +90,24 @@ static int run_all(const bench_options_t *o, const int cpus[2], bench_fault_t fa
                                    .verify_msgs = verify_count(o->sizes[s]),
                                    .rtt_cap = rtt_capacity(o->seconds),
                                    .fault = fault};
+        /* The memcpy row first, on side A's CPU, while nothing else runs. */
+        if (o->modes[BENCH_MODE_STREAM]) {
+            bench_err_t err = {{0}};
+            if (bench_memcpy_reference(o->sizes[s], &plan, cpus[0], &copies[s], &err) != 0) {
+                fprintf(stderr, "ipcbench: FAILED memcpy %u B: %s\n", o->sizes[s], err.text);
+                return -1;
+            }
+            fprintf(stderr, "[ref] memcpy       stream   %8u B: %11.0f msgs/s %10.1f MB/s\n",
+                    o->sizes[s], copies[s].msgs_per_s, copies[s].mb_per_s);
+        }
         for (size_t t = 0; t < o->ntransports; t++) {
             for (int m = 0; m < BENCH_MODE_COUNT; m++) {
                 if (!o->modes[m]) {
                     continue;
                 }
                 const bench_cell_t cell = {.size = o->sizes[s], .mode = (bench_mode_t)m,
-                                           .spin_ns = o->spin_ns, .serial = serial++};
+                                           .spin_ns = o->spin_ns,
+                                           .lane_bytes = o->lane_bytes, .serial = serial++};
                 const size_t k = slot_of(o, t, m, s);
                 bench_err_t err = {{0}};
                 if (bench_cell_run(o->transports[t], &cell, &plan, cpus, &grid[k], &err) != 0) {
@@ -178,16 +190,24 @@ int main(int argc, char **argv)
             ncpus < 2 ? " (only one CPU available: both sides share it)" : "");
     const size_t slots = o.ntransports * BENCH_MODE_COUNT * o.nsizes;
     bench_result_t *grid = calloc(slots, sizeof *grid);
-    bench_result_t *ordered = calloc(slots, sizeof *ordered);
+    /* The cells, then one memcpy row per size (stream mode only). */
+    bench_result_t *ordered = calloc(slots + o.nsizes, sizeof *ordered);
+    bench_result_t *copies = calloc(o.nsizes, sizeof *copies);
     int *have = calloc(slots, sizeof *have);
-    int rc = (grid == NULL || ordered == NULL || have == NULL) ? 1 : 0;
-    if (rc == 0 && run_all(&o, cpus, fault, grid, have) != 0) {
+    int rc = (grid == NULL || ordered == NULL || have == NULL || copies == NULL) ? 1 : 0;
+    if (rc == 0 && run_all(&o, cpus, fault, grid, have, copies) != 0) {
         rc = 1;
     }
     if (rc == 0) {
-        const size_t n = compact(&o, grid, have, ordered);
+        size_t n = compact(&o, grid, have, ordered);
+        if (o.modes[BENCH_MODE_STREAM]) {
+            for (size_t s = 0; s < o.nsizes; s++) {
+                ordered[n++] = copies[s];
+            }
+        }
         rc = report(&o, ordered, n) == 0 ? 0 : 1;
     }
+    free(copies);
     free(grid);
     free(ordered);
     free(have);

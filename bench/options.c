@@ -23,7 +23,8 @@ void bench_usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--sizes N,N,...] [--transports a,b,...] [--modes stream,pingpong]\n"
-            "          [--seconds S] [--reps N] [--spin-ns N] [--csv] [--plot FILE.png]\n"
+            "          [--seconds S] [--reps N] [--spin-ns N] [--lane-bytes N] [--csv]\n"
+            "          [--plot FILE.png]\n"
             "  --sizes       message sizes in bytes, %u..%u (default 64,1024,65536,1048576)\n"
             "  --transports  any of shmchan,shmchan_spin,pipe,socketpair,sysv_mq,posix_mq,\n"
             "                spin_ring (default: all)\n"
@@ -31,6 +32,10 @@ void bench_usage(const char *argv0)
             "  --seconds     length of each timed repetition (default 0.2; warm-up half that)\n"
             "  --reps        timed repetitions per cell, median reported (default 5, max %u)\n"
             "  --spin-ns     shmchan_spin: spin_ns on both ends (default %u)\n"
+            "  --lane-bytes  shmchan, shmchan_spin: lane_capacity, a power of two >= 64;\n"
+            "                messages longer than half a lane go in fragments (default:\n"
+            "                the power of two >= 4 x (size + 24), at least 64 KiB, which\n"
+            "                is also spin_ring's ring)\n"
             "  --csv         one CSV table on stdout (progress stays on stderr)\n"
             "  --plot FILE   also write a PNG (gnuplot) of throughput and latency\n",
             argv0, BENCH_MSG_MIN_SIZE, BENCH_MSG_MAX_SIZE, BENCH_MAX_REPS, BENCH_DEFAULT_SPIN_NS);
@@ -205,6 +210,13 @@ static int parse_one(const char *opt, const char *value, bench_options_t *o, ben
         rc = parse_u32(value, 0, 1000000000u, &o->spin_ns);
         if (rc != 0) {
             bench_err_set(err, "--spin-ns: '%s' is not in 0..1000000000", value);
+        }
+    } else if (strcmp(opt, "--lane-bytes") == 0) {
+        rc = parse_u32(value, 64, 1u << 30, &o->lane_bytes);
+        if (rc != 0 || (o->lane_bytes & (o->lane_bytes - 1u)) != 0) {
+            bench_err_set(err, "--lane-bytes: '%s' is not a power of two in 64..1073741824",
+                          value);
+            rc = -1;
         }
     } else if (strcmp(opt, "--plot") == 0) {
         o->plot = value;

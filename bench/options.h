@@ -21,6 +21,7 @@ typedef struct bench_options {
     double seconds;              /* per timed round */
     uint32_t reps;
     uint32_t spin_ns;
+    uint32_t lane_bytes; /* shmchan's lane_capacity; 0: bench_lane_bytes(size) */
     int csv;
     const char *plot; /* PNG path, or NULL */
 } bench_options_t;

@@ -27,17 +27,20 @@ header=$(head -n 1 "$out")
 [ "$header" = "transport,mode,size,msgs_per_s,mb_per_s,p50_ns,p99_ns,p999_ns" ] ||
     fail "wrong header: $header"
 
-# 7 transports x 2 modes x 1 size, nothing else on stdout.
+# 7 transports x 2 modes x 1 size, plus the memcpy reference row (stream),
+# nothing else on stdout.
 rows=$(tail -n +2 "$out" | wc -l)
-[ "$rows" -eq 14 ] || fail "expected 14 rows, got $rows"
+[ "$rows" -eq 15 ] || fail "expected 15 rows, got $rows"
+grep -q '^memcpy,stream,64,' "$out" || fail "no memcpy reference row"
 
 awk -F, '
     function num(x) { return x ~ /^[0-9]+(\.[0-9]+)?$/ && x + 0 > 0 }
     NR == 1 { next }
     NF != 8 { printf "line %d: %d fields\n", NR, NF; bad = 1; next }
-    $1 !~ /^(shmchan|shmchan_spin|pipe|socketpair|sysv_mq|posix_mq|spin_ring)$/ {
+    $1 !~ /^(shmchan|shmchan_spin|pipe|socketpair|sysv_mq|posix_mq|spin_ring|memcpy)$/ {
         printf "line %d: unknown transport %s\n", NR, $1; bad = 1 }
     $2 !~ /^(stream|pingpong)$/ { printf "line %d: unknown mode %s\n", NR, $2; bad = 1 }
+    $1 == "memcpy" && $2 != "stream" { printf "line %d: memcpy is a stream row only\n", NR; bad = 1 }
     $3 != "64" { printf "line %d: size %s\n", NR, $3; bad = 1 }
     !num($4) || !num($5) { printf "line %d: rate cells not positive numbers\n", NR; bad = 1 }
     # MB/s is msgs/s x size / 10^6 (to the 3 decimals printed).
@@ -84,4 +87,15 @@ expect_caught flip "byte 32 is" --transports socketpair --modes pingpong
 expect_caught drop "expected seq 3, got 4" --transports spin_ring --modes stream
 expect_caught drop "expected seq 3, got 4" --transports shmchan_spin --modes pingpong
 
-echo "PASS: 14 rows, well-formed; injected faults caught"
+# A bad --lane-bytes (not a power of two) fails like any bad option.
+status=0
+"$bench" --csv --lane-bytes 1000 >"$out" 2>"$err" || status=$?
+[ "$status" -eq 2 ] || fail "--lane-bytes 1000: status $status, expected 2"
+
+# shmchan through a lane far smaller than its messages (fragments, docs/
+# protocol.md 3.1) verifies every message like any other cell.
+"$bench" --csv --sizes 65536 --transports shmchan,shmchan_spin --seconds 0.005 --reps 1 \
+    --lane-bytes 4096 >"$out" 2>"$err" || fail "fragmented cells: status $?"
+[ "$(grep -c ' checked, ' "$err" || true)" -eq 4 ] || fail "fragmented cells: not 4 verified cells"
+
+echo "PASS: 15 rows, well-formed; injected faults caught; fragmented cells verified"

@@ -6,7 +6,9 @@
  * Two variants: `shmchan` keeps the library defaults (spin_ns 0: sleep on
  * the semaphore at once), `shmchan_spin` sets spin_ns on both ends (the
  * --spin-ns option). max_payload is the message size; lane_capacity is
- * bench_lane_bytes(size): at least four frames, at least 64 KiB.
+ * --lane-bytes if given (messages longer than half a lane then travel in
+ * fragments), else bench_lane_bytes(size): at least four frames, at least
+ * 64 KiB, the same byte budget as spin_ring's ring.
  *
  * The key is chosen per cell and checked to be free; destroy makes sure the
  * server removed both kernel objects (shmchan_inspect and /proc/sysvipc)
@@ -28,6 +30,7 @@ struct shmchan_link {
     key_t key;
     uint32_t size;
     uint32_t spin_ns;
+    uint32_t lane_bytes;   /* lane_capacity */
     shmchan_server_t *srv; /* side B */
     shmchan_client_t *cli; /* side A */
     uint32_t client;       /* side B: A's slot, from the CONNECT event */
@@ -71,6 +74,7 @@ static int link_create(const bench_cell_t *cell, uint32_t spin_ns, void **state,
     }
     l->size = cell->size;
     l->spin_ns = spin_ns;
+    l->lane_bytes = cell->lane_bytes != 0 ? cell->lane_bytes : bench_lane_bytes(cell->size);
     if (pick_key(cell->serial, &l->key, err) != 0) {
         free(l);
         return -1;
@@ -100,7 +104,7 @@ static int open_server(struct shmchan_link *l, bench_err_t *err)
     shmchan_server_options_init(&o);
     o.max_clients = 1;
     o.max_payload = l->size;
-    o.lane_capacity = bench_lane_bytes(l->size);
+    o.lane_capacity = l->lane_bytes;
     o.spin_ns = l->spin_ns;
     shmchan_diag_t diag = {0};
     const shmchan_err_t e = shmchan_server_create(l->key, &o, &l->srv, &diag);

@@ -72,7 +72,8 @@ static shmchan_err_t reference_decode(const uint8_t *src, size_t len, uint32_t m
     if (src[5] != 1 && src[5] != 2) {
         return SHMCHAN_E_FRAME_TYPE;
     }
-    if (src[6] != 0) {
+    /* Bits 0-1 are the fragment flags, on DATA frames only. */
+    if ((src[6] & ~3u) != 0 || (src[6] != 0 && src[5] != 1)) {
         return SHMCHAN_E_FRAME_FLAGS;
     }
     if (src[7] != 0) {
@@ -130,7 +131,7 @@ static void check_accepted(const uint8_t *src, size_t len, uint32_t max_payload,
     FUZZ_CHECK(frame_len == 24u + (size_t)payload_len);
     FUZZ_CHECK(frame_len <= len);
     FUZZ_CHECK(frame->type == src[5]);
-    FUZZ_CHECK(frame->flags == 0);
+    FUZZ_CHECK(frame->flags == src[6]);
     FUZZ_CHECK(frame->payload_len == payload_len);
     FUZZ_CHECK(frame->payload_len <= max_payload);
     FUZZ_CHECK(frame->checksum == le32_at(src + 12));

@@ -36,6 +36,11 @@ FUZZ_HARNESSES = {
         "lib_srcs": ["src/codec.c", "src/crc32c.c", "src/error.c"],
         "max_len": 8192,
     },
+    "fragments": {
+        "deps": ["//src:codec", "//src:lane"],
+        "lib_srcs": ["src/codec.c", "src/crc32c.c", "src/error.c", "src/lane.c", "src/layout.c"],
+        "max_len": 4096,
+    },
     "lane": {
         "deps": ["//src:codec", "//src:lane"],
         "lib_srcs": ["src/codec.c", "src/crc32c.c", "src/error.c", "src/lane.c", "src/layout.c"],

@@ -2,7 +2,7 @@
  * lane_fuzzer.c - a producer and a consumer on one lane, driven by the
  * input, with a hostile peer rewriting shared bytes between operations.
  *
- * Input: [u8 capacity: 64 << (v % 7)][u16 max_payload: v % (capacity - 23)]
+ * Input: [u8 capacity: 64 << (v % 7)][u16 max_payload: v % (capacity/2 - 23)]
  *        [u32 base][operations...]
  * `base` is where both free-running counters start (head = tail = both
  * private positions), so that a short input reaches the 2^32 wrap a real
@@ -143,7 +143,8 @@ static shmchan_err_t reference_header(const uint8_t *hdr, uint32_t max_payload)
     if (hdr[5] != 1 && hdr[5] != 2) {
         return SHMCHAN_E_FRAME_TYPE;
     }
-    if (hdr[6] != 0) {
+    /* Flags: bits 0-1 are the fragment flags, allowed on DATA only. */
+    if ((hdr[6] & ~3u) != 0 || (hdr[6] != 0 && hdr[5] != 1)) {
         return SHMCHAN_E_FRAME_FLAGS;
     }
     if (hdr[7] != 0) {
@@ -197,6 +198,15 @@ static verdict_t reference_recv(harness_t *h, size_t cap)
     const uint32_t len = le32_at(hdr + 8);
     if (len > avail - HDR) {
         v.cause = SHMCHAN_E_FRAME_BEYOND_BUFFER;
+        return v;
+    }
+    /* The fragment rules (section "Fragments"): in this harness every
+     * message fits one frame (max_payload <= fragment_max), so no message
+     * is ever open, and any fragment flag breaks them: MORE claims a
+     * message longer than max_payload's frame, CONT continues nothing.
+     * (fuzz/fragments_fuzzer.c drives messages that do need fragments.) */
+    if (hdr[6] != 0) {
+        v.cause = SHMCHAN_E_FRAGMENT;
         return v;
     }
     if (len > cap) {
@@ -536,8 +546,7 @@ static void check_argument_refusals(harness_t *h)
                SHMCHAN_E_INVALID_ARGUMENT);
     FUZZ_CHECK(shmchan_lane_init(&tmp, h->ctl, h->ring, 0, 0) == SHMCHAN_E_INVALID_ARGUMENT);
     FUZZ_CHECK(tmp.ctl == NULL && tmp.ring == NULL); /* reset, not half-bound */
-    FUZZ_CHECK(shmchan_lane_init(&tmp, h->ctl, h->ring, h->capacity,
-                                 h->capacity - HDR + 1u) == SHMCHAN_E_INVALID_ARGUMENT);
+    FUZZ_CHECK(shmchan_lane_init(&tmp, h->ctl, h->ring, 32, 1) == SHMCHAN_E_INVALID_ARGUMENT);
     FUZZ_CHECK(shmchan_lane_init(&tmp, h->ctl, h->ring, h->capacity,
                                  SHMCHAN_PAYLOAD_HARD_MAX + 1u) == SHMCHAN_E_INVALID_ARGUMENT);
     FUZZ_CHECK(shmchan_lane_init(&tmp, NULL, h->ring, h->capacity, h->max_payload) ==
@@ -568,7 +577,9 @@ static void check_argument_refusals(harness_t *h)
 static void setup(harness_t *h, fuzz_cursor_t *in)
 {
     h->capacity = 64u << (fuzz_take_u8(in) % 7u);
-    h->max_payload = fuzz_take_u16(in) % (h->capacity - HDR + 1u);
+    /* At most fragment_max (capacity / 2 - 24): every message is one
+     * frame, which the references below model. */
+    h->max_payload = fuzz_take_u16(in) % (h->capacity / 2u - HDR + 1u);
     const uint32_t base = fuzz_take_u32(in);
     h->ctl = fuzz_alloc(SHMCHAN_LANE_CTL_SIZE);
     h->ring = fuzz_alloc(h->capacity);

@@ -74,7 +74,7 @@ static shmchan_err_t reference_read_header(const uint8_t *h, size_t image_len)
     if (clients < 1 || clients > 256 || payload < 1 || payload > (1u << 24)) {
         return SHMCHAN_E_LAYOUT_PARAMS;
     }
-    if (cap < 64 || cap > (1u << 30) || (cap & (cap - 1)) != 0 || cap < payload + 24) {
+    if (cap < 64 || cap > (1u << 30) || (cap & (cap - 1)) != 0) { /* no tie to payload */
         return SHMCHAN_E_LAYOUT_PARAMS;
     }
     if (le32_at(h + 28) != 4 + 4 * clients) {
@@ -93,7 +93,7 @@ static int reference_params_ok(const shmchan_params_t *p)
     const uint64_t cap = p->lane_capacity;
     return p->max_clients >= 1 && p->max_clients <= 256 && p->max_payload >= 1 &&
            p->max_payload <= (1u << 24) && cap >= 64 && cap <= (1u << 30) &&
-           (cap & (cap - 1)) == 0 && cap >= (uint64_t)p->max_payload + 24;
+           (cap & (cap - 1)) == 0; /* no tie to max_payload: fragments */
 }
 
 /* shmchan_layout_compute on the header's parameters whatever the verdict

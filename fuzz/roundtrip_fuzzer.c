@@ -6,7 +6,8 @@
  * unknown types and of flag bits are fuzzed along with valid messages.
  *
  * Properties (abort on violation):
- *  1. A valid message (type DATA or GOODBYE, flags 0) encodes into an
+ *  1. A valid message (type DATA or GOODBYE; flags 0, or on DATA any of
+ *     the two fragment flags, docs/protocol.md "Fragments") encodes into an
  *     exactly sized buffer; every byte is where docs/protocol.md section 1
  *     puts it (magic, version, type, flags, reserved, length, seq, payload,
  *     and a CRC-32C recomputed with the table implementation).
@@ -19,7 +20,8 @@
  *     the block's bytes are unchanged, and AddressSanitizer sees any write
  *     past its end.
  *  4. An invalid message fails with SHMCHAN_E_FRAME_TYPE (unknown type) or
- *     else SHMCHAN_E_FRAME_FLAGS, writing nothing; a length over the hard
+ *     else SHMCHAN_E_FRAME_FLAGS (an unknown bit, or a flag on a GOODBYE),
+ *     writing nothing; a length over the hard
  *     maximum fails with SHMCHAN_E_FRAME_TOO_LONG before any payload byte
  *     is read; NULL outputs are refused.
  */
@@ -76,7 +78,7 @@ static void check_wire_bytes(const uint8_t *out, const shmchan_frame_t *frame,
     FUZZ_CHECK(out[0] == 'S' && out[1] == 'H' && out[2] == 'C' && out[3] == 'F');
     FUZZ_CHECK(out[4] == 1);
     FUZZ_CHECK(out[5] == frame->type);
-    FUZZ_CHECK(out[6] == 0 && out[7] == 0);
+    FUZZ_CHECK(out[6] == frame->flags && out[7] == 0);
     FUZZ_CHECK(le32_at(out + 8) == payload_len);
     FUZZ_CHECK(le64_at(out + 16) == frame->seq);
     uint32_t crc = shmchan_crc32c_update_portable(0, out, 12);
@@ -97,7 +99,7 @@ static void check_decodes_back(const uint8_t *wire, size_t total, const shmchan_
                                     &frame_len) == SHMCHAN_OK);
     FUZZ_CHECK(frame_len == total);
     FUZZ_CHECK(frame.type == sent->type);
-    FUZZ_CHECK(frame.flags == 0);
+    FUZZ_CHECK(frame.flags == sent->flags);
     FUZZ_CHECK(frame.seq == sent->seq);
     FUZZ_CHECK(frame.payload_len == payload_len);
     FUZZ_CHECK(frame.checksum == le32_at(wire + 12));
@@ -187,7 +189,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *wire = encode_into(&frame, payload_len > 0 ? payload : NULL, payload_len, total,
                                 &err, &out_len);
     const int type_ok = frame.type == SHMCHAN_FRAME_DATA || frame.type == SHMCHAN_FRAME_GOODBYE;
-    if (!type_ok || frame.flags != 0) {
+    const int flags_ok = (frame.flags & ~3u) == 0 &&
+                         (frame.flags == 0 || frame.type == SHMCHAN_FRAME_DATA);
+    if (!type_ok || !flags_ok) {
         FUZZ_CHECK(err == (!type_ok ? SHMCHAN_E_FRAME_TYPE : SHMCHAN_E_FRAME_FLAGS));
         FUZZ_CHECK(out_len == 0);
         FUZZ_CHECK(all_canary(wire, total));

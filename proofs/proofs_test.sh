@@ -51,7 +51,8 @@ started=$(date +%s)
 SRC_MAX=40    # codec: source buffers, encoder output
 PAY_MAX=20    # codec: payloads, decoder output
 IMG_MAX=1280  # layout: segment image (the smallest real segments are 960 and 1216 bytes)
-CAP=32        # lane: ring storage of 32 bytes (capacity 32, payloads up to 8)
+CAP=64        # lane: ring storage of 64 bytes (the floor: fragments of 8 bytes)
+MSG_MAX=${PROOF_MSG_MAX:-8}  # lane: messages up to 8 bytes (fragment_max of the 64-byte ring)
 
 # ---------------------------------------------------------------- analyses
 # Flags common to every EVA run. An undeclared function (an unmodelled
@@ -89,12 +90,12 @@ analysis() {
     lane)
         # The ring copies need relations (first + off <= capacity): the
         # octagon domain, there only (everywhere it triples the time).
-        printf '%s\n' "-cpp-extra-args=$cpp -DCAP=$CAP" \
+        printf '%s\n' "-cpp-extra-args=$cpp -DCAP=$CAP -DMSG_MAX=$MSG_MAX" \
             "$dir/src/lane.c" "$dir/src/codec.c" "$proofs/stubs/crc32c_ctor.c" \
             "$proofs/drivers/lane_driver.c" \
             -eva-domains-function "octagon:ring_copy_out,octagon:ring_copy_in,octagon:ring_sum_then_copy_in,octagon:ring_copy_out_then_sum" \
             -eva-slevel-function \
-            "drive_try_send:100000,drive_try_recv:100000,drive_others:100,ring_copy_out:4,ring_copy_in:4,ring_sum_then_copy_in:100,ring_copy_out_then_sum:100,crc32c_update_sse42:5000,shmchan_codec_build_header:100,shmchan_codec_encode_header:100,shmchan_codec_parse_header:100"
+            "drive_try_send:100000,drive_try_recv:100000,drive_others:100,shmchan_lane_try_send:300,shmchan_lane_try_recv:300,publish_frame:100,ring_copy_out:4,ring_copy_in:4,ring_sum_then_copy_in:100,ring_copy_out_then_sum:100,crc32c_update_sse42:5000,shmchan_codec_build_header:100,shmchan_codec_encode_header:100,shmchan_codec_parse_header:100"
         ;;
     *) fail "unknown analysis $name" ;;
     esac
@@ -195,15 +196,23 @@ wp() {
 # ---------------------------------------------------------------- proofs
 eva eva_codec codec pass ""
 eva eva_layout layout pass ""
-eva eva_lane lane pass ""
+# The lane analysis runs only when asked (SHMCHAN_PROOFS_LANE=1, as
+# //proofs:lane_proofs_test does): at the lane's new floor (64 bytes, with
+# fragments) it has not finished within 8 minutes on the 2-core machine,
+# which CI cannot afford (docs/proofs.md, "Bounds").
+if [[ "${SHMCHAN_PROOFS_LANE:-0}" == 1 ]]; then
+    eva eva_lane lane pass ""
+fi
 wp wp_contracts pass ""
 
 # ---------------------------------------------------------------- mutants
 # Each must be reported at its line, by the property that names its bug.
 eva mutant_decode_reads_one_past codec fail \
     "src/codec\.c:[0-9]+: .*memcpy.*valid_src" decode_reads_one_past.patch
-eva mutant_lane_recv_no_capacity_check lane fail \
-    "src/lane\.c:[0-9]+: .*memcpy.*valid_dest" lane_recv_no_capacity_check.patch
+if [[ "${SHMCHAN_PROOFS_LANE:-0}" == 1 ]]; then
+    eva mutant_lane_recv_no_capacity_check lane fail \
+        "src/lane\.c:[0-9]+: .*memcpy.*valid_dest" lane_recv_no_capacity_check.patch
+fi
 eva mutant_layout_header_one_short layout fail \
     "src/layout\.c:[0-9]+: .*memcpy.*valid_src" layout_header_one_short.patch
 wp mutant_wp_lane_refresh_off_by_one fail \

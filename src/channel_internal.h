@@ -4,6 +4,8 @@
 #ifndef SHMCHAN_CHANNEL_INTERNAL_H
 #define SHMCHAN_CHANNEL_INTERNAL_H
 
+#include <stdlib.h>
+
 #include "lane.h"
 #include "shmchan.h"
 #include "wake.h"
@@ -35,6 +37,22 @@ static inline int shmchan_readable_cb(void *p)
     return shmchan_lane_readable((const shmchan_lane_t *)p);
 }
 
+/* Spinning while a message is in flight (docs/protocol.md §3.1, "Waking
+ * across fragments"): once the first fragments of a message have moved,
+ * the rest follows within a copy's time, far sooner than a sleeping peer
+ * is woken (14-55 us on this machine kind, docs/benchmarks.md), so a call
+ * part-way through a message spins up to this long before it sleeps. An
+ * idle channel has nothing in flight and never spins; a peer that opens a
+ * message and stops costs at most this much per round of the wait's
+ * gate, each round being a sleep of up to the liveness period. */
+#define SHMCHAN_IN_MESSAGE_SPIN_NS 50000u
+
+static inline uint32_t shmchan_spin_budget(uint32_t spin_ns, int in_message)
+{
+    return in_message && spin_ns < SHMCHAN_IN_MESSAGE_SPIN_NS ? SHMCHAN_IN_MESSAGE_SPIN_NS
+                                                              : spin_ns;
+}
+
 /* Spin (bounded) until the lane has room for `len` / has data. */
 static inline int spin_until_writable(const shmchan_lane_t *lane, uint32_t len, uint32_t spin_ns)
 {
@@ -45,6 +63,25 @@ static inline int spin_until_writable(const shmchan_lane_t *lane, uint32_t len, 
 static inline int spin_until_readable(const shmchan_lane_t *lane, uint32_t spin_ns)
 {
     return shmchan_spin_until(shmchan_readable_cb, (void *)(uintptr_t)lane, spin_ns);
+}
+
+/* Gives a receiving lane its reassembly stash if its messages can come in
+ * fragments, allocating *stash (max_payload bytes, private) the first
+ * time; the owner frees *stash with the handle. Pre-allocated rather than
+ * on the first fragment: a peer must not be able to make us allocate in
+ * the middle of a wait. */
+static inline shmchan_err_t shmchan_lane_provide_stash(shmchan_lane_t *lane, uint8_t **stash)
+{
+    if (!shmchan_lane_needs_stash(lane)) {
+        return SHMCHAN_OK;
+    }
+    if (*stash == NULL) {
+        *stash = malloc(lane->max_payload);
+        if (*stash == NULL) {
+            return SHMCHAN_E_NO_MEMORY;
+        }
+    }
+    return shmchan_lane_set_stash(lane, *stash, lane->max_payload);
 }
 
 #endif /* SHMCHAN_CHANNEL_INTERNAL_H */

@@ -38,6 +38,7 @@ struct shmchan_client {
     uint32_t spin_ns;
     shmchan_lane_t tx; /* client -> server; used by the sending thread only */
     shmchan_lane_t rx; /* server -> client; used by the receiving thread only */
+    uint8_t *rx_stash; /* rx's reassembly buffer, if messages come in fragments */
 };
 
 void shmchan_client_options_init(shmchan_client_options_t *opts)
@@ -250,6 +251,7 @@ static void client_free(shmchan_client_t *cli)
         (void)shmchan_sys_shm_detach(cli->base, NULL);
         cli->base = NULL;
     }
+    free(cli->rx_stash);
     free(cli);
 }
 
@@ -295,6 +297,7 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     GUARD(shmchan_lane_init(&cli->rx, cli->base + sb + SHMCHAN_SLOT_OFF_S2C_CTL,
                             cli->base + shmchan_layout_s2c_ring_offset(&cli->layout, cli->slot),
                             cap, maxp));
+    GUARD(shmchan_lane_provide_stash(&cli->rx, &cli->rx_stash));
     /* The slot's generation, which the server wrote before it offered the
      * slot (the semop of our claim orders the two): both lanes count from
      * its range. A peer that rewrites the word only breaks its own lanes. */
@@ -392,8 +395,24 @@ static shmchan_err_t after_sleep(shmchan_client_t *cli, shmchan_wait_t *w, shmch
     return peer_state(cli);
 }
 
+static shmchan_err_t client_send_message(shmchan_client_t *cli, const void *data, uint32_t len,
+                                         int timeout_ms);
+
 shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint32_t len,
                                   int timeout_ms)
+{
+    const shmchan_err_t r = client_send_message(cli, data, len, timeout_ms);
+    /* A message left part-way (timeout, cancel, the server gone) is given
+     * up: the server drops the fragments it took, and the next send starts
+     * afresh, whatever its buffer (lane.h, shmchan_lane_abandon_send). */
+    if (r != SHMCHAN_OK && cli != NULL) {
+        shmchan_lane_abandon_send(&cli->tx);
+    }
+    return r;
+}
+
+static shmchan_err_t client_send_message(shmchan_client_t *cli, const void *data, uint32_t len,
+                                         int timeout_ms)
 {
     ENSURE_REF(cli);
     ENSURE(data != NULL || len == 0, SHMCHAN_E_INVALID_ARGUMENT);
@@ -407,12 +426,13 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
     for (;;) {
         const shmchan_err_t r =
             shmchan_lane_try_send(&cli->tx, SHMCHAN_FRAME_DATA, (const uint8_t *)data, len);
+        /* Also after a part of a fragmented message: the server may be
+         * asleep waiting for the rest while we wait for room. A failed post
+         * (server gone) is reported by the next call, not as a failed send. */
+        if (shmchan_lane_progressed(&cli->tx) && shmchan_lane_consumer_needs_wake(&cli->tx)) {
+            (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
+        }
         if (r == SHMCHAN_OK) {
-            if (shmchan_lane_consumer_needs_wake(&cli->tx)) {
-                /* The message is in the lane: a failed post (server gone)
-                 * is reported by the next call, not as a failed send. */
-                (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
-            }
             return SHMCHAN_OK;
         }
         if (r != SHMCHAN_E_WOULD_BLOCK) {
@@ -422,7 +442,9 @@ shmchan_err_t shmchan_client_send(shmchan_client_t *cli, const void *data, uint3
          * however the server moves (or pretends to move) its tail. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (spin_until_writable(&cli->tx, len, cli->spin_ns)) {
+        if (spin_until_writable(&cli->tx, len,
+                                shmchan_spin_budget(cli->spin_ns,
+                                                    shmchan_lane_send_open(&cli->tx)))) {
             continue;
         }
         shmchan_lane_set_producer_waiting(&cli->tx, 1);
@@ -456,10 +478,12 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         }
         uint8_t type = 0;
         const shmchan_err_t r = shmchan_lane_try_recv(&cli->rx, &type, buf, cap, len);
+        /* Also after fragments of a message not yet whole: the server may
+         * be asleep waiting for the room they freed. */
+        if (shmchan_lane_progressed(&cli->rx) && shmchan_lane_producer_needs_wake(&cli->rx)) {
+            (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
+        }
         if (r == SHMCHAN_OK) {
-            if (shmchan_lane_producer_needs_wake(&cli->rx)) {
-                (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
-            }
             if (type == SHMCHAN_FRAME_GOODBYE) {
                 *len = 0;
                 client_set_closed(cli);
@@ -476,7 +500,8 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         /* The gate: every round passes here before it may spin or sleep. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (spin_until_readable(&cli->rx, cli->spin_ns)) {
+        if (spin_until_readable(&cli->rx, shmchan_spin_budget(cli->spin_ns,
+                                                              shmchan_lane_recv_open(&cli->rx)))) {
             continue;
         }
         shmchan_lane_set_consumer_waiting(&cli->rx, 1);

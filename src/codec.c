@@ -25,11 +25,15 @@ static int frame_type_known(uint8_t type)
     return type == SHMCHAN_FRAME_DATA || type == SHMCHAN_FRAME_GOODBYE;
 }
 
-/* No flag is defined yet: refusing unknown bits now means a future flag
- * can never be silently ignored by an old decoder. */
-static int frame_flags_valid(uint8_t flags)
+/* Flags are known bits only, and only a DATA frame may be a fragment: a
+ * GOODBYE is always a whole (empty) message. Refusing unknown bits means a
+ * future flag can never be silently ignored by an old decoder. */
+static int frame_flags_valid(uint8_t type, uint8_t flags)
 {
-    return flags == 0;
+    if ((flags & ~SHMCHAN_FRAME_FLAGS_KNOWN) != 0) {
+        return 0;
+    }
+    return flags == 0 || type == SHMCHAN_FRAME_DATA;
 }
 
 uint32_t shmchan_codec_checksum_start(const uint8_t header[SHMCHAN_FRAME_HEADER_SIZE])
@@ -62,13 +66,14 @@ shmchan_err_t shmchan_codec_parse_header(const uint8_t header[SHMCHAN_FRAME_HEAD
            SHMCHAN_E_FRAME_MAGIC);
     ENSURE(header[SHMCHAN_FRAME_OFF_VERSION] == SHMCHAN_FRAME_VERSION, SHMCHAN_E_FRAME_VERSION);
     ENSURE(frame_type_known(header[SHMCHAN_FRAME_OFF_TYPE]), SHMCHAN_E_FRAME_TYPE);
-    ENSURE(frame_flags_valid(header[SHMCHAN_FRAME_OFF_FLAGS]), SHMCHAN_E_FRAME_FLAGS);
+    ENSURE(frame_flags_valid(header[SHMCHAN_FRAME_OFF_TYPE], header[SHMCHAN_FRAME_OFF_FLAGS]),
+           SHMCHAN_E_FRAME_FLAGS);
     ENSURE(header[SHMCHAN_FRAME_OFF_RESERVED] == 0, SHMCHAN_E_FRAME_RESERVED);
     const uint32_t length = shmchan_le32_load(header + SHMCHAN_FRAME_OFF_LENGTH);
     ENSURE(length <= max_payload, SHMCHAN_E_FRAME_TOO_LONG);
 
     frame->type = header[SHMCHAN_FRAME_OFF_TYPE];
-    frame->flags = 0;
+    frame->flags = header[SHMCHAN_FRAME_OFF_FLAGS];
     frame->payload_len = length;
     frame->checksum = shmchan_le32_load(header + SHMCHAN_FRAME_OFF_CHECKSUM);
     frame->seq = shmchan_le64_load(header + SHMCHAN_FRAME_OFF_SEQ);
@@ -81,7 +86,7 @@ shmchan_err_t shmchan_codec_build_header(const shmchan_frame_t *frame, uint32_t 
     ENSURE_REF(frame);
     ENSURE_REF(header);
     ENSURE(frame_type_known(frame->type), SHMCHAN_E_FRAME_TYPE);
-    ENSURE(frame_flags_valid(frame->flags), SHMCHAN_E_FRAME_FLAGS);
+    ENSURE(frame_flags_valid(frame->type, frame->flags), SHMCHAN_E_FRAME_FLAGS);
     ENSURE(payload_len <= SHMCHAN_PAYLOAD_HARD_MAX, SHMCHAN_E_FRAME_TOO_LONG);
 
     uint8_t h[SHMCHAN_FRAME_HEADER_SIZE];

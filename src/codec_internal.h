@@ -28,8 +28,8 @@ enum {
 
 /* Validates a header that the caller has already copied into private memory
  * and fills *frame (checksum included, not yet verified). Checks, in this
- * order: magic, version, type, flags, reserved byte, payload length against
- * max_payload. On failure *frame is zeroed. */
+ * order: magic, version, type, flags (unknown bits, or any flag on a
+ * GOODBYE), reserved byte, payload length against max_payload. On failure *frame is zeroed. */
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_codec_parse_header(
     const uint8_t header[SHMCHAN_FRAME_HEADER_SIZE], uint32_t max_payload,
     shmchan_frame_t *frame);
@@ -48,7 +48,7 @@ void shmchan_codec_set_checksum(uint8_t header[SHMCHAN_FRAME_HEADER_SIZE], uint3
 
 /* Writes the 24-byte header for frame->{type,flags,seq} and a payload of
  * payload_len bytes, with the checksum field 0 (to be set by the caller).
- * Fails for an unknown type, non-zero flags or a length
+ * Fails for an unknown type, unknown flags, flags on a GOODBYE or a length
  * over SHMCHAN_PAYLOAD_HARD_MAX; header is untouched on failure. */
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_codec_build_header(
     const shmchan_frame_t *frame, uint32_t payload_len,

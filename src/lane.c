@@ -11,6 +11,14 @@
  * private message while it copies it in, the consumer copies out and sums
  * its private copy, block by block (ring_sum_then_copy_in and
  * ring_copy_out_then_sum say why each sums the copy it does).
+ *
+ * Fragments (docs/protocol.md, "Fragments"): a message longer than
+ * frag_max goes as frames of exactly frag_max bytes with FLAG_MORE, the
+ * first without FLAG_CONT and the others with it, and a last one of 1 ..
+ * frag_max bytes with FLAG_CONT only. The consumer checks that grammar
+ * from the header before it reads a payload byte, reassembles into its
+ * private stash and delivers only a whole message; so a message takes at
+ * most max_frames frames, and that number bounds every loop here.
  */
 #include <string.h>
 
@@ -105,6 +113,13 @@ static shmchan_err_t lane_fail(shmchan_lane_t *lane, shmchan_err_t cause)
     return SHMCHAN_E_PROTOCOL;
 }
 
+uint32_t shmchan_lane_fragment_max(uint32_t capacity, uint32_t max_payload)
+{
+    /* capacity >= the floor (64), so the subtraction cannot wrap. */
+    const uint32_t half = capacity / 2u - SHMCHAN_FRAME_HEADER_SIZE;
+    return max_payload < half ? max_payload : half;
+}
+
 shmchan_err_t shmchan_lane_init(shmchan_lane_t *lane, uint8_t *ctl, uint8_t *ring,
                                 uint32_t capacity, uint32_t max_payload)
 {
@@ -113,15 +128,44 @@ shmchan_err_t shmchan_lane_init(shmchan_lane_t *lane, uint8_t *ctl, uint8_t *rin
     ENSURE_REF(ctl);
     ENSURE_REF(ring);
     ENSURE(is_power_of_two(capacity), SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(capacity >= SHMCHAN_LANE_CAPACITY_FLOOR, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(max_payload <= SHMCHAN_PAYLOAD_HARD_MAX, SHMCHAN_E_INVALID_ARGUMENT);
-    ENSURE((uint64_t)max_payload + SHMCHAN_FRAME_HEADER_SIZE <= capacity,
-           SHMCHAN_E_INVALID_ARGUMENT);
     lane->ctl = ctl;
     lane->ring = ring;
     lane->capacity = capacity;
     lane->max_payload = max_payload;
+    lane->frag_max = shmchan_lane_fragment_max(capacity, max_payload);
+    /* ceil(max_payload / frag_max), at least 1 (an empty message is one
+     * frame); frag_max >= 1 unless max_payload is 0, when every message is
+     * one empty frame. */
+    lane->max_frames =
+        lane->frag_max == 0 ? 1u : (max_payload + lane->frag_max - 1u) / lane->frag_max;
+    if (lane->max_frames == 0) {
+        lane->max_frames = 1;
+    }
     lane->fault = SHMCHAN_OK;
+    lane->asm_state = SHMCHAN_LANE_ASM_IDLE;
     return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_lane_set_stash(shmchan_lane_t *lane, uint8_t *stash, size_t cap)
+{
+    ENSURE_REF(lane);
+    ENSURE_REF(stash);
+    ENSURE(cap >= lane->max_payload, SHMCHAN_E_INVALID_ARGUMENT);
+    lane->stash = stash;
+    lane->stash_cap = cap;
+    return SHMCHAN_OK;
+}
+
+int shmchan_lane_needs_stash(const shmchan_lane_t *lane)
+{
+    return lane->max_payload > lane->frag_max;
+}
+
+int shmchan_lane_progressed(const shmchan_lane_t *lane)
+{
+    return lane->progressed;
 }
 
 void shmchan_lane_reset_shared(uint8_t *ctl)
@@ -169,19 +213,17 @@ int shmchan_lane_writable(const shmchan_lane_t *lane, uint32_t len)
     if (used == UINT32_MAX) {
         return 1;
     }
-    return (uint64_t)lane->capacity - used >= (uint64_t)len + SHMCHAN_FRAME_HEADER_SIZE;
+    uint32_t rest = len;
+    if (lane->send_off != 0 && lane->send_len == len) {
+        rest = len - lane->send_off;
+    }
+    const uint32_t n = rest < lane->frag_max ? rest : lane->frag_max;
+    return (uint64_t)lane->capacity - used >= (uint64_t)n + SHMCHAN_FRAME_HEADER_SIZE;
 }
 
-shmchan_err_t shmchan_lane_try_send(shmchan_lane_t *lane, uint8_t type, const uint8_t *payload,
-                                    uint32_t len)
+/* Room for need bytes: SHMCHAN_OK, SHMCHAN_E_WOULD_BLOCK, or a fault. */
+static shmchan_err_t producer_make_room(shmchan_lane_t *lane, uint32_t need)
 {
-    ENSURE_REF(lane);
-    ENSURE(payload != NULL || len == 0, SHMCHAN_E_INVALID_ARGUMENT);
-    ENSURE(lane->fault == SHMCHAN_OK, SHMCHAN_E_PROTOCOL);
-    ENSURE(len <= lane->max_payload, SHMCHAN_E_FRAME_TOO_LONG);
-
-    /* len + header <= capacity (lane_init), so no overflow here. */
-    const uint32_t need = len + SHMCHAN_FRAME_HEADER_SIZE;
     /* The cached tail was valid when read and the consumer only moves it
      * forward, so the true free space is at least what it implies. */
     if (lane->capacity - (lane->pos - lane->peer) < need) {
@@ -191,27 +233,85 @@ shmchan_err_t shmchan_lane_try_send(shmchan_lane_t *lane, uint8_t type, const ui
         }
         ENSURE(lane->capacity - used >= need, SHMCHAN_E_WOULD_BLOCK);
     }
+    return SHMCHAN_OK;
+}
 
-    /* The checksum is computed over the caller's private bytes in the pass
-     * that copies them in (header fields first; the header itself goes in
-     * last, once its checksum is known): nothing the consumer could change
-     * is ever summed. (Zeroed although build_header fills it whole on
-     * success: EVA cannot tell the GUARD's two paths apart across the
-     * call, docs/proofs.md.) */
+/* Writes one frame at pos and publishes it. The checksum is computed over
+ * the caller's private bytes in the pass that copies them in (header
+ * fields first; the header itself goes in last, once its checksum is
+ * known): nothing the consumer could change is ever summed. */
+static shmchan_err_t publish_frame(shmchan_lane_t *lane, uint8_t type, uint8_t flags,
+                                   const uint8_t *payload, uint32_t len)
+{
+    /* Zeroed although build_header fills it whole on success: EVA cannot
+     * tell the GUARD's two paths apart across the call (docs/proofs.md). */
     uint8_t header[SHMCHAN_FRAME_HEADER_SIZE] = {0};
     const shmchan_frame_t frame = {
-        .type = type, .flags = 0, .payload_len = len, .seq = lane->seq};
+        .type = type, .flags = flags, .payload_len = len, .seq = lane->seq};
     GUARD(shmchan_codec_build_header(&frame, len, header));
     uint32_t crc = shmchan_codec_checksum_start(header);
     crc = ring_sum_then_copy_in(lane, lane->pos + SHMCHAN_FRAME_HEADER_SIZE, payload, len, crc);
     shmchan_codec_set_checksum(header, crc);
     ring_copy_in(lane, lane->pos, header, SHMCHAN_FRAME_HEADER_SIZE);
-    lane->pos += need;
+    /* len <= frag_max < capacity (init), so no overflow here. */
+    lane->pos += SHMCHAN_FRAME_HEADER_SIZE + len;
     lane->seq++;
+    lane->progressed = 1;
     /* Release: the frame's bytes are visible before the head that covers
      * them. A producer killed before this line published nothing. */
     shmchan_shm_store_u32_release(lane->ctl + SHMCHAN_LANE_OFF_HEAD, lane->pos);
     return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_lane_try_send(shmchan_lane_t *lane, uint8_t type, const uint8_t *payload,
+                                    uint32_t len)
+{
+    ENSURE_REF(lane);
+    lane->progressed = 0;
+    ENSURE(payload != NULL || len == 0, SHMCHAN_E_INVALID_ARGUMENT);
+    ENSURE(lane->fault == SHMCHAN_OK, SHMCHAN_E_PROTOCOL);
+    ENSURE(len <= lane->max_payload, SHMCHAN_E_FRAME_TOO_LONG);
+
+    /* A message is open (its first fragments are out): this call must be
+     * for it. Which message the caller means cannot be told from its
+     * arguments (a buffer refilled and sent again has the same address and
+     * length), so giving up is an explicit call, shmchan_lane_abandon_send;
+     * a call that does not match the open message is the caller's error
+     * and changes nothing. */
+    if (lane->send_off != 0) {
+        ENSURE(lane->send_len == len && lane->send_type == type && lane->send_off < len,
+               SHMCHAN_E_INVALID_ARGUMENT);
+    }
+    /* Bound: a message is at most max_frames frames (init), and each round
+     * publishes one of them or returns. */
+    for (uint32_t round = 0; round < lane->max_frames; round++) {
+        const uint32_t rest = len - lane->send_off;
+        const uint32_t n = rest < lane->frag_max ? rest : lane->frag_max;
+        const int more = rest > lane->frag_max;
+        GUARD(producer_make_room(lane, n + SHMCHAN_FRAME_HEADER_SIZE));
+        const uint8_t flags = (uint8_t)((lane->send_off != 0 ? SHMCHAN_FRAME_FLAG_CONT : 0u) |
+                                        (more ? SHMCHAN_FRAME_FLAG_MORE : 0u));
+        /* An empty message may come as NULL: no arithmetic on it. */
+        const uint8_t *piece = payload == NULL ? NULL : payload + lane->send_off;
+        GUARD(publish_frame(lane, type, flags, piece, n));
+        if (!more) {
+            lane->send_off = 0;
+            return SHMCHAN_OK;
+        }
+        lane->send_len = len;
+        lane->send_type = type;
+        lane->send_off += n;
+    }
+    /* Unreachable: max_frames rounds publish a whole message. */
+    lane->send_off = 0;
+    return SHMCHAN_E_INVALID_ARGUMENT;
+}
+
+void shmchan_lane_abandon_send(shmchan_lane_t *lane)
+{
+    /* The next message starts without FLAG_CONT, which tells the consumer
+     * to drop the part of this one it holds. */
+    lane->send_off = 0;
 }
 
 int shmchan_lane_readable(const shmchan_lane_t *lane)
@@ -222,71 +322,168 @@ int shmchan_lane_readable(const shmchan_lane_t *lane)
     return shmchan_shm_load_u32_relaxed(lane->ctl + SHMCHAN_LANE_OFF_HEAD) != lane->pos;
 }
 
+/* The consumer's view of the next frame: SHMCHAN_OK with `avail` bytes
+ * published and not consumed (>= a header), SHMCHAN_E_WOULD_BLOCK if none,
+ * or a fault. Reads head only when the cached value is used up. */
+static shmchan_err_t consumer_available(shmchan_lane_t *lane, uint32_t *avail)
+{
+    uint32_t n = lane->peer - lane->pos;
+    if (n == 0) {
+        /* Acquire: pairs with the producer's release of head. One load; the
+         * value is validated, then only the private copy is used. */
+        const uint32_t head = shmchan_shm_load_u32_acquire(lane->ctl + SHMCHAN_LANE_OFF_HEAD);
+        n = head - lane->pos;
+        if (n == 0) {
+            return SHMCHAN_E_WOULD_BLOCK;
+        }
+        if (n > lane->capacity) {
+            return lane_fail(lane, SHMCHAN_E_FRAME_TRUNCATED);
+        }
+        lane->peer = head;
+    }
+    if (n < SHMCHAN_FRAME_HEADER_SIZE) {
+        /* Producers publish whole frames only. */
+        return lane_fail(lane, SHMCHAN_E_FRAME_TRUNCATED);
+    }
+    *avail = n;
+    return SHMCHAN_OK;
+}
+
+/* The fragment grammar, judged from a parsed header before any payload
+ * byte is read. Returns 1 if the frame is one whole message, 0 if it is a
+ * fragment the stash takes, -1 if it breaks the rules. May drop an open
+ * message that the producer abandoned (a frame without FLAG_CONT). */
+static int fragment_judge(shmchan_lane_t *lane, const shmchan_frame_t *frame)
+{
+    const int more = (frame->flags & SHMCHAN_FRAME_FLAG_MORE) != 0;
+    const int cont = (frame->flags & SHMCHAN_FRAME_FLAG_CONT) != 0;
+    if (!cont) {
+        /* A new message. Whatever was open was abandoned by its sender,
+         * who was told it failed: never deliver a part of it. */
+        lane->asm_state = SHMCHAN_LANE_ASM_IDLE;
+        lane->asm_len = 0;
+        if (!more) {
+            return 1;
+        }
+        /* Only a message longer than a frame is split, into frames of
+         * exactly frag_max bytes before the last. */
+        return frame->payload_len == lane->frag_max && lane->frag_max < lane->max_payload ? 0
+                                                                                          : -1;
+    }
+    /* Continues nothing, or another type of message. (asm_len <
+     * max_payload while a message is open; checked, not assumed, so that
+     * no private state, however reached, can make `room` wrap.) */
+    if (lane->asm_state != SHMCHAN_LANE_ASM_OPEN || frame->type != lane->asm_type ||
+        lane->asm_len >= lane->max_payload) {
+        return -1;
+    }
+    const uint32_t room = lane->max_payload - lane->asm_len;
+    if (more) {
+        /* A last fragment of at least one byte must still fit. */
+        return frame->payload_len == lane->frag_max && frame->payload_len < room ? 0 : -1;
+    }
+    return frame->payload_len >= 1 && frame->payload_len <= room ? 0 : -1;
+}
+
+/* Hands over the whole message held in the stash, or says how large it is. */
+static shmchan_err_t deliver_stash(shmchan_lane_t *lane, uint8_t *type, uint8_t *buf,
+                                   size_t cap, uint32_t *len)
+{
+    /* Only a lane whose stash holds asm_len bytes gets here honestly;
+     * checked so that no private state can turn into a wild copy. */
+    ENSURE(lane->stash != NULL && lane->asm_len <= lane->stash_cap, SHMCHAN_E_INVALID_ARGUMENT);
+    if (lane->asm_len > cap) {
+        *len = lane->asm_len;
+        return SHMCHAN_E_OUTPUT_TOO_SMALL;
+    }
+    if (lane->asm_len > 0) {
+        memcpy(buf, lane->stash, lane->asm_len);
+    }
+    *type = lane->asm_type;
+    *len = lane->asm_len;
+    lane->asm_state = SHMCHAN_LANE_ASM_IDLE;
+    lane->asm_len = 0;
+    return SHMCHAN_OK;
+}
+
 shmchan_err_t shmchan_lane_try_recv(shmchan_lane_t *lane, uint8_t *type, uint8_t *buf,
                                     size_t cap, uint32_t *len)
 {
     ENSURE_REF(len);
     *len = 0;
     ENSURE_REF(lane);
+    lane->progressed = 0;
     ENSURE_REF(type);
     ENSURE(buf != NULL || cap == 0, SHMCHAN_E_INVALID_ARGUMENT);
     ENSURE(lane->fault == SHMCHAN_OK, SHMCHAN_E_PROTOCOL);
+    if (lane->asm_state == SHMCHAN_LANE_ASM_READY) {
+        return deliver_stash(lane, type, buf, cap, len);
+    }
 
-    uint32_t avail = lane->peer - lane->pos;
-    if (avail == 0) {
-        /* Acquire: pairs with the producer's release of head. One load; the
-         * value is validated, then only the private copy is used. */
-        const uint32_t head = shmchan_shm_load_u32_acquire(lane->ctl + SHMCHAN_LANE_OFF_HEAD);
-        avail = head - lane->pos;
-        if (avail == 0) {
-            return SHMCHAN_E_WOULD_BLOCK;
+    /* Bound: max_frames frames complete any message; a producer that keeps
+     * abandoning and restarting gets no more than that per call. */
+    for (uint32_t round = 0; round < lane->max_frames; round++) {
+        uint32_t avail = 0;
+        GUARD(consumer_available(lane, &avail));
+
+        uint8_t header[SHMCHAN_FRAME_HEADER_SIZE];
+        ring_copy_out(lane, lane->pos, header, SHMCHAN_FRAME_HEADER_SIZE);
+        shmchan_frame_t frame;
+        const shmchan_err_t perr = shmchan_codec_parse_header(header, lane->frag_max, &frame);
+        if (perr != SHMCHAN_OK) {
+            return lane_fail(lane, perr);
         }
-        if (avail > lane->capacity) {
-            return lane_fail(lane, SHMCHAN_E_FRAME_TRUNCATED);
+        if (frame.payload_len > avail - SHMCHAN_FRAME_HEADER_SIZE) {
+            return lane_fail(lane, SHMCHAN_E_FRAME_BEYOND_BUFFER);
         }
-        lane->peer = head;
-    }
-    if (avail < SHMCHAN_FRAME_HEADER_SIZE) {
-        /* Producers publish whole frames only. */
-        return lane_fail(lane, SHMCHAN_E_FRAME_TRUNCATED);
-    }
+        const int whole = fragment_judge(lane, &frame);
+        if (whole < 0) {
+            return lane_fail(lane, SHMCHAN_E_FRAGMENT);
+        }
+        uint8_t *dst = buf;
+        if (whole) {
+            if (frame.payload_len > cap) {
+                *len = frame.payload_len;
+                return SHMCHAN_E_OUTPUT_TOO_SMALL;
+            }
+        } else {
+            /* The caller's configuration, not the peer: no fault. */
+            ENSURE(lane->stash != NULL && lane->stash_cap >= lane->max_payload,
+                   SHMCHAN_E_INVALID_ARGUMENT);
+            dst = lane->stash + lane->asm_len;
+        }
+        const uint32_t crc =
+            ring_copy_out_then_sum(lane, lane->pos + SHMCHAN_FRAME_HEADER_SIZE, dst,
+                                   frame.payload_len, shmchan_codec_checksum_start(header));
+        if (crc != frame.checksum) {
+            return lane_fail(lane, SHMCHAN_E_FRAME_CHECKSUM);
+        }
+        /* Exactly once and in order: a replayed, skipped or reordered frame is
+         * a protocol violation even if its checksum is right. */
+        if (frame.seq != lane->seq) {
+            return lane_fail(lane, SHMCHAN_E_PROTOCOL);
+        }
 
-    uint8_t header[SHMCHAN_FRAME_HEADER_SIZE];
-    ring_copy_out(lane, lane->pos, header, SHMCHAN_FRAME_HEADER_SIZE);
-    shmchan_frame_t frame;
-    const shmchan_err_t perr = shmchan_codec_parse_header(header, lane->max_payload, &frame);
-    if (perr != SHMCHAN_OK) {
-        return lane_fail(lane, perr);
+        lane->pos += SHMCHAN_FRAME_HEADER_SIZE + frame.payload_len;
+        lane->seq++;
+        lane->progressed = 1;
+        /* Release: our copies are complete before the producer may reuse the
+         * bytes. */
+        shmchan_shm_store_u32_release(lane->ctl + SHMCHAN_LANE_OFF_TAIL, lane->pos);
+        if (whole) {
+            *type = frame.type;
+            *len = frame.payload_len;
+            return SHMCHAN_OK;
+        }
+        lane->asm_type = frame.type;
+        lane->asm_len += frame.payload_len;
+        lane->asm_state = SHMCHAN_LANE_ASM_OPEN;
+        if ((frame.flags & SHMCHAN_FRAME_FLAG_MORE) == 0) {
+            lane->asm_state = SHMCHAN_LANE_ASM_READY;
+            return deliver_stash(lane, type, buf, cap, len);
+        }
     }
-    if (frame.payload_len > avail - SHMCHAN_FRAME_HEADER_SIZE) {
-        return lane_fail(lane, SHMCHAN_E_FRAME_BEYOND_BUFFER);
-    }
-    if (frame.payload_len > cap) {
-        *len = frame.payload_len;
-        return SHMCHAN_E_OUTPUT_TOO_SMALL;
-    }
-    /* One pass: copied out of the ring and summed over the private copy,
-     * block by block, so what is verified is what the caller gets. */
-    const uint32_t crc = ring_copy_out_then_sum(lane, lane->pos + SHMCHAN_FRAME_HEADER_SIZE, buf,
-                                                frame.payload_len,
-                                                shmchan_codec_checksum_start(header));
-    if (crc != frame.checksum) {
-        return lane_fail(lane, SHMCHAN_E_FRAME_CHECKSUM);
-    }
-    /* Exactly once and in order: a replayed, skipped or reordered frame is
-     * a protocol violation even if its checksum is right. */
-    if (frame.seq != lane->seq) {
-        return lane_fail(lane, SHMCHAN_E_PROTOCOL);
-    }
-
-    lane->pos += SHMCHAN_FRAME_HEADER_SIZE + frame.payload_len;
-    lane->seq++;
-    /* Release: our copies are complete before the producer may reuse the
-     * bytes. */
-    shmchan_shm_store_u32_release(lane->ctl + SHMCHAN_LANE_OFF_TAIL, lane->pos);
-    *type = frame.type;
-    *len = frame.payload_len;
-    return SHMCHAN_OK;
+    return SHMCHAN_E_WOULD_BLOCK;
 }
 
 void shmchan_lane_set_consumer_waiting(shmchan_lane_t *lane, int waiting)

@@ -45,9 +45,9 @@ shmchan_err_t shmchan_layout_compute(const shmchan_params_t *params, shmchan_lay
     ENSURE(params->lane_capacity >= SHMCHAN_LANE_CAPACITY_MIN &&
                params->lane_capacity <= SHMCHAN_LANE_CAPACITY_MAX,
            SHMCHAN_E_LAYOUT_PARAMS);
-    /* A lane must hold at least one frame of the largest payload. */
-    ENSURE((uint64_t)params->max_payload + SHMCHAN_FRAME_HEADER_SIZE <= params->lane_capacity,
-           SHMCHAN_E_LAYOUT_PARAMS);
+    /* No rule ties the lane to max_payload: a message longer than half a
+     * lane travels in fragments (lane.h, shmchan_lane_fragment_max), and
+     * SHMCHAN_LANE_CAPACITY_MIN is the lane's own floor. */
 
     /* Bounded: 576 + 2 * 2^30 per slot, times 256 slots, is below 2^40. */
     const uint64_t stride = SHMCHAN_SLOT_OFF_RINGS + 2u * (uint64_t)params->lane_capacity;

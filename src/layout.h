@@ -25,7 +25,7 @@
 
 /* Limits on the parameters (docs/protocol.md says why each). */
 #define SHMCHAN_MAX_CLIENTS_LIMIT 256u
-#define SHMCHAN_LANE_CAPACITY_MIN 64u
+#define SHMCHAN_LANE_CAPACITY_MIN 64u /* = SHMCHAN_LANE_CAPACITY_FLOOR (lane.h) */
 #define SHMCHAN_LANE_CAPACITY_MAX (1u << 30)
 
 /* Header fields: byte offsets, all little-endian. */
@@ -88,7 +88,7 @@ enum {
 typedef struct shmchan_params {
     uint32_t max_clients;   /* 1 .. SHMCHAN_MAX_CLIENTS_LIMIT */
     uint32_t max_payload;   /* 1 .. SHMCHAN_PAYLOAD_HARD_MAX */
-    uint32_t lane_capacity; /* power of two, >= header + max_payload */
+    uint32_t lane_capacity; /* power of two, LANE_CAPACITY_MIN .. _MAX */
 } shmchan_params_t;
 
 typedef struct shmchan_layout {

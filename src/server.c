@@ -41,6 +41,7 @@ struct server_slot {
     shmchan_slot_state_t state;
     shmchan_lane_t rx; /* client -> server */
     shmchan_lane_t tx; /* server -> client */
+    uint8_t *rx_stash; /* rx's reassembly buffer, if messages come in fragments */
     uint32_t generation;
     /* A DISCONNECT decided outside shmchan_server_wait (server_send found
      * the lane broken): the next wait reports it, so every CONNECT has one. */
@@ -131,6 +132,7 @@ static shmchan_err_t slot_reset(shmchan_server_t *srv, uint32_t s)
     shmchan_lane_reset_shared(sb + SHMCHAN_SLOT_OFF_S2C_CTL);
     GUARD(shmchan_lane_init(&slot->rx, sb + SHMCHAN_SLOT_OFF_C2S_CTL, c2s, cap, maxp));
     GUARD(shmchan_lane_init(&slot->tx, sb + SHMCHAN_SLOT_OFF_S2C_CTL, s2c, cap, maxp));
+    GUARD(shmchan_lane_provide_stash(&slot->rx, &slot->rx_stash));
     slot->generation++;
     shmchan_lane_set_first_seq(&slot->rx, shmchan_layout_first_seq(slot->generation));
     shmchan_lane_set_first_seq(&slot->tx, shmchan_layout_first_seq(slot->generation));
@@ -175,10 +177,10 @@ static shmchan_err_t check_options(const shmchan_server_options_t *o, shmchan_la
     if (err != SHMCHAN_OK) {
         shmchan_diag_set(diag, SHMCHAN_E_INVALID_ARGUMENT, 0,
                          "invalid channel options: max_clients=%u (1..%u), max_payload=%u "
-                         "(1..%u), lane_capacity=%u (power of two, %u..%u, >= max_payload+%u)",
+                         "(1..%u), lane_capacity=%u (a power of two, %u..%u)",
                          o->max_clients, SHMCHAN_MAX_CLIENTS_LIMIT, o->max_payload,
                          SHMCHAN_PAYLOAD_HARD_MAX, o->lane_capacity, SHMCHAN_LANE_CAPACITY_MIN,
-                         SHMCHAN_LANE_CAPACITY_MAX, SHMCHAN_FRAME_HEADER_SIZE);
+                         SHMCHAN_LANE_CAPACITY_MAX);
         return SHMCHAN_E_INVALID_ARGUMENT;
     }
     return SHMCHAN_OK;
@@ -325,6 +327,19 @@ static shmchan_err_t server_teardown(shmchan_server_t *srv)
     return first;
 }
 
+/* Frees the handle's private memory (the kernel objects are teardown's). */
+static void server_free(shmchan_server_t *srv)
+{
+    if (srv->slots != NULL) {
+        for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
+            free(srv->slots[s].rx_stash);
+        }
+    }
+    free(srv->semvals);
+    free(srv->slots);
+    free(srv);
+}
+
 shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *opts,
                                     shmchan_server_t **out, shmchan_diag_t *diag)
 {
@@ -365,9 +380,7 @@ shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *o
     }
     if (err != SHMCHAN_OK) {
         (void)server_teardown(srv);
-        free(srv->semvals);
-        free(srv->slots);
-        free(srv);
+        server_free(srv);
         return err;
     }
     srv->scan_due = 1;
@@ -513,6 +526,12 @@ static int slot_take(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev, voi
     uint32_t len = 0;
     const shmchan_err_t r = shmchan_lane_try_recv(&slot->rx, &type, buf, cap, &len);
     shmchan_slot_event_t event = SHMCHAN_SLOT_EV_FAULT;
+    /* Also after fragments of a message not yet whole: the client may be
+     * asleep waiting for the room they freed. */
+    if (shmchan_lane_progressed(&slot->rx) && shmchan_lane_producer_needs_wake(&slot->rx)) {
+        (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX),
+                                NULL);
+    }
     if (r == SHMCHAN_E_OUTPUT_TOO_SMALL) {
         ev->kind = SHMCHAN_EVENT_MESSAGE;
         ev->client = s;
@@ -523,10 +542,6 @@ static int slot_take(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev, voi
     if (r == SHMCHAN_E_WOULD_BLOCK) {
         event = SHMCHAN_SLOT_EV_EMPTY;
     } else if (r == SHMCHAN_OK) {
-        if (shmchan_lane_producer_needs_wake(&slot->rx)) {
-            (void)shmchan_wake_post(srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_TX),
-                                    NULL);
-        }
         event = type == SHMCHAN_FRAME_GOODBYE ? SHMCHAN_SLOT_EV_GOODBYE : SHMCHAN_SLOT_EV_DATA;
     }
     const shmchan_slot_report_t report = slot_apply(srv, s, event, ev);
@@ -672,6 +687,18 @@ static int any_readable_cb(void *p)
     return 0;
 }
 
+/* 1 if some connected client is part-way through sending a message. */
+static int any_message_open(const shmchan_server_t *srv)
+{
+    for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
+        if (shmchan_slot_is_connected(srv->slots[s].state) &&
+            shmchan_lane_recv_open(&srv->slots[s].rx)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* A DISCONNECT owed for a client that server_send dropped. */
 static int report_owed(shmchan_server_t *srv, shmchan_event_t *ev)
 {
@@ -765,7 +792,8 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
          * whatever the lanes look like. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (shmchan_spin_until(any_readable_cb, srv, srv->spin_ns)) {
+        if (shmchan_spin_until(any_readable_cb, srv,
+                               shmchan_spin_budget(srv->spin_ns, any_message_open(srv)))) {
             continue;
         }
         if (arm_and_recheck(srv, 1)) {
@@ -800,8 +828,24 @@ static void owe_fault_report(shmchan_server_t *srv, uint32_t client)
     }
 }
 
+static shmchan_err_t server_send_message(shmchan_server_t *srv, uint32_t client,
+                                         const void *data, uint32_t len, int timeout_ms);
+
 shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const void *data,
                                   uint32_t len, int timeout_ms)
+{
+    const shmchan_err_t r = server_send_message(srv, client, data, len, timeout_ms);
+    /* A message left part-way (timeout, cancel, the client gone) is given
+     * up: the client drops the fragments it took, and the next send starts
+     * afresh, whatever its buffer (lane.h, shmchan_lane_abandon_send). */
+    if (r != SHMCHAN_OK && srv != NULL && client < srv->layout.params.max_clients) {
+        shmchan_lane_abandon_send(&srv->slots[client].tx);
+    }
+    return r;
+}
+
+static shmchan_err_t server_send_message(shmchan_server_t *srv, uint32_t client,
+                                         const void *data, uint32_t len, int timeout_ms)
 {
     ENSURE_REF(srv);
     ENSURE(data != NULL || len == 0, SHMCHAN_E_INVALID_ARGUMENT);
@@ -821,11 +865,13 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
     for (;;) {
         const shmchan_err_t r =
             shmchan_lane_try_send(&slot->tx, SHMCHAN_FRAME_DATA, (const uint8_t *)data, len);
+        /* Also after a part of a fragmented message: the client may be
+         * asleep waiting for the rest while we wait for room. */
+        if (shmchan_lane_progressed(&slot->tx) && shmchan_lane_consumer_needs_wake(&slot->tx)) {
+            (void)shmchan_wake_post(srv->semid,
+                                    shmchan_layout_slot_sem(client, SHMCHAN_SEM_SLOT_RX), NULL);
+        }
         if (r == SHMCHAN_OK) {
-            if (shmchan_lane_consumer_needs_wake(&slot->tx)) {
-                (void)shmchan_wake_post(srv->semid,
-                                        shmchan_layout_slot_sem(client, SHMCHAN_SEM_SLOT_RX), NULL);
-            }
             return SHMCHAN_OK;
         }
         if (r == SHMCHAN_E_PROTOCOL) {
@@ -849,7 +895,9 @@ shmchan_err_t shmchan_server_send(shmchan_server_t *srv, uint32_t client, const 
         /* The gate: every round passes here before it may spin or sleep. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (spin_until_writable(&slot->tx, len, srv->spin_ns)) {
+        if (spin_until_writable(&slot->tx, len,
+                                shmchan_spin_budget(srv->spin_ns,
+                                                    shmchan_lane_send_open(&slot->tx)))) {
             continue;
         }
         shmchan_lane_set_producer_waiting(&slot->tx, 1);
@@ -899,7 +947,5 @@ void shmchan_server_destroy(shmchan_server_t *srv)
         return;
     }
     (void)shmchan_server_close(srv);
-    free(srv->semvals);
-    free(srv->slots);
-    free(srv);
+    server_free(srv);
 }

@@ -71,9 +71,15 @@ typedef enum shmchan_frame_type {
     SHMCHAN_FRAME_GOODBYE = 2  /* sender sends nothing more (payload empty) */
 } shmchan_frame_type_t;
 
+/* Flags of a DATA frame that carries one fragment of a message larger than
+ * a frame may be (docs/protocol.md, "Fragments"). A GOODBYE has none. */
+#define SHMCHAN_FRAME_FLAG_MORE 0x01u /* another fragment of this message follows */
+#define SHMCHAN_FRAME_FLAG_CONT 0x02u /* this frame continues a message */
+#define SHMCHAN_FRAME_FLAGS_KNOWN (SHMCHAN_FRAME_FLAG_MORE | SHMCHAN_FRAME_FLAG_CONT)
+
 typedef struct shmchan_frame {
     uint8_t type;         /* shmchan_frame_type_t */
-    uint8_t flags;        /* no flags are defined: always 0 */
+    uint8_t flags;        /* SHMCHAN_FRAME_FLAG_*; 0 for a whole message */
     uint32_t payload_len; /* bytes of payload after the header */
     uint64_t seq;         /* sender's sequence number */
     uint32_t checksum;    /* CRC32C (filled in by encode and decode) */
@@ -139,7 +145,8 @@ typedef struct shmchan_client shmchan_client_t;
 typedef struct shmchan_server_options {
     uint32_t max_clients;   /* 1..256 */
     uint32_t max_payload;   /* 1..SHMCHAN_PAYLOAD_HARD_MAX */
-    uint32_t lane_capacity; /* bytes per lane, a power of two >= max_payload + 24 */
+    uint32_t lane_capacity; /* bytes per lane, a power of two, 64..2^30; a message
+                               longer than half a lane goes in fragments */
     unsigned mode;          /* 0600 (default), 0620, 0640 or 0660: never world bits */
     /* Before sleeping, poll the lanes for up to this many nanoseconds
      * (default 0: sleep at once). Trades a core for latency; see

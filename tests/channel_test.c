@@ -132,6 +132,100 @@ static void test_echo_eight_clients(void **state)
     assert_no_ipc_left();
 }
 
+/* Messages far larger than a lane (docs/protocol.md §3.1): a 256-byte
+ * lane carries fragments of 104 bytes, so a 20000-byte message takes 193
+ * frames, and every send and receive of one fills and drains the lane many
+ * times, sleeping on the semaphores in between (spin_ns 0). Lengths cover
+ * a whole frame, one byte more, exact multiples and the maximum. */
+#define BIG_MAX 20000u
+#define BIG_MSGS 40
+
+static uint32_t big_len(int i, pid_t pid)
+{
+    static const uint32_t fixed[] = {0, 1, 104, 105, 208, 209, BIG_MAX};
+    if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+        return fixed[i];
+    }
+    return (uint32_t)((uint32_t)i * 2654435761u ^ (uint32_t)pid) % (BIG_MAX + 1u);
+}
+
+static void big_fill(uint8_t *p, uint32_t len, int i, pid_t pid)
+{
+    uint32_t x = (uint32_t)i * 7919u + (uint32_t)pid;
+    for (uint32_t k = 0; k < len; k++) {
+        x = x * 1103515245u + 12345u;
+        p[k] = (uint8_t)(x >> 16);
+    }
+}
+
+static int big_echo_client(void *p)
+{
+    const key_t key = *(const key_t *)p;
+    shmchan_client_t *cli = NULL;
+    shmchan_diag_t d;
+    if (shmchan_client_connect(key, NULL, &cli, &d) != SHMCHAN_OK) {
+        fprintf(stderr, "connect: %s\n", d.text);
+        return 10;
+    }
+    static uint8_t out[BIG_MAX], in[BIG_MAX];
+    const pid_t me = getpid();
+    for (int i = 0; i < BIG_MSGS; i++) {
+        const uint32_t n = big_len(i, me);
+        big_fill(out, n, i, me);
+        if (shmchan_client_send(cli, out, n, T_MS) != SHMCHAN_OK) {
+            return 11;
+        }
+        uint32_t len = 0;
+        if (shmchan_client_recv(cli, in, sizeof in, &len, T_MS) != SHMCHAN_OK) {
+            return 12;
+        }
+        if (len != n || memcmp(in, out, len) != 0) {
+            return 13;
+        }
+    }
+    shmchan_client_disconnect(cli);
+    return 0;
+}
+
+static void test_echo_messages_larger_than_the_lane(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(6);
+    shmchan_server_options_t o;
+    shmchan_server_options_init(&o);
+    o.max_clients = 3;
+    o.max_payload = BIG_MAX;
+    o.lane_capacity = 256;
+    shmchan_server_t *srv = NULL;
+    assert_int_equal(shmchan_server_create(key, &o, &srv, NULL), SHMCHAN_OK);
+    pid_t pids[3];
+    for (int i = 0; i < 3; i++) {
+        pids[i] = testutil_spawn(big_echo_client, (void *)&key);
+    }
+    static uint8_t buf[BIG_MAX];
+    int connected = 0, disconnected = 0, echoed = 0;
+    while (disconnected < 3) {
+        shmchan_event_t ev;
+        assert_int_equal(shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf), SHMCHAN_OK);
+        if (ev.kind == SHMCHAN_EVENT_CONNECT) {
+            connected++;
+        } else if (ev.kind == SHMCHAN_EVENT_DISCONNECT) {
+            assert_int_equal(ev.reason, SHMCHAN_OK);
+            disconnected++;
+        } else {
+            assert_int_equal(shmchan_server_send(srv, ev.client, buf, ev.len, T_MS), SHMCHAN_OK);
+            echoed++;
+        }
+    }
+    assert_int_equal(connected, 3);
+    assert_int_equal(echoed, 3 * BIG_MSGS);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(testutil_wait(pids[i], T_MS), 0);
+    }
+    shmchan_server_destroy(srv);
+    assert_no_ipc_left();
+}
+
 static void test_second_server_already_running(void **state)
 {
     (void)state;
@@ -197,6 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo_one_client),
         cmocka_unit_test(test_echo_eight_clients),
+        cmocka_unit_test(test_echo_messages_larger_than_the_lane),
         cmocka_unit_test(test_second_server_already_running),
         cmocka_unit_test(test_stale_channel_reclaimed),
         cmocka_unit_test(test_client_no_server),

@@ -540,7 +540,10 @@ static void test_decode_each_error(void **state)
     ADD_CASE("type 0", type, 0, SHMCHAN_E_FRAME_TYPE);
     ADD_CASE("type 3", type, 3, SHMCHAN_E_FRAME_TYPE);
     ADD_CASE("type 0xff", type, 0xFF, SHMCHAN_E_FRAME_TYPE);
-    ADD_CASE("flags 0x01", flags, 0x01, SHMCHAN_E_FRAME_FLAGS);
+    /* Bits 0 and 1 are the fragment flags (docs/protocol.md, "Fragments"):
+     * every other bit is refused, alone or beside a known one. */
+    ADD_CASE("flags 0x04", flags, 0x04, SHMCHAN_E_FRAME_FLAGS);
+    ADD_CASE("flags 0x07", flags, 0x07, SHMCHAN_E_FRAME_FLAGS);
     ADD_CASE("flags 0x80", flags, 0x80, SHMCHAN_E_FRAME_FLAGS);
     ADD_CASE("reserved 0x01", reserved, 0x01, SHMCHAN_E_FRAME_RESERVED);
     ADD_CASE("reserved 0x80", reserved, 0x80, SHMCHAN_E_FRAME_RESERVED);
@@ -550,6 +553,17 @@ static void test_decode_each_error(void **state)
     ADD_CASE("length = max, 8 bytes present", length, CHANNEL_MAX,
              SHMCHAN_E_FRAME_BEYOND_BUFFER);
 #undef ADD_CASE
+    /* A GOODBYE is never a fragment: either fragment flag on one is refused. */
+    for (uint8_t fl = 1; fl <= 3; fl++) {
+        cases[ncases].what = fl == 1 ? "GOODBYE with FLAG_MORE"
+                             : fl == 2 ? "GOODBYE with FLAG_CONT"
+                                       : "GOODBYE with both fragment flags";
+        cases[ncases].h = valid;
+        cases[ncases].h.type = SHMCHAN_FRAME_GOODBYE;
+        cases[ncases].h.flags = fl;
+        cases[ncases].want = SHMCHAN_E_FRAME_FLAGS;
+        ncases++;
+    }
     for (size_t i = 0; i < ncases; i++) {
         check_ctx_set("forged header: %s", cases[i].what);
         memcpy(src, good, n);
@@ -882,7 +896,11 @@ static void test_bit_flips_every_bit(void **state)
                     } else if (byte == 5) {
                         want = SHMCHAN_E_FRAME_TYPE;
                     } else if (byte == 6) {
-                        want = SHMCHAN_E_FRAME_FLAGS;
+                        /* A fragment flag on a DATA frame is valid, and the
+                         * checksum covers it; on a GOODBYE it is not. */
+                        want = bit <= 1 && frames[fi].type == SHMCHAN_FRAME_DATA
+                                   ? SHMCHAN_E_FRAME_CHECKSUM
+                                   : SHMCHAN_E_FRAME_FLAGS;
                     } else if (byte == 7) {
                         want = SHMCHAN_E_FRAME_RESERVED;
                     } else if (byte < 12) {
@@ -1173,6 +1191,50 @@ static void test_trailing_bytes_ignored(void **state)
 /* The lanes' building blocks: the checksum covers every byte but its own
  * field, encode_header leaves its output alone on failure, parse_header
  * reports the checksum without verifying it and zeroes *frame on failure. */
+/* The fragment flags (docs/protocol.md, "Fragments") on a DATA frame:
+ * encoded in byte 6 exactly as the reference does, covered by the
+ * checksum, and handed back by decode; any other bit refused by encode,
+ * on DATA as on GOODBYE. */
+static void test_fragment_flags(void **state)
+{
+    (void)state;
+    uint8_t payload[5];
+    fill_pattern(payload, sizeof payload, 11);
+    for (uint8_t fl = 0; fl <= 3; fl++) {
+        check_ctx_set("DATA flags 0x%02x", (unsigned)fl);
+        shmchan_frame_t f = make_frame(SHMCHAN_FRAME_DATA, 0x77);
+        f.flags = fl;
+        uint8_t out[HDR + sizeof payload];
+        size_t out_len = 0;
+        CHECK_ERR(shmchan_codec_encode(&f, payload, sizeof payload, out, sizeof out, &out_len),
+                  SHMCHAN_OK);
+        ref_header_t h = ref_valid(SHMCHAN_FRAME_DATA, sizeof payload, 0x77);
+        h.flags = fl;
+        uint8_t want[HDR + sizeof payload];
+        ref_put_header(want, &h, payload, sizeof payload);
+        memcpy(want + HDR, payload, sizeof payload);
+        CHECK_MEM(out, want, sizeof want);
+        shmchan_frame_t got;
+        uint8_t pout[sizeof payload];
+        size_t flen = 0;
+        CHECK_ERR(shmchan_codec_decode(out, out_len, CHANNEL_MAX, &got, pout, sizeof pout, &flen),
+                  SHMCHAN_OK);
+        CHECK_EQ(got.flags, fl);
+        CHECK_MEM(pout, payload, sizeof payload);
+    }
+    for (unsigned bit = 2; bit < 8; bit++) {
+        check_ctx_set("DATA flags bit %u", bit);
+        shmchan_frame_t f = make_frame(SHMCHAN_FRAME_DATA, 1);
+        f.flags = (uint8_t)((1u << bit) | SHMCHAN_FRAME_FLAG_MORE);
+        uint8_t out[HDR + sizeof payload];
+        size_t out_len = 99;
+        CHECK_ERR(shmchan_codec_encode(&f, payload, sizeof payload, out, sizeof out, &out_len),
+                  SHMCHAN_E_FRAME_FLAGS);
+        CHECK_EQ(out_len, 0);
+    }
+    check_ctx_clear();
+}
+
 static void test_internal_helpers(void **state)
 {
     (void)state;
@@ -1269,6 +1331,7 @@ int main(void)
         cmocka_unit_test(test_encode_output_too_small_every_size),
         cmocka_unit_test(test_decode_payload_cap_every_size),
         cmocka_unit_test(test_trailing_bytes_ignored),
+        cmocka_unit_test(test_fragment_flags),
         cmocka_unit_test(test_internal_helpers),
     };
     return cmocka_run_group_tests_name("codec", tests, NULL, NULL);

@@ -56,11 +56,13 @@ static uint32_t rng_below(uint64_t *s, uint32_t n)
 
 /* ------------------------------------------- independent reference code */
 
-/* A complete frame header per protocol.md section 1, checksum included. */
-static void ref_header(uint8_t h[HDR], uint8_t type, uint32_t len, uint64_t seq,
-                       const uint8_t *payload)
+/* A complete frame header per protocol.md section 1, checksum included,
+ * with the given flags byte (section "Fragments"). */
+static void ref_header_flags(uint8_t h[HDR], uint8_t type, uint8_t flags, uint32_t len,
+                             uint64_t seq, const uint8_t *payload)
 {
     memset(h, 0, HDR);
+    h[6] = flags;
     h[0] = 'S';
     h[1] = 'H';
     h[2] = 'C';
@@ -73,6 +75,13 @@ static void ref_header(uint8_t h[HDR], uint8_t type, uint32_t len, uint64_t seq,
     crc = ref_crc32c_bitwise(crc, h + 16, 8);
     crc = ref_crc32c_bitwise(crc, payload, len);
     ref_put_le32(h + 12, crc);
+}
+
+/* A whole message's frame: no flags. */
+static void ref_header(uint8_t h[HDR], uint8_t type, uint32_t len, uint64_t seq,
+                       const uint8_t *payload)
+{
+    ref_header_flags(h, type, 0, len, seq, payload);
 }
 
 /* Payload bytes are a function of the frame's index, so a frame delivered
@@ -90,6 +99,7 @@ static void payload_fill(uint8_t *p, uint32_t len, uint64_t id)
 typedef struct lane_rig {
     uint8_t *ctl;
     uint8_t *ring;
+    uint8_t *stash; /* the consumer's reassembly buffer (max_payload bytes) */
     uint32_t cap;
     uint32_t max_payload;
     shmchan_lane_t prod;
@@ -110,12 +120,16 @@ static void rig_open(lane_rig_t *r, uint32_t cap, uint32_t max_payload)
     r->max_payload = max_payload;
     CHECK_ERR(shmchan_lane_init(&r->prod, r->ctl, r->ring, cap, max_payload), SHMCHAN_OK);
     CHECK_ERR(shmchan_lane_init(&r->cons, r->ctl, r->ring, cap, max_payload), SHMCHAN_OK);
+    r->stash = malloc(max_payload == 0 ? 1 : max_payload);
+    assert_non_null(r->stash);
+    CHECK_ERR(shmchan_lane_set_stash(&r->cons, r->stash, max_payload), SHMCHAN_OK);
 }
 
 static void rig_close(lane_rig_t *r)
 {
     free(r->ctl);
     free(r->ring);
+    free(r->stash);
     memset(r, 0, sizeof *r);
 }
 
@@ -273,10 +287,14 @@ static void test_init_arguments(void **state)
     const init_case_t cases[] = {
         {64, 40, SHMCHAN_OK},
         {64, 0, SHMCHAN_OK},
-        {64, 41, SHMCHAN_E_INVALID_ARGUMENT},
+        /* Messages longer than a frame go in fragments: no payload bound
+         * below the hard maximum ties a lane to its capacity. */
+        {64, 41, SHMCHAN_OK},
+        {64, DOC_PAYLOAD_HARD_MAX, SHMCHAN_OK},
         {1024, 1000, SHMCHAN_OK},
-        {1024, 1001, SHMCHAN_E_INVALID_ARGUMENT},
+        {1024, 1001, SHMCHAN_OK},
         {0, 0, SHMCHAN_E_INVALID_ARGUMENT},
+        {32, 0, SHMCHAN_E_INVALID_ARGUMENT}, /* below the floor: no room for a fragment */
         {96, 40, SHMCHAN_E_INVALID_ARGUMENT},
         {1000, 40, SHMCHAN_E_INVALID_ARGUMENT},
         /* The hard maximum itself is a valid payload bound. */
@@ -410,10 +428,12 @@ static void test_fifo_round_trip_wraps(void **state)
 {
     (void)state;
     uint64_t rng = check_random_seed("lane FIFO round trip");
-    fifo_round_trip(64, 40, 0, &rng);
-    fifo_round_trip(256, 200, 0, &rng);
+    /* max_payload <= capacity / 2 - 24: every message is one frame
+     * (test_fragments_* cover longer ones). */
+    fifo_round_trip(64, 8, 0, &rng);
+    fifo_round_trip(256, 104, 0, &rng);
     fifo_round_trip(256, 100, 0xFFFFFF00u, &rng); /* the counters cross 2^32 */
-    fifo_round_trip(1024, 1000, 0xFFFFFFFFu - 500u, &rng);
+    fifo_round_trip(1024, 488, 0xFFFFFFFFu - 500u, &rng);
     fifo_round_trip(4096, 333, 7, &rng);
 }
 
@@ -421,53 +441,55 @@ static void test_fifo_round_trip_wraps(void **state)
  * across the end of the ring and the counters across 2^32. */
 static void full_and_one_short(uint32_t start)
 {
+    /* fragment_max = 256/2 - 24 = 104 = max_payload: every frame is whole. */
     const uint32_t cap = 256;
     lane_rig_t r;
-    rig_open(&r, cap, cap - HDR);
+    rig_open(&r, cap, 104);
     rig_start_at(&r, start);
-    check_ctx_set("start 0x%08" PRIx32 ": first frame", start);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 100, 0), SHMCHAN_OK); /* 124 bytes used */
+    check_ctx_set("start 0x%08" PRIx32 ": first frames", start);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 80, 0), SHMCHAN_OK);  /* 104 bytes used */
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 100, 1), SHMCHAN_OK); /* 228 used, 28 left */
 
-    /* 132 bytes left: a 109-byte payload needs 133. */
+    /* 28 bytes left: a 5-byte payload needs 29. */
     check_ctx_set("start 0x%08" PRIx32 ": one byte short", start);
     uint8_t ring_before[256];
     memcpy(ring_before, r.ring, cap);
-    CHECK_EQ(shmchan_lane_writable(&r.prod, 109), 0);
-    CHECK_EQ(shmchan_lane_writable(&r.prod, 108), 1);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 109, 1), SHMCHAN_E_WOULD_BLOCK);
-    CHECK_EQ(rig_head(&r), start + 124u);
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 5), 0);
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 4), 1);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 5, 2), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(rig_head(&r), start + 228u);
     CHECK_MEM(r.ring, ring_before, cap);
     CHECK_ERR(shmchan_lane_fault(&r.prod), SHMCHAN_OK);
 
     check_ctx_set("start 0x%08" PRIx32 ": exactly full", start);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 108, 1), SHMCHAN_OK);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 4, 2), SHMCHAN_OK);
     CHECK_EQ(rig_head(&r), start + cap);
     CHECK_EQ(shmchan_lane_writable(&r.prod, 0), 0);
     memcpy(ring_before, r.ring, cap);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 2), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 3), SHMCHAN_E_WOULD_BLOCK);
     CHECK_EQ(rig_head(&r), start + cap);
     CHECK_MEM(r.ring, ring_before, cap);
 
-    /* Freeing the first frame makes room for exactly 124 bytes again. */
+    /* Freeing the first frame makes room for exactly 104 bytes again. */
     check_ctx_set("start 0x%08" PRIx32 ": refill after one receive", start);
-    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 100, 0, NULL), SHMCHAN_OK);
-    CHECK_EQ(rig_tail(&r), start + 124u);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 101, 2), SHMCHAN_E_WOULD_BLOCK);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 100, 2), SHMCHAN_OK);
-    CHECK_EQ(rig_head(&r), start + cap + 124u);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 3), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 80, 0, NULL), SHMCHAN_OK);
+    CHECK_EQ(rig_tail(&r), start + 104u);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 81, 3), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 80, 3), SHMCHAN_OK);
+    CHECK_EQ(rig_head(&r), start + cap + 104u);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 4), SHMCHAN_E_WOULD_BLOCK);
 
     check_ctx_set("start 0x%08" PRIx32 ": drain", start);
-    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 108, 1, NULL), SHMCHAN_OK);
-    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 100, 2, NULL), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 100, 1, NULL), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 4, 2, NULL), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, cap, DOC_TYPE_DATA, 80, 3, NULL), SHMCHAN_OK);
     CHECK_ERR(rig_recv_expect(&r, cap, 0, 0, 0, NULL), SHMCHAN_E_WOULD_BLOCK);
-    CHECK_EQ(rig_tail(&r), start + cap + 124u);
+    CHECK_EQ(rig_tail(&r), start + cap + 104u);
 
-    /* A single frame of the largest payload fills the ring exactly. */
+    /* The largest frame, half the ring, in any position. */
     check_ctx_set("start 0x%08" PRIx32 ": one max frame", start);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, cap - HDR, 4), SHMCHAN_OK);
-    CHECK_ERR(rig_send(&r, DOC_TYPE_GOODBYE, 0, 5), SHMCHAN_E_WOULD_BLOCK);
-    CHECK_ERR(rig_recv_expect(&r, cap - HDR, DOC_TYPE_DATA, cap - HDR, 4, NULL), SHMCHAN_OK);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 104, 4), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, 104, DOC_TYPE_DATA, 104, 4, NULL), SHMCHAN_OK);
     rig_close(&r);
 }
 
@@ -484,7 +506,7 @@ static void test_empty_recv(void **state)
 {
     (void)state;
     lane_rig_t r;
-    rig_open(&r, 64, 40);
+    rig_open(&r, 64, 8); /* fragment_max 8: whole frames only */
     check_ctx_set("fresh lane");
     uint8_t buf[40];
     uint8_t type = 0x33;
@@ -496,14 +518,14 @@ static void test_empty_recv(void **state)
     CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
 
     check_ctx_set("drained lane");
-    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 10, 0), SHMCHAN_OK);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 8, 0), SHMCHAN_OK);
     CHECK_EQ(shmchan_lane_readable(&r.cons), 1);
-    CHECK_ERR(rig_recv_expect(&r, 40, DOC_TYPE_DATA, 10, 0, NULL), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, 40, DOC_TYPE_DATA, 8, 0, NULL), SHMCHAN_OK);
     CHECK_EQ(shmchan_lane_readable(&r.cons), 0);
     len = 7;
     CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_WOULD_BLOCK);
     CHECK_EQ(len, 0);
-    CHECK_EQ(rig_tail(&r), HDR + 10u);
+    CHECK_EQ(rig_tail(&r), HDR + 8u);
     CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
     rig_close(&r);
 }
@@ -704,13 +726,14 @@ static void set_ring_le32(lane_rig_t *r, uint32_t counter, uint32_t v)
 static void test_payloads_of_several_blocks(void **state)
 {
     (void)state;
-    enum { BIG_CAP = 65536, BLOCK = 6144 };
-    const uint32_t lens[] = {BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 7, 20000, 40000};
+    /* MAXP = fragment_max of a 64 KiB lane: every message is one frame. */
+    enum { BIG_CAP = 65536, BLOCK = 6144, MAXP = BIG_CAP / 2 - HDR };
+    const uint32_t lens[] = {BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 7, 20000, MAXP};
     const uint32_t wraps[] = {0, 1, HDR, HDR + 1, HDR + BLOCK - 1, HDR + BLOCK + 5, 30001};
     for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
         for (size_t w = 0; w < sizeof wraps / sizeof wraps[0]; w++) {
             lane_rig_t r;
-            rig_open(&r, BIG_CAP, 40000);
+            rig_open(&r, BIG_CAP, MAXP);
             /* The frame starts wraps[w] bytes before the end of the ring. */
             const uint32_t start = 7u * BIG_CAP - wraps[w];
             rig_start_at(&r, start);
@@ -844,7 +867,21 @@ static void c_type(lane_rig_t *r, uint32_t base)
 static void c_flags(lane_rig_t *r, uint32_t base)
 {
     send_second(r);
-    *rig_ring_at(r, base + 6u) = 0x01;
+    *rig_ring_at(r, base + 6u) = 0x04; /* no such flag */
+}
+
+/* The fragment grammar is judged from the header, before the payload is
+ * read or summed: a wrong flag fails as FRAGMENT even with a stale CRC. */
+static void c_flag_more_on_short(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    *rig_ring_at(r, base + 6u) = 0x01; /* MORE on a frame shorter than fragment_max */
+}
+
+static void c_flag_cont_nothing_open(lane_rig_t *r, uint32_t base)
+{
+    send_second(r);
+    *rig_ring_at(r, base + 6u) = 0x02; /* CONT while no message is open */
 }
 
 static void c_reserved(lane_rig_t *r, uint32_t base)
@@ -974,6 +1011,8 @@ static const consumer_case_t k_consumer_cases[] = {
     {"version", c_version, 0, SHMCHAN_E_FRAME_VERSION},
     {"type", c_type, 0, SHMCHAN_E_FRAME_TYPE},
     {"flags", c_flags, 0, SHMCHAN_E_FRAME_FLAGS},
+    {"FLAG_MORE on a short frame", c_flag_more_on_short, 0, SHMCHAN_E_FRAGMENT},
+    {"FLAG_CONT with no message open", c_flag_cont_nothing_open, 0, SHMCHAN_E_FRAGMENT},
     {"reserved", c_reserved, 0, SHMCHAN_E_FRAME_RESERVED},
     {"length larger than avail", c_length_beyond_avail, 0, SHMCHAN_E_FRAME_BEYOND_BUFFER},
     {"length max_payload, beyond avail", c_length_max_payload_beyond_avail, 0,
@@ -1340,10 +1379,351 @@ static void test_differential_against_model(void **state)
 {
     (void)state;
     uint64_t rng = check_random_seed("lane differential");
-    differential_run(64, 40, 0, 4000, &rng);
+    /* max_payload <= capacity / 2 - 24: the model's messages are frames. */
+    differential_run(64, 8, 0, 4000, &rng);
     differential_run(256, 100, 0xFFFFFE00u, 4000, &rng);
     differential_run(1024, 300, 0xFFFFF000u, 4000, &rng);
-    differential_run(4096, 4096u - HDR, 12345, 1500, &rng);
+    differential_run(4096, 4096u / 2u - HDR, 12345, 1500, &rng);
+}
+
+/* ------------------------------------------------------------ fragments */
+
+enum { FLAG_MORE = 0x01, FLAG_CONT = 0x02 };
+
+/* fragment_max as docs/protocol.md defines it. */
+static uint32_t doc_fragment_max(uint32_t cap, uint32_t max_payload)
+{
+    const uint32_t half = cap / 2u - HDR;
+    return max_payload < half ? max_payload : half;
+}
+
+/* Writes the documented frames of a message as a hostile (or honest)
+ * producer would: `flags` of each frame as given, payload cut from msg.
+ * Returns the bytes written at counter. */
+static uint32_t rig_forge_piece(lane_rig_t *r, uint32_t counter, uint8_t type, uint8_t flags,
+                                const uint8_t *piece, uint32_t len, uint64_t seq)
+{
+    uint8_t h[HDR];
+    ref_header_flags(h, type, flags, len, seq, piece);
+    rig_ring_write(r, counter, h, HDR);
+    rig_ring_write(r, counter + HDR, piece, len);
+    return HDR + len;
+}
+
+/* The bytes a sender puts in the ring for one message, checked against
+ * the documented encoding: frames of exactly fragment_max bytes with MORE
+ * (the first without CONT, the others with it), then a last one of 1 ..
+ * fragment_max bytes with CONT; a message of at most fragment_max bytes
+ * is one frame without flags. */
+static void test_fragments_wire_format(void **state)
+{
+    (void)state;
+    enum { BIG = 4096 };
+    const uint32_t cap = BIG, mp = 3000; /* fragment_max = 2024 */
+    const uint32_t fm = doc_fragment_max(cap, mp);
+    CHECK_EQ(fm, 2024);
+    const uint32_t lens[] = {0, 1, fm, fm + 1u, 2u * fm > mp ? mp : 2u * fm, mp};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        lane_rig_t r;
+        rig_open(&r, 4u * cap, mp); /* room for the whole message at once */
+        const uint32_t len = lens[i];
+        check_ctx_set("message of %" PRIu32 " bytes, fragment_max %" PRIu32, len,
+                      doc_fragment_max(4u * cap, mp));
+        const uint32_t fmax = doc_fragment_max(4u * cap, mp);
+        uint8_t *msg = malloc(len + 1u);
+        assert_non_null(msg);
+        payload_fill(msg, len, 500u + i);
+        CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, msg, len), SHMCHAN_OK);
+        uint32_t at = 0, off = 0;
+        uint64_t seq = 0;
+        do {
+            const uint32_t rest = len - off;
+            const uint32_t n = rest < fmax ? rest : fmax;
+            const uint8_t flags = (uint8_t)((off ? FLAG_CONT : 0) | (rest > fmax ? FLAG_MORE : 0));
+            uint8_t want[HDR], got[HDR];
+            ref_header_flags(want, DOC_TYPE_DATA, flags, n, seq, msg + off);
+            rig_ring_read(&r, at, got, HDR);
+            CHECK_MEM(got, want, HDR);
+            uint8_t *body = malloc(n + 1u);
+            assert_non_null(body);
+            rig_ring_read(&r, at + HDR, body, n);
+            CHECK_MEM(body, msg + off, n);
+            free(body);
+            at += HDR + n;
+            off += n;
+            seq++;
+        } while (off < len);
+        CHECK_EQ(rig_head(&r), at);
+        free(msg);
+        rig_close(&r);
+    }
+    (void)fm;
+}
+
+/* Messages longer than a frame, through lanes too small to hold them:
+ * sender and receiver take turns (each try_send publishes what fits, each
+ * try_recv takes what is there); every message arrives whole, once, in
+ * order, and only when its last fragment is in. */
+static void fragments_round_trip(uint32_t cap, uint32_t mp, uint32_t start, uint64_t *rng)
+{
+    lane_rig_t r;
+    rig_open(&r, cap, mp);
+    rig_start_at(&r, start);
+    uint8_t *msg = malloc(mp + 1u);
+    uint8_t *buf = malloc(mp + 1u);
+    assert_non_null(msg);
+    assert_non_null(buf);
+    uint64_t delivered = 0, fragmented = 0;
+    for (uint64_t id = 0; id < 300; id++) {
+        const uint32_t len = rng_below(rng, 4) == 0 ? mp : rng_below(rng, mp + 1u);
+        fragmented += len > doc_fragment_max(cap, mp) ? 1u : 0u;
+        payload_fill(msg, len, id);
+        check_ctx_set("cap %" PRIu32 " max_payload %" PRIu32 " message %" PRIu64 " len %" PRIu32,
+                      cap, mp, id, len);
+        int sent = 0;
+        /* Bound: each round publishes or takes at least one frame. */
+        for (uint32_t round = 0; round < 4u * (mp + 1u) && !sent; round++) {
+            const shmchan_err_t se = shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, msg, len);
+            if (se == SHMCHAN_OK) {
+                sent = 1;
+            } else {
+                CHECK_ERR(se, SHMCHAN_E_WOULD_BLOCK);
+            }
+            uint8_t type = 0;
+            uint32_t got = 0;
+            const shmchan_err_t re = shmchan_lane_try_recv(&r.cons, &type, buf, mp, &got);
+            if (re == SHMCHAN_OK) {
+                /* Only after the sender has published the last fragment. */
+                CHECK(sent);
+                CHECK_EQ(got, len);
+                CHECK_MEM(buf, msg, len);
+                delivered++;
+            } else {
+                CHECK_ERR(re, SHMCHAN_E_WOULD_BLOCK);
+            }
+        }
+        CHECK(sent);
+        if (delivered == id) {
+            uint8_t type = 0;
+            uint32_t got = 0;
+            CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, mp, &got), SHMCHAN_OK);
+            CHECK_EQ(got, len);
+            CHECK_MEM(buf, msg, len);
+            delivered++;
+        }
+        CHECK_EQ(delivered, id + 1u);
+    }
+    /* Most messages did need fragments (a quarter are max_payload long). */
+    CHECK(fragmented > 50u);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    free(msg);
+    free(buf);
+    rig_close(&r);
+}
+
+static void test_fragments_round_trip(void **state)
+{
+    (void)state;
+    uint64_t rng = check_random_seed("lane fragments round trip");
+    fragments_round_trip(64, 100, 0, &rng);              /* fragment_max 8 */
+    fragments_round_trip(256, 1000, 0xFFFFFF00u, &rng);  /* counters cross 2^32 */
+    fragments_round_trip(1024, 1000, 77, &rng);          /* 2 or 3 fragments */
+    fragments_round_trip(4096, 2025, 0, &rng);           /* fragment_max + 1 */
+}
+
+/* A fragmented message larger than the caller's buffer: OUTPUT_TOO_SMALL
+ * with its length, kept (in the stash) until a buffer fits, then the
+ * next message as usual. */
+static void test_fragments_output_too_small(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 256, 300); /* fragment_max 104 */
+    uint8_t msg[300], buf[300];
+    payload_fill(msg, 250, 9);
+    check_ctx_set("250-byte message, 3 fragments");
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, msg, 250), SHMCHAN_E_WOULD_BLOCK);
+    uint8_t type = 0;
+    uint32_t len = 0;
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, 100, &len), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(len, 0);
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, msg, 250), SHMCHAN_OK);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, 249, &len), SHMCHAN_E_OUTPUT_TOO_SMALL);
+    CHECK_EQ(len, 250);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, 10, &len), SHMCHAN_E_OUTPUT_TOO_SMALL);
+    CHECK_EQ(len, 250);
+    memset(buf, 0, sizeof buf);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, 250, &len), SHMCHAN_OK);
+    CHECK_EQ(len, 250);
+    CHECK_EQ(type, DOC_TYPE_DATA);
+    CHECK_MEM(buf, msg, 250);
+    check_ctx_set("the next message");
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 20, 10), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, 300, DOC_TYPE_DATA, 20, 10, NULL), SHMCHAN_OK);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, 300, &len), SHMCHAN_E_WOULD_BLOCK);
+    rig_close(&r);
+}
+
+/* A sender that gives up on a message (a send that timed out: the channel
+ * calls shmchan_lane_abandon_send) and sends another: the receiver drops
+ * the part it holds and delivers only the new message. Without that call
+ * another message is refused, nothing written. A sender that stops
+ * mid-message (died) gets nothing delivered. */
+static void test_fragments_abandoned_never_delivered(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 256, 1000); /* fragment_max 104 */
+    uint8_t a[1000], b[1000], buf[1000];
+    payload_fill(a, 1000, 1);
+    payload_fill(b, 300, 2);
+    uint8_t type = 0;
+    uint32_t len = 0;
+    check_ctx_set("message A abandoned after its first fragments");
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, a, 1000), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(shmchan_lane_progressed(&r.prod), 1);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(shmchan_lane_progressed(&r.cons), 1);
+    check_ctx_set("another message while A is open, without giving A up");
+    const uint32_t head_open = rig_head(&r);
+    CHECK_EQ(shmchan_lane_send_open(&r.prod), 1);
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, b, 300), SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_GOODBYE, a, 1000),
+              SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_EQ(rig_head(&r), head_open);
+    check_ctx_set("message B replaces it");
+    shmchan_lane_abandon_send(&r.prod);
+    CHECK_EQ(shmchan_lane_send_open(&r.prod), 0);
+    shmchan_err_t se = SHMCHAN_E_WOULD_BLOCK;
+    shmchan_err_t re = SHMCHAN_E_WOULD_BLOCK;
+    for (int round = 0; round < 20 && re != SHMCHAN_OK; round++) {
+        if (se != SHMCHAN_OK) {
+            se = shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, b, 300);
+        }
+        re = shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len);
+        CHECK(re == SHMCHAN_OK || re == SHMCHAN_E_WOULD_BLOCK);
+    }
+    CHECK_ERR(re, SHMCHAN_OK);
+    CHECK_EQ(len, 300);
+    CHECK_MEM(buf, b, 300);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+
+    check_ctx_set("message C: its sender stops after two fragments");
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, a, 1000), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(shmchan_lane_send_open(&r.prod), 1);
+    for (int round = 0; round < 5; round++) {
+        CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len),
+                  SHMCHAN_E_WOULD_BLOCK);
+        CHECK_EQ(len, 0);
+    }
+    CHECK_EQ(shmchan_lane_readable(&r.cons), 0);
+    rig_close(&r);
+}
+
+/* A hostile producer that breaks the fragment rules: each is refused from
+ * the header, before a payload byte is used, and faults the lane with
+ * SHMCHAN_E_FRAGMENT; nothing of the message is delivered. */
+typedef struct frag_case {
+    const char *what;
+    uint8_t f1, f2;   /* flags of the two frames forged */
+    uint32_t l1, l2;  /* their lengths */
+    uint8_t t2;       /* type of the second */
+} frag_case_t;
+
+static void test_fragments_hostile_producer(void **state)
+{
+    (void)state;
+    const uint32_t cap = 1024, mp = 600; /* fragment_max 488 */
+    const uint32_t fm = doc_fragment_max(cap, mp);
+    const frag_case_t cases[] = {
+        {"CONT first", FLAG_CONT, 0, 10, 0, DOC_TYPE_DATA},
+        {"MORE on a short first fragment", FLAG_MORE, FLAG_CONT, fm - 1u, 5, DOC_TYPE_DATA},
+        {"MORE on a message that fits a frame", FLAG_MORE, FLAG_CONT, fm, 0, DOC_TYPE_DATA},
+        {"short middle fragment", FLAG_MORE, FLAG_MORE | FLAG_CONT, fm, 5, DOC_TYPE_DATA},
+        {"empty last fragment", FLAG_MORE, FLAG_CONT, fm, 0, DOC_TYPE_DATA},
+        {"message over max_payload", FLAG_MORE, FLAG_CONT, fm, mp - fm + 1u, DOC_TYPE_DATA},
+        {"MORE keeps going past max_payload", FLAG_MORE, FLAG_MORE | FLAG_CONT, fm, fm,
+         DOC_TYPE_DATA},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const frag_case_t *c = &cases[i];
+        check_ctx_set("hostile fragments: %s", c->what);
+        lane_rig_t r;
+        rig_open(&r, 4096, mp); /* room for both frames; fragment_max 600 there */
+        r.cons.frag_max = fm;   /* the consumer's view under test: 488 */
+        r.cons.max_frames = (mp + fm - 1u) / fm;
+        uint8_t piece[600];
+        payload_fill(piece, sizeof piece, 3);
+        uint32_t at = rig_forge_piece(&r, 0, DOC_TYPE_DATA, c->f1, piece, c->l1, 0);
+        if (c->f1 & FLAG_MORE) {
+            at += rig_forge_piece(&r, at, c->t2, c->f2, piece, c->l2, 1);
+        }
+        rig_set_head(&r, at);
+        uint8_t type = 0;
+        uint8_t buf[600];
+        uint32_t len = 0;
+        CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_PROTOCOL);
+        CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_E_FRAGMENT);
+        CHECK_EQ(len, 0);
+        rig_close(&r);
+    }
+}
+
+/* The consumer's loop bound: a producer that opens a message and abandons
+ * it again and again gets at most max_frames frames taken per call; the
+ * call returns (WOULD_BLOCK, lane still readable) instead of running on. */
+static void test_fragments_loop_bound(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 4096, 1000); /* fragment_max 1000: max_frames 1 */
+    r.cons.frag_max = 100;    /* consumer view: fragment_max 100, max_frames 10 */
+    r.cons.max_frames = 10;
+    uint8_t piece[100];
+    payload_fill(piece, sizeof piece, 4);
+    uint32_t at = 0;
+    for (uint64_t k = 0; k < 25; k++) { /* 25 first fragments, each abandoning the last */
+        at += rig_forge_piece(&r, at, DOC_TYPE_DATA, FLAG_MORE, piece, 100, k);
+    }
+    rig_set_head(&r, at);
+    uint8_t type = 0;
+    uint8_t buf[1000];
+    uint32_t len = 0;
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(rig_tail(&r), 10u * (HDR + 100u));
+    CHECK_EQ(shmchan_lane_readable(&r.cons), 1);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    rig_close(&r);
+}
+
+/* Without a stash, a lane whose messages may come in fragments refuses a
+ * fragment as the caller's error (INVALID_ARGUMENT), never by faulting
+ * the peer, and delivers whole frames as before. */
+static void test_fragments_need_a_stash(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 256, 300);
+    CHECK_EQ(shmchan_lane_needs_stash(&r.cons), 1);
+    r.cons.stash = NULL;
+    r.cons.stash_cap = 0;
+    uint8_t stash[299];
+    CHECK_ERR(shmchan_lane_set_stash(&r.cons, stash, sizeof stash), SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, 50, 1), SHMCHAN_OK);
+    CHECK_ERR(rig_recv_expect(&r, 300, DOC_TYPE_DATA, 50, 1, NULL), SHMCHAN_OK);
+    uint8_t msg[300], buf[300];
+    payload_fill(msg, 200, 2);
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, msg, 200), SHMCHAN_OK);
+    uint8_t type = 0;
+    uint32_t len = 0;
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len),
+              SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_OK);
+    rig_close(&r);
+    lane_rig_t small;
+    rig_open(&small, 256, 104);
+    CHECK_EQ(shmchan_lane_needs_stash(&small.cons), 0);
+    rig_close(&small);
 }
 
 /* ------------------------------------------------- two threads, one lane */
@@ -1571,6 +1951,13 @@ int main(void)
         cmocka_unit_test(test_waiting_flags),
         cmocka_unit_test(test_payloads_of_several_blocks),
         cmocka_unit_test(test_corruption_in_any_block_is_caught),
+        cmocka_unit_test(test_fragments_wire_format),
+        cmocka_unit_test(test_fragments_round_trip),
+        cmocka_unit_test(test_fragments_output_too_small),
+        cmocka_unit_test(test_fragments_abandoned_never_delivered),
+        cmocka_unit_test(test_fragments_hostile_producer),
+        cmocka_unit_test(test_fragments_loop_bound),
+        cmocka_unit_test(test_fragments_need_a_stash),
     };
     return cmocka_run_group_tests_name("lane", tests, NULL, NULL);
 }

@@ -17,12 +17,20 @@
 #ifndef CAP
 #define CAP 64
 #endif
-#define CAP_MIN 32 /* smallest power of two that holds a 24-byte header */
+#define CAP_MIN 64 /* SHMCHAN_LANE_CAPACITY_FLOOR: half of it holds a header and a byte */
 
 static uint8_t ctl_store[SHMCHAN_LANE_CTL_SIZE];
+/* Messages (max_payload) of up to MSG_MAX bytes: with the smallest ring
+ * (fragment_max 8) that is up to 4 fragments. */
+#ifndef MSG_MAX
+#define MSG_MAX 32
+#endif
+
 static uint8_t ring_store[CAP];
-static uint8_t pay_store[CAP];
-static uint8_t buf_store[CAP];
+static uint8_t pay_store[MSG_MAX];
+static uint8_t buf_store[MSG_MAX];
+/* The consumer's stash, or none. */
+static uint8_t stash_store[MSG_MAX];
 
 /* Binds `lane` to a ring that ends where ring_store ends, with any
  * capacity in {CAP_MIN, ..., CAP} and any max_payload; then any private
@@ -36,12 +44,29 @@ static uint8_t buf_store[CAP];
             cap_ /= 2u;                                                         \
         }                                                                       \
         const shmchan_err_t ierr_ = shmchan_lane_init(                          \
-            &(lane), ctl_store, TAIL(ring_store, cap_), cap_, ANY_U32());       \
+            &(lane), ctl_store, TAIL(ring_store, cap_), cap_,                   \
+            (uint32_t)Frama_C_interval(0, MSG_MAX));                            \
         if (ierr_ == SHMCHAN_OK) {                                              \
             (lane).pos = (ANY_U32() & ~(cap_ - 1u)) + (uint32_t)SPLIT(0, cap_ - 1u); \
             (lane).peer = ANY_U32();                                            \
             (lane).seq = ANY_U64();                                             \
             (lane).fault = (shmchan_err_t)Frama_C_interval(0, SHMCHAN_ERR_COUNT - 1); \
+            /* What init computes at these bounds (max_payload <= MSG_MAX =  \
+             * fragment_max: one frame per message), which EVA's intervals  \
+             * cannot see (ceil(p / f) with p, f in [1, 8] is [0, 15]).     \
+             * Larger messages: docs/proofs.md, "Bounds". */                \
+            (lane).max_frames = 1u;                                             \
+            (lane).send_len = ANY_U32();                                        \
+            (lane).send_off = ANY_U32();                                        \
+            (lane).send_type = Frama_C_unsigned_char_interval(0, 255);          \
+            (lane).asm_state = (shmchan_lane_asm_t)Frama_C_interval(0, 2);      \
+            (lane).asm_type = Frama_C_unsigned_char_interval(0, 255);           \
+            (lane).asm_len = ANY_U32();                                         \
+            (lane).progressed = Frama_C_interval(0, 1);                         \
+            if (Frama_C_nondet(0, 1)) {                                         \
+                (void)shmchan_lane_set_stash(&(lane), stash_store,              \
+                                             (size_t)Frama_C_interval(0, MSG_MAX)); \
+            }                                                                   \
         }                                                                       \
         ierr_ == SHMCHAN_OK;                                                    \
     })
@@ -59,15 +84,15 @@ static void drive_try_send(void)
     if (!ANY_LANE(lane)) {
         return;
     }
-    /* Every length a ring of CAP bytes can hold, and every longer one
-     * (rejected untouched: no lane accepts a max_payload that large). */
+    /* Every message length up to MSG_MAX, and every longer one (rejected
+     * untouched: the lane's max_payload is at most MSG_MAX). */
     uint32_t len;
     const uint8_t *payload;
     if (Frama_C_nondet(0, 1)) {
-        len = (uint32_t)SPLIT(0, CAP - SHMCHAN_FRAME_HEADER_SIZE);
+        len = (uint32_t)SPLIT(0, MSG_MAX);
         payload = OR_NULL(TAIL(pay_store, len));
     } else {
-        len = Frama_C_unsigned_int_interval(CAP - SHMCHAN_FRAME_HEADER_SIZE + 1u, UINT32_MAX);
+        len = Frama_C_unsigned_int_interval(MSG_MAX + 1u, UINT32_MAX);
         payload = OR_NULL(&pay_store[0]);
     }
     (void)shmchan_lane_try_send(OR_NULL(&lane), Frama_C_unsigned_char_interval(0, 255),
@@ -80,7 +105,7 @@ static void drive_try_recv(void)
     if (!ANY_LANE(lane)) {
         return;
     }
-    const size_t cap = SPLIT(0, CAP);
+    const size_t cap = SPLIT(0, MSG_MAX);
     uint8_t type;
     uint32_t len;
     (void)shmchan_lane_try_recv(OR_NULL(&lane), OR_NULL(&type), OR_NULL(TAIL(buf_store, cap)),
@@ -102,6 +127,9 @@ static void drive_others(void)
     shmchan_lane_set_producer_waiting(&lane, Frama_C_interval(INT32_MIN, INT32_MAX));
     (void)shmchan_lane_consumer_needs_wake(&lane);
     (void)shmchan_lane_producer_needs_wake(&lane);
+    (void)shmchan_lane_progressed(&lane);
+    (void)shmchan_lane_needs_stash(&lane);
+    shmchan_lane_abandon_send(&lane);
 }
 
 /* Every entry point starts from fresh unknown memory: what one call wrote
@@ -112,6 +140,7 @@ static void any_memory(void)
     ANY_BYTES(ring_store);
     ANY_BYTES(pay_store);
     ANY_BYTES(buf_store);
+    ANY_BYTES(stash_store);
 }
 
 int main(void)
