@@ -23,8 +23,10 @@
 #include "src/wake.h"
 
 #define SERVER_ROUNDS_MAX 600
-#define SERVER_ROUNDS_AFTER 60 /* once every client has gone */
 #define SEND_TRIES 3
+/* The most an echo may take in an honest run: a few hundred system calls
+ * of virtual time; a lost wakeup costs a sleep of 20 ms or more. */
+#define SIM_LATENCY_NS 5000000
 
 static int task_alive(const sim_task_t *t)
 {
@@ -126,7 +128,8 @@ void sim_actor_server(sim_task_t *t)
     w->server_shmid = shmchan_server_shmid(srv);
     int after = 0;
     for (int round = 0; round < SERVER_ROUNDS_MAX; round++) {
-        if (others_gone(w) && (!any_connected(w) || ++after > SERVER_ROUNDS_AFTER)) {
+        if (others_gone(w) && (!any_connected(w) || ++after > SIM_SERVER_ROUNDS_AFTER)) {
+            w->server_served_out = 1;
             break;
         }
         shmchan_event_t ev;
@@ -140,6 +143,10 @@ void sim_actor_server(sim_task_t *t)
         if (err != SHMCHAN_OK) {
             sim_trace(s, "shmchan_server_wait = %s: stops serving", shmchan_errname(err));
             w->server_cancelled = err == SHMCHAN_E_INTERRUPTED;
+            if (err != SHMCHAN_E_INTERRUPTED && err != SHMCHAN_E_CLOSED && !w->header_attacked &&
+                !w->removed_outside) {
+                sim_fail(s, "server: shmchan_server_wait failed: %s", shmchan_errname(err));
+            }
             break;
         }
         if (ev.kind == SHMCHAN_EVENT_CONNECT) {
@@ -222,6 +229,7 @@ void sim_actor_client(sim_task_t *t)
             break;
         }
         c->sent_ok++;
+        const int64_t sent_at = s->now;
         /* Its echo, and any still owed from a receive that timed out. */
         while (c->echoes <= seq && !stop) {
             uint8_t got[SIM_MAX_PAYLOAD];
@@ -247,6 +255,14 @@ void sim_actor_client(sim_task_t *t)
                          c->echoes, got_len, want_len);
             }
             c->echoes++;
+            /* In an honest run nothing sleeps while work waits: an echo
+             * that took milliseconds was a wakeup lost (a sleeper woke at
+             * its timeout), if the timeouts are long enough to show it. */
+            if (sim_fully_honest(w) && w->sc.server_timeout_ms >= 20 &&
+                s->now - sent_at > SIM_LATENCY_NS) {
+                sim_fail(s, "client %u: echo %u took %.3f ms in an honest run: a lost wakeup", id,
+                         c->echoes - 1, (double)(s->now - sent_at) / 1e6);
+            }
         }
     }
     sim_call_begin("shmchan_client_disconnect", 0);
@@ -397,9 +413,14 @@ static void hostile_move(sim_world_t *w, hostile_t *h, sim_task_t *t)
         memcpy(h->base + off, &v, sizeof v);
         break;
     }
-    default: /* a clock read: lets time pass between moves */
-        (void)shmchan_deadline_left_ns(0);
+    default: { /* pause 0..15 ms (on its own TX semaphore) before the next move */
+        struct sembuf b = {.sem_num = shmchan_layout_slot_sem(h->slot, SHMCHAN_SEM_SLOT_TX),
+                           .sem_op = -1,
+                           .sem_flg = 0};
+        struct timespec pause = {0, (long)sim_choose(s, 16) * 1000000};
+        (void)semtimedop(h->semid, &b, 1, &pause);
         break;
+    }
     }
 }
 
@@ -410,6 +431,7 @@ void sim_actor_hostile(sim_task_t *t)
     shmchan_client_options_t opts;
     shmchan_client_options_init(&opts);
     opts.connect_timeout_ms = w->sc.client_timeout_ms * 4;
+    opts.cancel = &t->cancel;
     shmchan_client_t *cli = NULL;
     await_server(w);
     sim_call_begin("shmchan_client_connect", opts.connect_timeout_ms);
@@ -471,4 +493,38 @@ void sim_actor_epilogue(sim_task_t *t)
     sim_call_begin("shmchan_server_destroy", 0);
     shmchan_server_destroy(srv);
     sim_call_end();
+}
+
+/* A second server started at the same key while the first may live, and
+ * `clean --stale` before it: both must refuse a live channel, and may
+ * reclaim only what a dead one left. */
+void sim_actor_rival(sim_task_t *t)
+{
+    sim_world_t *w = sim_world();
+    sim_sched_t *s = &w->sched;
+    (void)t;
+    const uint32_t delay = sim_choose(s, 64);
+    for (uint32_t i = 0; i < delay; i++) {
+        sim_switch_point();
+    }
+    shmchan_channel_info_t info;
+    sim_call_begin("shmchan_remove_stale", 0);
+    shmchan_err_t err = shmchan_remove_stale(SIM_KEY, 0, &info, NULL);
+    sim_call_end();
+    sim_trace(s, "clean --stale: %s (%s)", shmchan_errname(err), shmchan_status_name(info.status));
+    shmchan_server_options_t opts;
+    shmchan_server_options_init(&opts);
+    opts.max_clients = SIM_SLOTS;
+    opts.max_payload = SIM_MAX_PAYLOAD;
+    opts.lane_capacity = SIM_LANE_CAPACITY;
+    shmchan_server_t *srv = NULL;
+    sim_call_begin("shmchan_server_create", 0);
+    err = shmchan_server_create(SIM_KEY, &opts, &srv, NULL);
+    sim_call_end();
+    sim_trace(s, "second server: %s", shmchan_errname(err));
+    if (err == SHMCHAN_OK) {
+        sim_call_begin("shmchan_server_destroy", 0);
+        shmchan_server_destroy(srv);
+        sim_call_end();
+    }
 }

@@ -226,7 +226,7 @@ int simk_shm_rmid(simk_t *k, int proc, int id)
         return EPERM;
     }
     if (k->on_remove != NULL) {
-        k->on_remove(k->on_remove_ctx, proc, 0, &s->perm, id);
+        k->on_remove(k->on_remove_ctx, proc, 0, id, s->cpid);
     }
     /* shmctl(2): destroyed after the last detach; until then the key is
      * IPC_PRIVATE (Linux shows it as 0 with SHM_DEST). */
@@ -297,6 +297,7 @@ int simk_semget(simk_t *k, int proc, key_t key, int nsems, int flags, int *id)
         s->perm.uid = s->perm.cuid = k->procs[proc].uid;
         s->perm.mode = (unsigned)flags & 0777u;
         s->nsems = (uint32_t)nsems;
+        s->cpid = k->procs[proc].pid;
         s->ctime = k->wall;
         *id = s->id;
         return 0;
@@ -444,7 +445,7 @@ int simk_sem_rmid(simk_t *k, int proc, int id)
         return EPERM;
     }
     if (k->on_remove != NULL) {
-        k->on_remove(k->on_remove_ctx, proc, 1, &s->perm, id);
+        k->on_remove(k->on_remove_ctx, proc, 1, id, s->cpid);
     }
     /* Immediate (semctl(2)); parked waiters see the id gone: EIDRM. */
     memset(s, 0, sizeof *s);

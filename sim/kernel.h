@@ -52,6 +52,7 @@ typedef struct simk_sem {
     int id;
     simk_perm_t perm;
     uint32_t nsems;
+    pid_t cpid; /* not in semid_ds: kept for the oracles */
     unsigned short val[SIMK_SEMMSL];
     pid_t pid[SIMK_SEMMSL];
     int64_t otime, ctime;
@@ -85,7 +86,7 @@ typedef struct simk {
     simk_attach_t att[SIMK_MAX_ATTACH];
     int64_t wall; /* seconds, for otime/ctime */
     /* Every IPC_RMID, for the oracle "nothing removes what is not ours". */
-    void (*on_remove)(void *ctx, int proc, int is_sem, const simk_perm_t *perm, int id);
+    void (*on_remove)(void *ctx, int proc, int is_sem, int id, pid_t creator);
     void *on_remove_ctx;
 } simk_t;
 

@@ -26,6 +26,11 @@
 /* Virtual cost of one system call: the clock moves by this at every switch
  * point, so no loop that makes system calls can stop time. */
 #define SIM_SYSCALL_NS 1000
+/* One liveness period (SHMCHAN_LIVENESS_PERIOD_MS) and the slack the
+ * oracles allow on top of a bound in periods: a few hundred system calls
+ * and a preemption or two. */
+#define SIM_PERIOD_NS 100000000
+#define SIM_SLACK_NS 15000000
 
 typedef enum sim_task_state {
     SIM_TASK_FREE = 0,
@@ -58,7 +63,9 @@ typedef struct sim_task {
     void *allocs[SIM_MAX_ALLOCS];
     /* The library call in progress (oracle: returns by its deadline). */
     const char *call;
+    int64_t call_start;
     int64_t call_deadline;
+    int64_t cancel_at; /* when a signal handler set `cancel` */
     uint64_t call_steps_late; /* switch points after the deadline */
     uint64_t steps;
     /* Sanitizer fiber state. */

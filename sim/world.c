@@ -55,28 +55,41 @@ static int is_foreign(const sim_world_t *w, int is_sem, int id)
     return 0;
 }
 
-/* Oracle: nothing removes what is not ours, nor a live channel. */
-static void on_remove(void *ctx, int proc, int is_sem, const simk_perm_t *perm, int id)
+static int alive(const sim_task_t *t)
+{
+    return t != NULL && (t->state == SIM_TASK_RUNNABLE || t->state == SIM_TASK_PARKED);
+}
+
+/* Oracle: nothing removes what is not ours, nor a live channel: an object
+ * whose creating process is alive belongs to it alone (a server's rollback
+ * and close remove their own; a reclaim removes only what a dead one left). */
+static void on_remove(void *ctx, int proc, int is_sem, int id, pid_t creator)
 {
     sim_world_t *w = ctx;
-    (void)perm;
     if (proc == ipcrm_proc) {
         return; /* the outside removal the input asked for */
     }
     const char *who = "?";
     int is_server = 0;
+    const sim_task_t *owner = NULL;
     for (int i = 0; i < SIM_MAX_TASKS; i++) {
-        if (w->sched.tasks[i].state != SIM_TASK_FREE && w->sched.tasks[i].proc == proc) {
-            who = w->sched.tasks[i].name;
-            is_server = &w->sched.tasks[i] == w->server;
+        const sim_task_t *t = &w->sched.tasks[i];
+        if (t->state != SIM_TASK_FREE && t->proc == proc) {
+            who = t->name;
+            is_server = t == w->server;
         }
+        if (t->state != SIM_TASK_FREE && t->pid == creator) {
+            owner = t;
+        }
+    }
+    if (owner != NULL && alive(owner) && owner->proc != proc) {
+        sim_fail(&w->sched, "%s removed %s's %s (id %d) while %s lives", who, owner->name,
+                 is_sem ? "set" : "segment", id, owner->name);
     }
     if (is_foreign(w, is_sem, id)) {
         sim_fail(&w->sched, "%s removed a foreign %s (id %d)", who, is_sem ? "set" : "segment", id);
     }
-    const int server_alive = w->server != NULL && (w->server->state == SIM_TASK_RUNNABLE ||
-                                                   w->server->state == SIM_TASK_PARKED);
-    const int live = server_alive && w->server_up && (is_sem ? id == w->server_semid : id == w->server_shmid);
+    const int live = alive(w->server) && w->server_up && (is_sem ? id == w->server_semid : id == w->server_shmid);
     if (live && !is_server) {
         sim_fail(&w->sched, "%s removed the live channel's %s (id %d)", who,
                  is_sem ? "set" : "segment", id);
@@ -104,8 +117,9 @@ static void read_scenario(sim_world_t *w)
     sc->server_timeout_ms = server_ms[(c >> 4) & 3];
     sc->client_timeout_ms = client_ms[(c >> 6) & 3];
     const uint8_t d = sim_byte(s);
-    sc->hostile_moves = 4u + (d & 127u) % 40u;
+    sc->hostile_moves = 4u + (d & 127u) % 60u;
     sc->early = d >> 7;
+    sc->rival = (sim_byte(s) & 7) == 0;
     w->kills_left = sc->kills ? 2 : 0;
     w->signals_left = sc->signals ? 3 : 0;
     w->removals_left = sc->removal ? 1 : 0;
@@ -139,10 +153,41 @@ static sim_task_t *pick_alive(sim_world_t *w)
     return n == 0 ? NULL : alive[sim_choose(&w->sched, n)];
 }
 
+/* Oracle: once the server is killed, every call of a client returns within
+ * two liveness periods (docs/lifecycle.md: "noticed within" one period of
+ * sleeping, plus the one being slept). */
+static void death_check(sim_world_t *w)
+{
+    sim_sched_t *s = &w->sched;
+    /* Killed between semget and its first semop, a server leaves a set
+     * that nothing proves is a shmchan channel: connect waits its timeout
+     * (docs/lifecycle.md, the one-syscall window). A peer that forged the
+     * liveness token (SETVAL clears the server's undo) makes the death
+     * unprovable: clients then trust the server until their deadlines. */
+    if (w->server_killed_at == 0 || w->rival != NULL || w->header_attacked ||
+        sim_unmarked_set_at_key(w)) {
+        return;
+    }
+    for (uint32_t i = 0; i < SIM_MAX_CLIENTS + SIM_MAX_HOSTILE; i++) {
+        const sim_task_t *t = i < SIM_MAX_CLIENTS ? w->clients[i].task
+                                                  : w->hostile[i - SIM_MAX_CLIENTS];
+        if (!alive(t) || t->call == NULL) {
+            continue;
+        }
+        const int64_t since = t->call_start > w->server_killed_at ? t->call_start
+                                                                  : w->server_killed_at;
+        if (s->now > since + 2 * SIM_PERIOD_NS + SIM_SLACK_NS) {
+            sim_fail(s, "%s: %s has not noticed in %.3f ms that the server was killed", t->name,
+                     t->call, (double)(s->now - since) / 1e6);
+        }
+    }
+}
+
 /* Between two slices: what the input makes happen to the world. */
 static void world_events(sim_world_t *w)
 {
     sim_sched_t *s = &w->sched;
+    death_check(w);
     const uint8_t b = sim_byte(s);
     if (b < 236) {
         return;
@@ -185,9 +230,18 @@ static void world_events(sim_world_t *w)
         if (t != NULL) {
             w->kills_left--;
             w->killed_any = 1;
+            if (t == w->server) {
+                w->server_killed_at = s->now;
+            }
             sim_kill(s, t);
         }
     }
+}
+
+int sim_fully_honest(const sim_world_t *w)
+{
+    return w->sc.hostile == 0 && !w->sc.early && !w->killed_any && !w->signalled_any &&
+           !w->removed_outside && !w->sc.preempt && !w->sc.squat && w->rival == NULL;
 }
 
 static int pair_honest(const sim_world_t *w, const sim_client_rec_t *c)
@@ -197,11 +251,6 @@ static int pair_honest(const sim_world_t *w, const sim_client_rec_t *c)
            !w->slot_attacked[c->slot] && !w->header_attacked && !w->signalled_any;
 }
 
-static int fully_honest(const sim_world_t *w)
-{
-    return w->sc.hostile == 0 && !w->sc.early && !w->killed_any && !w->signalled_any && !w->removed_outside &&
-           !w->sc.preempt && !w->sc.squat;
-}
 
 static void final_checks(sim_world_t *w)
 {
@@ -212,17 +261,22 @@ static void final_checks(sim_world_t *w)
             sim_fail(s, "client %u: %u messages sent, %u delivered: lost", i, c->sent_ok,
                      c->srv_got);
         }
-        if (fully_honest(w) && (c->sent_ok != w->sc.msgs || c->echoes != w->sc.msgs)) {
+        if (sim_fully_honest(w) && (c->sent_ok != w->sc.msgs || c->echoes != w->sc.msgs)) {
             sim_fail(s,
                      "client %u in an honest run: %u of %u sent, %u echoes (a lost wakeup or "
                      "a stall)",
                      i, c->sent_ok, w->sc.msgs, c->echoes);
         }
     }
-    if (fully_honest(w)) {
+    /* Every CONNECT has its DISCONNECT once the clients have gone (died,
+     * left, or been dropped), if the server served to the end and nobody
+     * forged the slot's tokens or wrote its words. */
+    if (w->server_served_out && !w->header_attacked && !w->removed_outside) {
         for (uint32_t slot = 0; slot < SIM_SLOTS; slot++) {
-            if (w->server_connected[slot]) {
-                sim_fail(s, "slot %u: CONNECT reported, never its DISCONNECT", slot);
+            if (w->server_connected[slot] && !w->slot_attacked[slot]) {
+                sim_fail(s, "slot %u: CONNECT reported, no DISCONNECT %d server waits after every "
+                            "client had gone",
+                         slot, SIM_SERVER_ROUNDS_AFTER);
             }
         }
     }
@@ -289,10 +343,10 @@ void sim_run(const uint8_t *data, size_t size, int trace, sim_result_t *out)
     ipcrm_proc = simk_proc_new(&s->kernel, 99, 1000);
     read_scenario(w);
     sim_trace(s, "scenario: %u clients x %u messages, %u hostile (%u moves), kills %d, signals %d, "
-                 "removal %d, preemption %d, squatter %d, spin %d, early %d, timeouts %d/%d ms",
+                 "removal %d, preemption %d, squatter %d, spin %d, early %d, rival %d, timeouts %d/%d ms",
               w->sc.clients, w->sc.msgs, w->sc.hostile, w->sc.hostile_moves, w->sc.kills,
               w->sc.signals, w->sc.removal, w->sc.preempt, w->sc.squat, w->sc.spin,
-              w->sc.early, w->sc.server_timeout_ms, w->sc.client_timeout_ms);
+              w->sc.early, w->sc.rival, w->sc.server_timeout_ms, w->sc.client_timeout_ms);
     if (w->sc.squat) {
         squat(w);
     }
@@ -301,6 +355,9 @@ void sim_run(const uint8_t *data, size_t size, int trace, sim_result_t *out)
         char name[16];
         (void)snprintf(name, sizeof name, "client%u", i);
         w->clients[i].task = sim_spawn(s, name, 1000, sim_actor_client, &w->clients[i]);
+    }
+    if (w->sc.rival) {
+        w->rival = sim_spawn(s, "rival", 1000, sim_actor_rival, NULL);
     }
     for (uint32_t i = 0; i < w->sc.hostile; i++) {
         char name[16];

@@ -20,6 +20,7 @@
 #define SIM_MAX_PAYLOAD 40
 #define SIM_LANE_CAPACITY 128
 #define SIM_MAX_FOREIGN 4
+#define SIM_SERVER_ROUNDS_AFTER 60 /* server waits once every client has gone */
 
 typedef struct sim_scenario {
     uint32_t clients;  /* honest clients, 1..SIM_MAX_CLIENTS */
@@ -27,6 +28,7 @@ typedef struct sim_scenario {
     uint32_t msgs;     /* messages per honest client */
     int kills, signals, removal, preempt, squat, spin;
     int early; /* clients may start before the server is up */
+    int rival; /* a second server and a `clean --stale` try the key meanwhile */
     int server_timeout_ms, client_timeout_ms;
     uint32_t hostile_moves;
 } sim_scenario_t;
@@ -50,6 +52,9 @@ typedef struct sim_world {
     int server_semid, server_shmid;
     int server_cancelled;
     int server_ended;
+    int server_served_out; /* its loop ended because everyone had gone */
+    int64_t server_killed_at;
+    sim_task_t *rival;
     int server_connected[SIM_SLOTS];
     sim_client_rec_t clients[SIM_MAX_CLIENTS];
     sim_task_t *hostile[SIM_MAX_HOSTILE];
@@ -81,6 +86,11 @@ void sim_actor_server(sim_task_t *t);
 void sim_actor_client(sim_task_t *t);
 void sim_actor_hostile(sim_task_t *t);
 void sim_actor_epilogue(sim_task_t *t);
+void sim_actor_rival(sim_task_t *t);
+
+/* No hostile peer, kill, signal, removal, preemption, squatter or rival
+ * so far, and clients started after the server. */
+int sim_fully_honest(const sim_world_t *w);
 
 /* The world of the run in progress. */
 sim_world_t *sim_world(void);
