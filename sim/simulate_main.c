@@ -2,6 +2,8 @@
  * simulate_main.c - the seeded runner and the replayer.
  *
  *   simulate --seeds N [--seed S] [--trace]   N runs from seeds S, S+1, ...
+ *   simulate --save S FILE                    the input of seed S, as a file
+ *   --trace-all: also every system call that changes nothing (reads, stats)
  *   simulate [--trace] FILE|DIR...            replay inputs (corpus, crashes)
  *
  * A seed is turned into an 8-byte input (splitmix64 of it); the
@@ -82,6 +84,18 @@ static int replay_path(const char *path, int trace, long *count)
     return rc;
 }
 
+/* splitmix64: neighbouring seeds give unrelated scenarios. */
+static void seed_input(uint64_t seed, uint8_t in[8])
+{
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    for (int b = 0; b < 8; b++) {
+        in[b] = (uint8_t)(z >> (8 * b));
+    }
+}
+
 int main(int argc, char **argv)
 {
     uint64_t seeds = 0, first = 1;
@@ -98,8 +112,20 @@ int main(int argc, char **argv)
             if (seeds == 0) {
                 seeds = 1;
             }
+        } else if (strcmp(argv[i], "--save") == 0 && i + 2 < argc) {
+            /* --save S FILE: the input of seed S, for sim/regressions/. */
+            uint8_t in[8];
+            seed_input(strtoull(argv[i + 1], NULL, 0), in);
+            FILE *f = fopen(argv[i + 2], "wb");
+            if (f == NULL || fwrite(in, 1, sizeof in, f) != sizeof in || fclose(f) != 0) {
+                fprintf(stderr, "simulate: cannot write %s\n", argv[i + 2]);
+                return 2;
+            }
+            return 0;
         } else if (strcmp(argv[i], "--trace") == 0) {
             trace = 1;
+        } else if (strcmp(argv[i], "--trace-all") == 0) {
+            trace = 2; /* every system call, not only those that change something */
         } else {
             rc = replay_path(argv[i], trace, &files);
         }
@@ -115,15 +141,8 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (uint64_t k = 0; k < seeds; k++) {
         const uint64_t seed = first + k;
-        /* splitmix64: neighbouring seeds give unrelated scenarios. */
-        uint64_t z = seed * 0x9E3779B97F4A7C15ull;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
         uint8_t in[8];
-        for (int b = 0; b < 8; b++) {
-            in[b] = (uint8_t)(z >> (8 * b));
-        }
+        seed_input(seed, in);
         char what[64];
         (void)snprintf(what, sizeof what, "seed %llu", (unsigned long long)seed);
         if (run_one(in, sizeof in, trace, what) != 0) {

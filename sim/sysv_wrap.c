@@ -72,16 +72,21 @@ union sim_semun {
 
 /* Enters a simulated system call: the switch point, then the caller's
  * task (NULL outside the simulation: pass through). */
-static sim_task_t *enter(void)
+static sim_task_t *enter_named(const char *name)
 {
     if (sim_current() == NULL) {
         return NULL;
     }
     sim_switch_point();
+    if (sim_active->trace >= 2) {
+        sim_trace(sim_active, "  %s", name);
+    }
     sim_sched_t *s = sim_active;
     s->kernel.wall = 1700000000 + s->now / 1000000000;
     return sim_current();
 }
+
+#define enter() enter_named(__func__ + 7) /* the name after "__wrap_" */
 
 static int ret_errno(int e)
 {
