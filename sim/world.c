@@ -126,6 +126,15 @@ static void read_scenario(sim_world_t *w)
     sc->hostile_moves = 4u + (d & 127u) % 60u;
     sc->early = d >> 7;
     sc->rival = (sim_byte(s) & 7) == 0;
+    /* A quarter of the runs are honest (no peer, kill, signal, removal,
+     * preemption, squatter, rival or early client): only there can the
+     * lost-wakeup oracle speak, and a mix of eight independent switches
+     * would make such runs one in 150. */
+    if (((a ^ c) & 3) == 0) {
+        sc->hostile = 0;
+        sc->kills = sc->signals = sc->removal = sc->preempt = sc->squat = sc->early = 0;
+        sc->rival = 0;
+    }
     w->kills_left = sc->kills ? 2 : 0;
     w->signals_left = sc->signals ? 3 : 0;
     w->removals_left = sc->removal ? 1 : 0;
