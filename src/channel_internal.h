@@ -76,7 +76,7 @@ static inline shmchan_err_t shmchan_lane_provide_stash(shmchan_lane_t *lane, uin
         return SHMCHAN_OK;
     }
     if (*stash == NULL) {
-        *stash = malloc(lane->max_payload);
+        *stash = calloc(1, lane->max_payload); /* calloc like the handles: sim/ tracks it */
         if (*stash == NULL) {
             return SHMCHAN_E_NO_MEMORY;
         }

@@ -158,9 +158,23 @@ shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmcha
     if (j->remove_shm) {
         shmchan_sys_shm_info_t now;
         GUARD(shmchan_sys_shm_stat(f->shm.shmid, &now, diag));
+        /* A segment judged stale without a set was judged on "nobody
+         * attached", and facts gathered one call at a time: a probe that
+         * looked for the set just before a starting server's semget, and
+         * at the segment between its shmget and its shmat, then read the
+         * header that server had completed meanwhile, saw exactly that.
+         * So that verdict must still hold: nobody attached, and still no
+         * set at the key (a server makes its set before its segment). */
+        int lone_changed = 0;
+        if (!f->sem_present) {
+            int semid = -1;
+            lone_changed = now.nattch != 0 ||
+                           shmchan_sys_sem_lookup(f->key, &semid, NULL) != SHMCHAN_E_NOT_FOUND;
+        }
         if (now.key != f->key ||
             shmchan_ownership_problem(f->me, f->max_mode, now.uid, now.cuid, now.mode, why,
-                                      sizeof why) != NULL) {
+                                      sizeof why) != NULL ||
+            lone_changed) {
             shmchan_diag_set(diag, SHMCHAN_E_BUSY, 0,
                              "segment %d at key 0x%08x changed while being reclaimed",
                              f->shm.shmid, (unsigned)f->key);

@@ -609,6 +609,11 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
                     srv, shmchan_sys_sem_setval(
                              srv->semid, shmchan_layout_slot_sem(s, SHMCHAN_SEM_SLOT_FREE), 0,
                              NULL));
+                if (srv->closed) {
+                    /* The set was removed: closing detached the segment,
+                     * which the steps below would write (a reset). */
+                    continue;
+                }
             }
             if (owner == 0 && slot_observe(srv, s, SHMCHAN_SLOT_EV_RELEASED, ev)) {
                 return 1;
