@@ -135,14 +135,11 @@ shmchan_err_t shmchan_lane_init(shmchan_lane_t *lane, uint8_t *ctl, uint8_t *rin
     lane->capacity = capacity;
     lane->max_payload = max_payload;
     lane->frag_max = shmchan_lane_fragment_max(capacity, max_payload);
-    /* ceil(max_payload / frag_max), at least 1 (an empty message is one
-     * frame); frag_max >= 1 unless max_payload is 0, when every message is
-     * one empty frame. */
+    /* ceil(max_payload / frag_max): at least 1, since frag_max <=
+     * max_payload; frag_max is 0 only when max_payload is, and then every
+     * message is one empty frame. */
     lane->max_frames =
         lane->frag_max == 0 ? 1u : (max_payload + lane->frag_max - 1u) / lane->frag_max;
-    if (lane->max_frames == 0) {
-        lane->max_frames = 1;
-    }
     lane->fault = SHMCHAN_OK;
     lane->asm_state = SHMCHAN_LANE_ASM_IDLE;
     return SHMCHAN_OK;

@@ -1620,6 +1620,46 @@ static void test_fragments_abandoned_never_delivered(void **state)
     rig_close(&r);
 }
 
+/* writable() for an open message asks about its next fragment, which is
+ * the rest of the message once that is shorter than fragment_max: 250
+ * bytes through fragment_max 104 go as 104 + 104 + 42. With 100 bytes free
+ * the last fragment (66 bytes with its header) fits and a full one (128)
+ * would not. The tail is set by hand: any value a consumer may store. */
+static void test_fragments_writable_asks_for_the_next_fragment(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 256, 300);
+    uint8_t msg[250];
+    payload_fill(msg, sizeof msg, 5);
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, msg, 250), SHMCHAN_E_WOULD_BLOCK);
+    CHECK_EQ(rig_head(&r), 256); /* two frames of 128 bytes */
+    rig_set_tail(&r, 100);        /* 156 in use, 100 free */
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 250), 1);
+    /* Another length is another message: its first frame (128) does not fit. */
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 251), 0);
+    rig_set_tail(&r, 65); /* 191 in use, 65 free: not even the last one */
+    CHECK_EQ(shmchan_lane_writable(&r.prod, 250), 0);
+    rig_close(&r);
+}
+
+/* A private state no call sequence reaches (the open message's offset at
+ * or past its end) is refused, not turned into an empty last fragment. */
+static void test_fragments_send_refuses_impossible_offset(void **state)
+{
+    (void)state;
+    lane_rig_t r;
+    rig_open(&r, 256, 300);
+    uint8_t msg[250];
+    payload_fill(msg, sizeof msg, 6);
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, msg, 250), SHMCHAN_E_WOULD_BLOCK);
+    const uint32_t head = rig_head(&r);
+    r.prod.send_off = 250;
+    CHECK_ERR(shmchan_lane_try_send(&r.prod, DOC_TYPE_DATA, msg, 250), SHMCHAN_E_INVALID_ARGUMENT);
+    CHECK_EQ(rig_head(&r), head);
+    rig_close(&r);
+}
+
 /* A hostile producer that breaks the fragment rules: each is refused from
  * the header, before a payload byte is used, and faults the lane with
  * SHMCHAN_E_FRAGMENT; nothing of the message is delivered. */
@@ -1667,6 +1707,57 @@ static void test_fragments_hostile_producer(void **state)
         CHECK_EQ(len, 0);
         rig_close(&r);
     }
+}
+
+/* Three more breaches, each one frame later or in a state the table above
+ * does not reach: a MORE frame on a lane whose messages all fit one frame
+ * (fragment_max == max_payload); a CONT after a fragmented message of the
+ * same type has completed (nothing is open, though the type matches); a
+ * middle fragment that fills max_payload exactly, leaving no room for the
+ * last one of at least a byte. */
+static void test_fragments_hostile_producer_edges(void **state)
+{
+    (void)state;
+    uint8_t piece[600];
+    payload_fill(piece, sizeof piece, 8);
+    uint8_t type = 0;
+    uint8_t buf[600];
+    uint32_t len = 0;
+
+    check_ctx_set("MORE where every message fits a frame");
+    lane_rig_t r;
+    rig_open(&r, 256, 104); /* fragment_max 104 = max_payload */
+    rig_set_head(&r, rig_forge_piece(&r, 0, DOC_TYPE_DATA, FLAG_MORE, piece, 104, 0));
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_PROTOCOL);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_E_FRAGMENT);
+    rig_close(&r);
+
+    check_ctx_set("CONT after a fragmented message completed");
+    rig_open(&r, 4096, 600); /* fragment_max 600 */
+    r.cons.frag_max = 300;
+    r.cons.max_frames = 2;
+    uint32_t at = rig_forge_piece(&r, 0, DOC_TYPE_DATA, FLAG_MORE, piece, 300, 0);
+    at += rig_forge_piece(&r, at, DOC_TYPE_DATA, FLAG_CONT, piece + 300, 10, 1);
+    rig_set_head(&r, at);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_OK);
+    CHECK_EQ(len, 310);
+    at += rig_forge_piece(&r, at, DOC_TYPE_DATA, FLAG_CONT, piece, 10, 2);
+    rig_set_head(&r, at);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_PROTOCOL);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_E_FRAGMENT);
+    rig_close(&r);
+
+    check_ctx_set("a middle fragment fills max_payload");
+    rig_open(&r, 4096, 600);
+    r.cons.frag_max = 300; /* max_payload 600 = 2 x fragment_max */
+    r.cons.max_frames = 2;
+    at = rig_forge_piece(&r, 0, DOC_TYPE_DATA, FLAG_MORE, piece, 300, 0);
+    at += rig_forge_piece(&r, at, DOC_TYPE_DATA, FLAG_MORE | FLAG_CONT, piece, 300, 1);
+    rig_set_head(&r, at);
+    CHECK_ERR(shmchan_lane_try_recv(&r.cons, &type, buf, sizeof buf, &len), SHMCHAN_E_PROTOCOL);
+    CHECK_ERR(shmchan_lane_fault(&r.cons), SHMCHAN_E_FRAGMENT);
+    CHECK_EQ(rig_tail(&r), HDR + 300u); /* the first fragment was taken, the second refused */
+    rig_close(&r);
 }
 
 /* The consumer's loop bound: a producer that opens a message and abandons
@@ -1956,8 +2047,11 @@ int main(void)
         cmocka_unit_test(test_fragments_output_too_small),
         cmocka_unit_test(test_fragments_abandoned_never_delivered),
         cmocka_unit_test(test_fragments_hostile_producer),
+        cmocka_unit_test(test_fragments_hostile_producer_edges),
         cmocka_unit_test(test_fragments_loop_bound),
         cmocka_unit_test(test_fragments_need_a_stash),
+        cmocka_unit_test(test_fragments_writable_asks_for_the_next_fragment),
+        cmocka_unit_test(test_fragments_send_refuses_impossible_offset),
     };
     return cmocka_run_group_tests_name("lane", tests, NULL, NULL);
 }
