@@ -54,12 +54,14 @@ static void ring_copy_in(shmchan_lane_t *lane, uint32_t pos, const uint8_t *src,
 }
 
 /* One pass over the payload on each side: the bytes are copied and summed
- * in blocks of this size, each block summed while it is still in the L1
- * cache (6 KiB, twice the 3 x 1 KiB round of crc32c's interleaved SSE4.2
- * path; a source and a destination block take 12 KiB of a 32 KiB L1).
- * Copying a whole frame and then summing it would fetch a large payload
- * from memory twice (docs/benchmarks.md, "One pass per side"). */
-#define LANE_SUM_BLOCK 6144u
+ * in blocks of this size, each block summed while it is still in cache
+ * (24 KiB, eight rounds of crc32c's 3 x 1 KiB interleaved SSE4.2 path; a
+ * source and a destination block take 48 KiB, the L1d of this machine
+ * kind, well inside L2). Copying a whole frame and then summing it fetches
+ * a large payload from memory twice; 6 KiB blocks, tried first, cost 40 %
+ * at 64 KiB messages against the two-pass code, 24 KiB none
+ * (docs/benchmarks.md, "Round 2"). */
+#define LANE_SUM_BLOCK 24576u
 
 /* Sender: sums src (the private message) block by block, copying each
  * block into the ring right after: the sum covers private bytes only. */

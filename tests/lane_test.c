@@ -717,7 +717,7 @@ static void set_ring_le32(lane_rig_t *r, uint32_t counter, uint32_t v)
 
 /* ------------------------------------------- payloads of several blocks */
 
-/* The lane copies and sums a payload in blocks of 6 KiB (lane.c,
+/* The lane copies and sums a payload in blocks of 24 KiB (lane.c,
  * LANE_SUM_BLOCK). Lengths around the block size and its multiples, at
  * starting counters that put the ring's wrap before, inside and after a
  * block boundary: the bytes in the ring are the documented encoding (the
@@ -727,9 +727,9 @@ static void test_payloads_of_several_blocks(void **state)
 {
     (void)state;
     /* MAXP = fragment_max of a 64 KiB lane: every message is one frame. */
-    enum { BIG_CAP = 65536, BLOCK = 6144, MAXP = BIG_CAP / 2 - HDR };
-    const uint32_t lens[] = {BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 7, 20000, MAXP};
-    const uint32_t wraps[] = {0, 1, HDR, HDR + 1, HDR + BLOCK - 1, HDR + BLOCK + 5, 30001};
+    enum { BIG_CAP = 262144, BLOCK = 24576, MAXP = BIG_CAP / 2 - HDR };
+    const uint32_t lens[] = {BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 7, 80000, MAXP};
+    const uint32_t wraps[] = {0, 1, HDR, HDR + 1, HDR + BLOCK - 1, HDR + BLOCK + 5, 70001};
     for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
         for (size_t w = 0; w < sizeof wraps / sizeof wraps[0]; w++) {
             lane_rig_t r;
@@ -754,12 +754,12 @@ static void test_payloads_of_several_blocks(void **state)
 static void test_corruption_in_any_block_is_caught(void **state)
 {
     (void)state;
-    enum { BIG_CAP = 65536, LEN = 20000 };
-    const uint32_t at[] = {0, 6143, 6144, 12288, 15000, LEN - 1};
+    enum { BIG_CAP = 262144, LEN = 80000 };
+    const uint32_t at[] = {0, 24575, 24576, 49152, 60000, LEN - 1};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
         lane_rig_t r;
         rig_open(&r, BIG_CAP, LEN);
-        const uint32_t start = 3u * BIG_CAP - 9000u; /* wraps inside the second block */
+        const uint32_t start = 3u * BIG_CAP - 36000u; /* wraps inside the second block */
         rig_start_at(&r, start);
         check_ctx_set("payload byte %u flipped", at[i]);
         CHECK_ERR(rig_send(&r, DOC_TYPE_DATA, LEN, 77), SHMCHAN_OK);
