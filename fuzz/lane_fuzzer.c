@@ -450,14 +450,20 @@ static void op_poll(harness_t *h, fuzz_cursor_t *in)
     }
     const int writable = shmchan_lane_writable(&h->prod, len);
     const uint32_t used = h->prod.pos - ctl_word(h, SHMCHAN_LANE_OFF_TAIL);
+    /* writable() asks about the next frame, which is never longer than
+     * fragment_max (docs/protocol.md 3.1): a len over max_payload (which
+     * try_send refuses) is asked about as a frame of fragment_max bytes. */
+    const uint32_t fmax = h->capacity / 2u - HDR < h->max_payload ? h->capacity / 2u - HDR
+                                                                   : h->max_payload;
+    const uint32_t frame = len < fmax ? len : fmax;
     if (shmchan_lane_fault(&h->prod) != SHMCHAN_OK || used > h->capacity) {
         FUZZ_CHECK(writable == 1); /* let try_send report it */
     } else {
-        FUZZ_CHECK(writable == ((uint64_t)h->capacity - used >= (uint64_t)len + HDR));
+        FUZZ_CHECK(writable == ((uint64_t)h->capacity - used >= (uint64_t)frame + HDR));
     }
     if (!h->dirty) {
         FUZZ_CHECK(readable == (h->nsent > h->nrecv));
-        FUZZ_CHECK(writable == ((uint64_t)h->capacity - model_used(h) >= (uint64_t)len + HDR));
+        FUZZ_CHECK(writable == ((uint64_t)h->capacity - model_used(h) >= (uint64_t)frame + HDR));
     }
 }
 
