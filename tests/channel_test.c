@@ -78,14 +78,13 @@ static int echo_client(void *p)
 }
 
 /* Serves until `clients` have connected and disconnected; echoes every
- * message. Returns the number of messages echoed. */
-static int serve_echo(shmchan_server_t *srv, int clients)
+ * message, received into buf[0, cap). Returns the number echoed. */
+static int serve_echo_into(shmchan_server_t *srv, int clients, uint8_t *buf, size_t cap)
 {
     int connected = 0, disconnected = 0, echoed = 0;
-    uint8_t buf[8192];
     while (disconnected < clients) {
         shmchan_event_t ev;
-        const shmchan_err_t err = shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf);
+        const shmchan_err_t err = shmchan_server_wait(srv, T_MS, &ev, buf, cap);
         assert_int_equal(err, SHMCHAN_OK);
         if (ev.kind == SHMCHAN_EVENT_CONNECT) {
             connected++;
@@ -99,6 +98,12 @@ static int serve_echo(shmchan_server_t *srv, int clients)
     }
     assert_int_equal(connected, clients);
     return echoed;
+}
+
+static int serve_echo(shmchan_server_t *srv, int clients)
+{
+    uint8_t buf[8192];
+    return serve_echo_into(srv, clients, buf, sizeof buf);
 }
 
 static void test_echo_one_client(void **state)
@@ -203,22 +208,7 @@ static void test_echo_messages_larger_than_the_lane(void **state)
         pids[i] = testutil_spawn(big_echo_client, (void *)&key);
     }
     static uint8_t buf[BIG_MAX];
-    int connected = 0, disconnected = 0, echoed = 0;
-    while (disconnected < 3) {
-        shmchan_event_t ev;
-        assert_int_equal(shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf), SHMCHAN_OK);
-        if (ev.kind == SHMCHAN_EVENT_CONNECT) {
-            connected++;
-        } else if (ev.kind == SHMCHAN_EVENT_DISCONNECT) {
-            assert_int_equal(ev.reason, SHMCHAN_OK);
-            disconnected++;
-        } else {
-            assert_int_equal(shmchan_server_send(srv, ev.client, buf, ev.len, T_MS), SHMCHAN_OK);
-            echoed++;
-        }
-    }
-    assert_int_equal(connected, 3);
-    assert_int_equal(echoed, 3 * BIG_MSGS);
+    assert_int_equal(serve_echo_into(srv, 3, buf, sizeof buf), 3 * BIG_MSGS);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(testutil_wait(pids[i], T_MS), 0);
     }
