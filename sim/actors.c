@@ -100,6 +100,50 @@ static void server_check_message(sim_world_t *w, const shmchan_event_t *ev, cons
     c->srv_got++;
 }
 
+/* A misuse the input may make before the real create: a call the library
+ * must refuse from its arguments alone, with SHMCHAN_E_INVALID_ARGUMENT,
+ * before any system call (so before anything exists that it would have
+ * to roll back), leaving the handle NULL. */
+static void server_misuse(sim_world_t *w, sim_task_t *t, const shmchan_server_options_t *good)
+{
+    sim_sched_t *s = &w->sched;
+    shmchan_server_options_t bad = *good;
+    key_t key = SIM_KEY;
+    const char *what = NULL;
+    switch (sim_choose(s, 8)) {
+    case 0:
+        key = IPC_PRIVATE;
+        what = "key IPC_PRIVATE";
+        break;
+    case 1:
+        bad.mode = 0660;
+        what = "a group mode";
+        break;
+    case 2:
+        bad.max_clients = 0;
+        what = "max_clients 0";
+        break;
+    case 3:
+        bad.lane_capacity = SIM_LANE_CAPACITY + 1;
+        what = "a lane capacity not a power of two";
+        break;
+    default:
+        return; /* most runs: no misuse */
+    }
+    shmchan_server_t *srv = NULL;
+    const uint64_t steps = t->steps;
+    sim_call_begin("shmchan_server_create", 0);
+    const shmchan_err_t err = shmchan_server_create(key, &bad, &srv, NULL);
+    sim_call_end();
+    sim_trace(s, "shmchan_server_create with %s = %s", what, shmchan_errname(err));
+    if (err != SHMCHAN_E_INVALID_ARGUMENT || srv != NULL || t->steps != steps) {
+        sim_fail(s, "server: create with %s gave %s after %llu system calls (want "
+                    "INVALID_ARGUMENT, no handle, none)",
+                 what, shmchan_errname(err), (unsigned long long)(t->steps - steps));
+    }
+    shmchan_server_destroy(srv); /* NULL: a no-op, as documented */
+}
+
 void sim_actor_server(sim_task_t *t)
 {
     sim_world_t *w = sim_world();
@@ -111,6 +155,7 @@ void sim_actor_server(sim_task_t *t)
     opts.lane_capacity = SIM_LANE_CAPACITY;
     opts.cancel = &t->cancel;
     opts.spin_ns = w->sc.spin ? 3000 : 0;
+    server_misuse(w, t, &opts);
     shmchan_server_t *srv = NULL;
     sim_call_begin("shmchan_server_create", 0);
     shmchan_err_t err = shmchan_server_create(SIM_KEY, &opts, &srv, NULL);
@@ -124,6 +169,12 @@ void sim_actor_server(sim_task_t *t)
         return;
     }
     w->server_up = 1;
+    if (shmchan_server_max_clients(srv) != SIM_SLOTS ||
+        shmchan_server_max_payload(srv) != SIM_MAX_PAYLOAD) {
+        sim_fail(s, "server: the handle reports %u clients, %u bytes (asked %u, %u)",
+                 shmchan_server_max_clients(srv), shmchan_server_max_payload(srv), SIM_SLOTS,
+                 SIM_MAX_PAYLOAD);
+    }
     w->server_semid = shmchan_server_semid(srv);
     w->server_shmid = shmchan_server_shmid(srv);
     int after = 0;
@@ -213,6 +264,12 @@ void sim_actor_client(sim_task_t *t)
     }
     c->connected = 1;
     c->slot = shmchan_client_slot(cli);
+    /* The limit the client enforces is the server's, from the header it
+     * validated (a peer that rewrote the header later changes nothing). */
+    if (shmchan_client_max_payload(cli) != SIM_MAX_PAYLOAD) {
+        sim_fail(s, "client %u: max_payload %u, the server's is %u", id,
+                 shmchan_client_max_payload(cli), SIM_MAX_PAYLOAD);
+    }
     int stop = 0;
     for (uint32_t seq = 0; seq < w->sc.msgs && !stop; seq++) {
         uint8_t msg[SIM_MAX_PAYLOAD];
@@ -267,6 +324,7 @@ void sim_actor_client(sim_task_t *t)
     }
     sim_call_begin("shmchan_client_disconnect", 0);
     shmchan_client_disconnect(cli);
+    shmchan_client_disconnect(NULL); /* a no-op, as documented */
     sim_call_end();
 }
 

@@ -21,7 +21,7 @@ for f in semget semctl semtimedop shmget shmat shmdt shmctl clock_gettime time g
   wraps="$wraps -Wl,--wrap=$f"
 done
 # shellcheck disable=SC2086
-clang -std=c11 -D_XOPEN_SOURCE=700 -O1 -g -w -I . -fprofile-instr-generate -fcoverage-mapping \
+clang -std=c11 -D_XOPEN_SOURCE=700 -DSHMCHAN_SIM_SHM_SWITCH -O1 -g -w -I . -fprofile-instr-generate -fcoverage-mapping \
   src/*.c sim/actors.c sim/kernel.c sim/sched.c sim/sysv_wrap.c sim/world.c sim/simulate_main.c \
   $wraps -o "$work/simulate" || exit 1
 LLVM_PROFILE_FILE="$work/corpus.profraw" "$work/simulate" sim/corpus sim/regressions || exit 1

@@ -42,14 +42,15 @@ build() {
   srcs="$(ls "$dir"/src/*.c) $dir/sim/actors.c $dir/sim/kernel.c $dir/sim/sched.c \
         $dir/sim/sysv_wrap.c $dir/sim/world.c $dir/sim/simulate_main.c"
   # shellcheck disable=SC2086
-  clang -std=c11 -D_XOPEN_SOURCE=700 -O1 -g -w -I "$dir" $srcs $wraps -o "$dir/simulate"
+  clang -std=c11 -D_XOPEN_SOURCE=700 -DSHMCHAN_SIM_SHM_SWITCH -O1 -g -w -I "$dir" $srcs $wraps -o "$dir/simulate"
 }
 
 # run DIR N: seeds 1..N; prints "found SEED SECONDS" or "survived N SECONDS".
 run() {
   local dir="$1" n="$2" out start end
   start=$(date +%s.%N)
-  out="$("$dir/simulate" --seeds "$n" 2>&1)"
+  out="$("$dir/simulate" --announce --seeds "$n" 2>&1)"
+  local rc=$?
   end=$(date +%s.%N)
   local secs
   secs=$(echo "$end - $start" | bc)
@@ -58,6 +59,12 @@ run() {
     seed=$(echo "$out" | sed -n 's/^simulate: seed \([0-9]*\) FAILED.*/\1/p' | head -n 1)
     why=$(echo "$out" | sed -n 's/^simulate: seed [0-9]* FAILED after [^:]*: //p' | head -n 1)
     echo "found $seed $secs $why"
+  elif [ "$rc" -ge 128 ]; then
+    # Killed by a signal (a mutant that writes through a dead mapping): the
+    # last seed announced is the one that crashed.
+    local seed
+    seed=$(echo "$out" | sed -n 's/^simulate: seed \([0-9]*\)$/\1/p' | tail -n 1)
+    echo "found $seed $secs the process crashed (signal $((rc - 128)))"
   else
     echo "survived $n $secs"
   fi

@@ -9,6 +9,10 @@
  */
 #include "sim/sched.h"
 
+/* Declares shmchan_sim_shm_access, the hook this file defines (sim/BUILD
+ * compiles this file and src/ with SHMCHAN_SIM_SHM_SWITCH). */
+#include "src/shm_atomic.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +283,28 @@ void sim_switch_point(void)
         }
     }
     to_main(s, t, 0);
+}
+
+/* A switch point at a shared-memory access (src/shm_atomic.h): another
+ * task may run between two accesses of this one, as on a second core. One
+ * input byte decides whether to yield here (1 in SIM_SHM_YIELD_ONE_IN of
+ * the bytes): yielding at every access would multiply a run's slices, and
+ * with them the input a fuzzer must find, for little gain. The clock does
+ * not move and the call's step count does not grow: a memory access costs
+ * no system call, and the livelock oracle counts system calls. Accesses
+ * outside a task (the world setting up or checking a run) never switch. */
+#define SIM_SHM_YIELD_ONE_IN 8u
+
+void shmchan_sim_shm_access(void)
+{
+    sim_sched_t *s = sim_active;
+    if (s == NULL || s->current < 0) {
+        return;
+    }
+    if (sim_byte(s) % SIM_SHM_YIELD_ONE_IN != 0) {
+        return;
+    }
+    to_main(s, &s->tasks[s->current], 0);
 }
 
 void sim_park(int semid, uint32_t version, int64_t until)

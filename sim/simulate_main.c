@@ -4,6 +4,8 @@
  *   simulate --seeds N [--seed S] [--trace]   N runs from seeds S, S+1, ...
  *   simulate --save S FILE                    the input of seed S, as a file
  *   --trace-all: also every system call that changes nothing (reads, stats)
+ *   --announce: print each seed before running it (sim/mutate.sh names
+ *               the seed of a mutant that crashes the process outright)
  *   simulate [--trace] FILE|DIR...            replay inputs (corpus, crashes)
  *
  * A seed is turned into an 8-byte input (splitmix64 of it); the
@@ -99,7 +101,7 @@ static void seed_input(uint64_t seed, uint8_t in[8])
 int main(int argc, char **argv)
 {
     uint64_t seeds = 0, first = 1;
-    int trace = 0, have_seeds = 0;
+    int trace = 0, have_seeds = 0, announce = 0;
     long files = 0;
     int rc = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
@@ -124,6 +126,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--trace") == 0) {
             trace = 1;
+        } else if (strcmp(argv[i], "--announce") == 0) {
+            announce = 1;
         } else if (strcmp(argv[i], "--trace-all") == 0) {
             trace = 2; /* every system call, not only those that change something */
         } else {
@@ -145,6 +149,9 @@ int main(int argc, char **argv)
         seed_input(seed, in);
         char what[64];
         (void)snprintf(what, sizeof what, "seed %llu", (unsigned long long)seed);
+        if (announce) {
+            fprintf(stderr, "simulate: %s\n", what);
+        }
         if (run_one(in, sizeof in, trace, what) != 0) {
             fprintf(stderr, "simulate: replay with: simulate --seed %llu --trace\n",
                     (unsigned long long)seed);
