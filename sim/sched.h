@@ -68,6 +68,7 @@ typedef struct sim_task {
     int64_t cancel_at; /* when a signal handler set `cancel` */
     uint64_t call_steps_late; /* switch points after the deadline */
     uint64_t steps;
+    uint32_t faults_injected; /* resource faults this process was given */
     /* Sanitizer fiber state. */
     void *fake_stack;
     void *tsan_fiber;
@@ -83,6 +84,9 @@ typedef struct sim_sched {
     size_t size, pos;
     uint64_t prng;
     int trace;
+    /* Resource faults may be injected into calls that allocate (sysv_wrap.c):
+     * set from the scenario, cleared for the epilogue. */
+    int faults;
     int failed;
     char failure[320];
     ucontext_t main_ctx;

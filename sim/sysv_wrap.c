@@ -15,6 +15,16 @@
  * calloc and free are wrapped too: blocks a simulated process allocates are
  * its own, freed when it is killed (a real kill returns the whole address
  * space; without this LeakSanitizer would report every kill).
+ *
+ * Resource faults: in a scenario that allows them, a call that allocates
+ * in the kernel or the heap may fail as the man pages say it can when
+ * memory or an id table runs out, whatever the simulated tables hold:
+ * semget/shmget creating (ENOSPC, ENOMEM), shmat (ENOMEM), a semop that
+ * takes a token with SEM_UNDO (ENOMEM: the undo structure; approximated as
+ * any such op, where Linux fails only the first per process and set), and
+ * calloc (NULL). One input byte per eligible call decides (1 in
+ * SIM_FAULT_ONE_IN). What must hold is that every failure is reported and
+ * rolled back: the leftover oracle runs after every such run.
  */
 #define _GNU_SOURCE 1
 
@@ -88,6 +98,20 @@ static sim_task_t *enter_named(const char *name)
 
 #define enter() enter_named(__func__ + 7) /* the name after "__wrap_" */
 
+#define SIM_FAULT_ONE_IN 12u
+
+/* 1 if this eligible call fails with a resource fault (see above). */
+static int fault(sim_task_t *t, const char *call, const char *err)
+{
+    sim_sched_t *s = sim_active;
+    if (!s->faults || sim_byte(s) % SIM_FAULT_ONE_IN != 0) {
+        return 0;
+    }
+    t->faults_injected++;
+    sim_trace(s, "%s fails with %s (resource fault injected)", call, err);
+    return 1;
+}
+
 static int ret_errno(int e)
 {
     if (e != 0) {
@@ -102,6 +126,9 @@ int __wrap_semget(key_t key, int nsems, int flags)
     sim_task_t *t = enter();
     if (t == NULL) {
         return __real_semget(key, nsems, flags);
+    }
+    if ((flags & IPC_CREAT) && fault(t, "semget", "ENOSPC")) {
+        return ret_errno(ENOSPC);
     }
     int id = -1;
     const int e = simk_semget(&sim_active->kernel, t->proc, key, nsems, flags, &id);
@@ -219,10 +246,15 @@ int __wrap_semtimedop(int semid, struct sembuf *sops, size_t nsops, const struct
     if (nsops > SIMK_SEMOPM) {
         return ret_errno(E2BIG);
     }
+    int takes_undo_token = 0;
     for (size_t i = 0; i < nsops; i++) {
         ops[i].num = sops[i].sem_num;
         ops[i].op = sops[i].sem_op;
         ops[i].flg = sops[i].sem_flg;
+        takes_undo_token |= (sops[i].sem_flg & SEM_UNDO) != 0 && sops[i].sem_op > 0;
+    }
+    if (takes_undo_token && fault(t, "semop", "ENOMEM")) {
+        return ret_errno(ENOMEM);
     }
     const int64_t until = tmo == NULL ? INT64_MAX
                                       : s->now + (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec;
@@ -265,6 +297,9 @@ int __wrap_shmget(key_t key, size_t size, int flags)
     if (t == NULL) {
         return __real_shmget(key, size, flags);
     }
+    if ((flags & IPC_CREAT) && fault(t, "shmget", "ENOMEM")) {
+        return ret_errno(ENOMEM);
+    }
     int id = -1;
     const int e = simk_shmget(&sim_active->kernel, t->proc, key, size, flags, &id);
     if (e == 0 && (flags & IPC_CREAT)) {
@@ -279,6 +314,10 @@ void *__wrap_shmat(int shmid, const void *addr, int flags)
     sim_task_t *t = enter();
     if (t == NULL) {
         return __real_shmat(shmid, addr, flags);
+    }
+    if (fault(t, "shmat", "ENOMEM")) {
+        errno = ENOMEM;
+        return (void *)-1;
     }
     uint8_t *p = NULL;
     const int e =
@@ -408,8 +447,11 @@ pid_t __wrap_getpid(void)
 
 void *__wrap_calloc(size_t n, size_t size)
 {
-    void *p = __real_calloc(n, size);
     sim_task_t *t = sim_current();
+    if (t != NULL && fault(t, "calloc", "NULL")) {
+        return NULL;
+    }
+    void *p = __real_calloc(n, size);
     if (t != NULL && p != NULL) {
         for (int i = 0; i < SIM_MAX_ALLOCS; i++) {
             if (t->allocs[i] == NULL) {

@@ -125,7 +125,9 @@ static void read_scenario(sim_world_t *w)
     const uint8_t d = sim_byte(s);
     sc->hostile_moves = 4u + (d & 127u) % 60u;
     sc->early = d >> 7;
-    sc->rival = (sim_byte(s) & 7) == 0;
+    const uint8_t e = sim_byte(s);
+    sc->rival = (e & 7) == 0;
+    sc->faults = ((e >> 3) & 3) == 0;
     /* A quarter of the runs are honest (no peer, kill, signal, removal,
      * preemption, squatter, rival or early client): only there can the
      * lost-wakeup oracle speak, and a mix of eight independent switches
@@ -133,8 +135,9 @@ static void read_scenario(sim_world_t *w)
     if (((a ^ c) & 3) == 0) {
         sc->hostile = 0;
         sc->kills = sc->signals = sc->removal = sc->preempt = sc->squat = sc->early = 0;
-        sc->rival = 0;
+        sc->rival = sc->faults = 0;
     }
+    s->faults = sc->faults;
     w->kills_left = sc->kills ? 2 : 0;
     w->signals_left = sc->signals ? 3 : 0;
     w->removals_left = sc->removal ? 1 : 0;
@@ -256,7 +259,8 @@ static void world_events(sim_world_t *w)
 int sim_fully_honest(const sim_world_t *w)
 {
     return w->sc.hostile == 0 && !w->sc.early && !w->killed_any && !w->signalled_any &&
-           !w->removed_outside && !w->sc.preempt && !w->sc.squat && w->rival == NULL;
+           !w->removed_outside && !w->sc.preempt && !w->sc.squat && w->rival == NULL &&
+           !w->sc.faults;
 }
 
 static int pair_honest(const sim_world_t *w, const sim_client_rec_t *c)
@@ -358,10 +362,12 @@ void sim_run(const uint8_t *data, size_t size, int trace, sim_result_t *out)
     ipcrm_proc = simk_proc_new(&s->kernel, 99, 1000);
     read_scenario(w);
     sim_trace(s, "scenario: %u clients x %u messages, %u hostile (%u moves), kills %d, signals %d, "
-                 "removal %d, preemption %d, squatter %d, spin %d, early %d, rival %d, timeouts %d/%d ms",
+                 "removal %d, preemption %d, squatter %d, spin %d, early %d, rival %d, faults %d, "
+                 "timeouts %d/%d ms",
               w->sc.clients, w->sc.msgs, w->sc.hostile, w->sc.hostile_moves, w->sc.kills,
               w->sc.signals, w->sc.removal, w->sc.preempt, w->sc.squat, w->sc.spin,
-              w->sc.early, w->sc.rival, w->sc.server_timeout_ms, w->sc.client_timeout_ms);
+              w->sc.early, w->sc.rival, w->sc.faults, w->sc.server_timeout_ms,
+              w->sc.client_timeout_ms);
     if (w->sc.squat) {
         squat(w);
     }
@@ -384,6 +390,9 @@ void sim_run(const uint8_t *data, size_t size, int trace, sim_result_t *out)
         final_checks(w);
     }
     if (!s->failed) {
+        /* The next server and `clean --stale` judge what is left: with
+         * resources back, so that a leftover is the run's fault, not theirs. */
+        s->faults = 0;
         (void)sim_spawn(s, "next", 1000, sim_actor_epilogue, NULL);
         run_until_done(w, 0);
     }

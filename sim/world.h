@@ -29,6 +29,7 @@ typedef struct sim_scenario {
     int kills, signals, removal, preempt, squat, spin;
     int early; /* clients may start before the server is up */
     int rival; /* a second server and a `clean --stale` try the key meanwhile */
+    int faults; /* resource faults in calls that allocate (sysv_wrap.c) */
     int server_timeout_ms, client_timeout_ms;
     uint32_t hostile_moves;
 } sim_scenario_t;
