@@ -228,6 +228,8 @@ shmchan_err_t shmchan_sys_sem_stat(int semid, shmchan_sys_sem_info_t *info, shmc
     info->key = ds.sem_perm.__key;
     info->uid = ds.sem_perm.uid;
     info->cuid = ds.sem_perm.cuid;
+    info->gid = ds.sem_perm.gid;
+    info->cgid = ds.sem_perm.cgid;
     info->mode = (unsigned)ds.sem_perm.mode & 0777u;
     info->nsems = (uint32_t)ds.sem_nsems;
     info->otime = (int64_t)ds.sem_otime;

@@ -36,6 +36,7 @@ typedef struct shmchan_sys_sem_info {
     int semid;
     key_t key;
     uid_t uid, cuid;
+    gid_t gid, cgid;
     unsigned mode;
     uint32_t nsems;
     int64_t otime; /* 0: no semop() ever on this set */

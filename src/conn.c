@@ -1,0 +1,163 @@
+/*
+ * conn.c - a connection's own objects: their keys and the server's rule for
+ * taking them (see conn.h; docs/multiuser.md). Pure: no system call.
+ */
+#include "conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "layout.h"
+
+/* splitmix64's finaliser: every bit of the channel key moves the base. */
+static uint32_t mix(uint32_t channel)
+{
+    uint64_t x = (uint64_t)channel + 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return (uint32_t)(x ^ (x >> 31));
+}
+
+/* 1 if `point` lies in the window [base, base + SHMCHAN_MAX_CLIENTS_LIMIT)
+ * of free-running 32-bit keys. */
+static int in_window(uint32_t base, uint32_t point)
+{
+    return point - base < SHMCHAN_MAX_CLIENTS_LIMIT;
+}
+
+key_t shmchan_conn_key(key_t channel, uint32_t slot)
+{
+    const uint32_t ch = (uint32_t)channel;
+    uint32_t base = mix(ch);
+    /* The window must hold neither 0 (IPC_PRIVATE) nor the channel's own
+     * key. Windows one stride apart are disjoint, so each of the two
+     * forbidden keys spoils at most one of them: the third is clean. */
+    for (int attempt = 0; attempt < 2 && (in_window(base, 0u) || in_window(base, ch)); attempt++) {
+        base += 2u * SHMCHAN_MAX_CLIENTS_LIMIT;
+    }
+    return (key_t)(base + (slot % SHMCHAN_MAX_CLIENTS_LIMIT));
+}
+
+int shmchan_conn_allowed(const shmchan_allow_t *allow, uid_t cuid, gid_t cgid,
+                         const gid_t *member_of, size_t nmember_of)
+{
+    if (cuid == allow->server_uid) {
+        return 1;
+    }
+    for (size_t i = 0; i < allow->nuids; i++) {
+        if (allow->uids[i] == cuid) {
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < allow->ngids; i++) {
+        if (allow->gids[i] == cgid) {
+            return 1;
+        }
+        for (size_t j = 0; j < nmember_of; j++) {
+            if (allow->gids[i] == member_of[j]) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static shmchan_conn_decision_t decide(shmchan_conn_decision_t d, char *why, size_t len,
+                                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static shmchan_conn_decision_t decide(shmchan_conn_decision_t d, char *why, size_t len,
+                                      const char *fmt, ...)
+{
+    if (why != NULL && len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(why, len, fmt, ap);
+        va_end(ap);
+    }
+    return d;
+}
+
+shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *f,
+                                           const shmchan_allow_t *allow, char *why, size_t len)
+{
+    if (why != NULL && len > 0) {
+        why[0] = '\0';
+    }
+    const shmchan_sys_sem_info_t *sem = &f->sem;
+    if (!f->sem_present) {
+        return SHMCHAN_CONN_ABSENT;
+    }
+    /* Not given to us: a client still setting up (it gives the set away
+     * last), or anyone's object at this key. Either way we have no right
+     * to it and it tells us nothing; the client's hello comes later. */
+    if (sem->uid != allow->server_uid) {
+        return decide(SHMCHAN_CONN_PENDING, why, len, "set %d belongs to uid %u, not to us",
+                      sem->semid, (unsigned)sem->uid);
+    }
+    /* Who it is comes first, from cuid, which only the kernel sets: a uid
+     * that may not connect is refused before anything else of it is
+     * looked at (and no byte of it is ever read). */
+    if (!shmchan_conn_allowed(allow, sem->cuid, sem->cgid, f->member_of, f->nmember_of)) {
+        return decide(SHMCHAN_CONN_REFUSE_UID, why, len,
+                      "set %d was created by uid %u (gid %u), which may not connect",
+                      sem->semid, (unsigned)sem->cuid, (unsigned)sem->cgid);
+    }
+    if (sem->nsems != SHMCHAN_CONN_NSEMS || sem->mode != SHMCHAN_CONN_MODE || sem->otime == 0) {
+        return decide(SHMCHAN_CONN_REFUSE_SHAPE, why, len,
+                      "set %d: %u semaphores, mode %04o, %s (want %u, %04o, a token taken)",
+                      sem->semid, sem->nsems, sem->mode,
+                      sem->otime == 0 ? "never operated" : "operated", SHMCHAN_CONN_NSEMS,
+                      SHMCHAN_CONN_MODE);
+    }
+    /* Given to us, and its client's token back at 0: the kernel's undo of
+     * a client that died (or one that let go without removing). We own
+     * it, nobody uses it: ours to remove. */
+    if (f->owner_value == 0) {
+        return decide(SHMCHAN_CONN_DEAD, why, len,
+                      "set %d: the token of uid %u's client is down (pid %d)", sem->semid,
+                      (unsigned)sem->cuid, (int)f->owner_pid);
+    }
+    const shmchan_sys_shm_info_t *shm = &f->shm;
+    if (!f->shm_present) {
+        return decide(SHMCHAN_CONN_REFUSE_SHAPE, why, len,
+                      "set %d is given to us but there is no segment at its key", sem->semid);
+    }
+    /* The segment must be the same client's (same creator uid), given to
+     * us too, of exactly the size our layout says, attached by one process
+     * only, and that process must be the one holding the token: a token
+     * held by another process of the same uid would let the segment's
+     * creator die unnoticed. */
+    if (shm->uid != allow->server_uid || shm->cuid != sem->cuid || shm->mode != SHMCHAN_CONN_MODE ||
+        shm->segsz != f->conn_size || shm->nattch != 1 || shm->cpid != f->owner_pid ||
+        f->owner_value != 1) {
+        return decide(SHMCHAN_CONN_REFUSE_SHAPE, why, len,
+                      "segment %d: owner %u creator %u mode %04o size %llu attached %llu, "
+                      "creator pid %d, token %d held by pid %d (want owner %u, creator %u, "
+                      "%04o, %llu bytes, attached once, by the token's holder)",
+                      shm->shmid, (unsigned)shm->uid, (unsigned)shm->cuid, shm->mode,
+                      (unsigned long long)shm->segsz, (unsigned long long)shm->nattch,
+                      (int)shm->cpid, f->owner_value, (int)f->owner_pid,
+                      (unsigned)allow->server_uid, (unsigned)sem->cuid, SHMCHAN_CONN_MODE,
+                      (unsigned long long)f->conn_size);
+    }
+    return SHMCHAN_CONN_ACCEPT;
+}
+
+const char *shmchan_conn_decision_name(shmchan_conn_decision_t decision)
+{
+    switch (decision) {
+    case SHMCHAN_CONN_ABSENT:
+        return "ABSENT";
+    case SHMCHAN_CONN_PENDING:
+        return "PENDING";
+    case SHMCHAN_CONN_ACCEPT:
+        return "ACCEPT";
+    case SHMCHAN_CONN_REFUSE_UID:
+        return "REFUSE_UID";
+    case SHMCHAN_CONN_REFUSE_SHAPE:
+        return "REFUSE_SHAPE";
+    case SHMCHAN_CONN_DEAD:
+        return "DEAD";
+    }
+    return "?";
+}

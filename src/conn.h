@@ -1,0 +1,102 @@
+/*
+ * conn.h - a connection's own objects in a multi-user channel: where they
+ * are, and whether the server may take them (pure).
+ *
+ * docs/multiuser.md has the design. Each client creates a semaphore set
+ * and a segment at the key shmchan_conn_key(channel, slot), mode 0600, and
+ * gives both to the server with IPC_SET (uid = the server's). The kernel
+ * records the client's uid as `cuid` and lets nobody change it, so the
+ * creator uid of objects the server owns names the client the way
+ * SO_PEERCRED names a socket's peer. shmchan_conn_judge decides, from
+ * the kernel's metadata alone (never a byte a process wrote), whether the
+ * objects at a connection key are absent, still being set up, a
+ * connection to accept, one to refuse, or the leftovers of a dead client.
+ */
+#ifndef SHMCHAN_CONN_H
+#define SHMCHAN_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sysv.h"
+
+/* The connection set: the client's token and the two wake semaphores of
+ * today's slot, and the server's verdict on the connection. */
+enum {
+    SHMCHAN_CONN_SEM_OWNER = 0,   /* 1 while the client holds it (SEM_UNDO token) */
+    SHMCHAN_CONN_SEM_RX = 1,      /* binary: wakes the client's receiver */
+    SHMCHAN_CONN_SEM_TX = 2,      /* binary: wakes the client's sender */
+    SHMCHAN_CONN_SEM_VERDICT = 3, /* shmchan_conn_verdict_value below */
+    SHMCHAN_CONN_NSEMS = 4
+};
+
+/* Values the server sets VERDICT to (0 until it has decided). */
+enum {
+    SHMCHAN_CONN_VERDICT_PENDING = 0,
+    SHMCHAN_CONN_VERDICT_ACCEPTED = 1,
+    SHMCHAN_CONN_VERDICT_REFUSED_UID = 2,  /* the creator's uid is not allowed */
+    SHMCHAN_CONN_VERDICT_REFUSED_SHAPE = 3 /* not a connection as the server requires */
+};
+
+/* The only mode a connection's objects may have: with cuid = the client
+ * and uid = the server, 0600 grants exactly those two uids. */
+#define SHMCHAN_CONN_MODE 0600u
+
+/* The key of slot `slot`'s objects in the channel at `channel`. The keys of
+ * one channel are consecutive from a base mixed from `channel`, so the
+ * slots of a channel never share a key; none is IPC_PRIVATE (0) or the
+ * channel's own key. slot < SHMCHAN_MAX_CLIENTS_LIMIT is the caller's
+ * precondition. */
+key_t shmchan_conn_key(key_t channel, uint32_t slot);
+
+/* Who may connect: the server's own uid always; then any uid in `uids`,
+ * and any client whose creator gid, or any group of its account, is in
+ * `gids`. */
+typedef struct shmchan_allow {
+    uid_t server_uid;
+    const uid_t *uids;
+    size_t nuids;
+    const gid_t *gids;
+    size_t ngids;
+} shmchan_allow_t;
+
+/* What the server learned from the kernel about the objects at one
+ * connection key (probe side: IPC_STAT of both, GETVAL and GETPID of
+ * OWNER), and the groups of the creator's account (from the system's
+ * group database, for the kernel-attested cuid). */
+typedef struct shmchan_conn_facts {
+    uint64_t conn_size; /* the size the server's layout requires */
+    int sem_present;
+    shmchan_sys_sem_info_t sem;
+    int owner_value;
+    pid_t owner_pid;
+    int shm_present;
+    shmchan_sys_shm_info_t shm;
+    const gid_t *member_of;
+    size_t nmember_of;
+} shmchan_conn_facts_t;
+
+typedef enum shmchan_conn_decision {
+    SHMCHAN_CONN_ABSENT,        /* nothing at the key: the slot is free */
+    SHMCHAN_CONN_PENDING,       /* not (yet) given to the server: look again later */
+    SHMCHAN_CONN_ACCEPT,        /* attach it, VERDICT = ACCEPTED */
+    SHMCHAN_CONN_REFUSE_UID,    /* VERDICT = REFUSED_UID, attach nothing */
+    SHMCHAN_CONN_REFUSE_SHAPE,  /* VERDICT = REFUSED_SHAPE, attach nothing */
+    SHMCHAN_CONN_DEAD           /* given to us, its client gone: remove both */
+} shmchan_conn_decision_t;
+
+/* 1 if the creator (cuid, cgid, and the groups of its account) may
+ * connect under `allow`. */
+int shmchan_conn_allowed(const shmchan_allow_t *allow, uid_t cuid, gid_t cgid,
+                         const gid_t *member_of, size_t nmember_of);
+
+/* The one rule for a connection's objects. `why` (len bytes) gets the
+ * reason of every decision but ACCEPT and ABSENT. Pure. */
+shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *facts,
+                                           const shmchan_allow_t *allow, char *why,
+                                           size_t len);
+
+const char *shmchan_conn_decision_name(shmchan_conn_decision_t decision);
+
+#endif /* SHMCHAN_CONN_H */
