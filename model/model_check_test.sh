@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# model_check_test.sh - model-checks model/shmchan.pml with spin (docs/model.md).
+# model_check_test.sh - model-checks model/shmchan.pml (the protocol the code
+# implements) and model/multiuser.pml (the multi-user design of
+# docs/multiuser.md) with spin (docs/model.md).
 #
 # For every configuration below: spin -a generates the verifier, the system
 # C compiler builds pan, pan searches the whole state space. The test fails
@@ -20,11 +22,15 @@ fail() {
 
 # ---------------------------------------------------------------- inputs
 if [[ -n "${TEST_SRCDIR:-}" ]]; then
-    model="${TEST_SRCDIR}/${TEST_WORKSPACE:-shmchan}/model/shmchan.pml"
+    model_dir="${TEST_SRCDIR}/${TEST_WORKSPACE:-shmchan}/model"
 else
-    model="$(cd "$(dirname "$0")" && pwd)/shmchan.pml"
+    model_dir="$(cd "$(dirname "$0")" && pwd)"
 fi
-[[ -r "$model" ]] || fail "model not found: $model"
+# The model the runs below check (switched once, before the multi-user runs).
+model="$model_dir/shmchan.pml"
+for m in shmchan.pml multiuser.pml; do
+    [[ -r "$model_dir/$m" ]] || fail "model not found: $model_dir/$m"
+done
 
 spin_bin="$(command -v spin || true)"
 [[ -n "$spin_bin" ]] || fail "spin not on PATH (${PATH}); install the Debian package spin"
@@ -57,7 +63,9 @@ check() {
     [[ "$name" =~ $filter ]] || return 0
     local dir="$work/$name"
     mkdir -p "$dir"
-    cp "$model" "$dir/shmchan.pml"
+    local pml
+    pml="$(basename "$model")"
+    cp "$model" "$dir/$pml"
     # Runs expected to fail stop at the first error, after few states:
     # -O0 compiles in a fifth of the time and loses nothing there.
     local opt=-O2
@@ -73,7 +81,7 @@ check() {
     local t0 t1
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086  # defines is a word list on purpose
-    if ! (cd "$dir" && "$spin_bin" "-P${cc_bin} -E -x c" -a $defines shmchan.pml >spin.log 2>&1); then
+    if ! (cd "$dir" && "$spin_bin" "-P${cc_bin} -E -x c" -a $defines "$pml" >spin.log 2>&1); then
         cat "$dir/spin.log" >&2
         fail "$name: spin -a failed"
     fi
@@ -108,7 +116,7 @@ check() {
         if [[ "$errors" != "0" ]]; then
             grep -E 'assertion violated|invalid end state|acceptance cycle|error' "$log" >&2 || true
             # shellcheck disable=SC2086
-            (cd "$dir" && "$spin_bin" "-P${cc_bin} -E -x c" -t -p $defines shmchan.pml 2>&1 | tail -n 60) >&2 || true
+            (cd "$dir" && "$spin_bin" "-P${cc_bin} -E -x c" -t -p $defines "$pml" 2>&1 | tail -n 60) >&2 || true
             fail "$name: $errors error(s); trail above, full log in $logs/$name.pan.log"
         fi
         printf '%-28s pass    %10s states  %6ss\n' "$name" "$states" "$secs"
@@ -203,5 +211,22 @@ check witness_7_retry_no_slot safety fail 'attempts' \
     "-DWITNESS=7 $C2 -DC2S_MSGS=0 -DRECVS=0 -DS2C_MSGS=0"
 check witness_8_server_send_woken safety fail 'tail\[' \
     "-DWITNESS=8 $L1 -DC2S_MSGS=0 -DRECVS=1 -DS2C_MSGS=3"
+
+# ------------------------------------------------ the multi-user design
+# model/multiuser.pml (docs/multiuser.md, docs/model.md "The multi-user
+# design model"): its assertions are IDENTITY, NO LIVE REMOVAL, NO LOST
+# HELLO and NO LEFTOVER HELD. Alice may crash at every step; Xavier's uid is
+# not allowed; Mallory is allowed and hostile.
+model="$model_dir/multiuser.pml"
+check mu_alice_xavier safety pass "" "-DWITH_MALLORY=0"
+check mu_alice_mallory safety pass "" "-DWITH_XAVIER=0 -DMOVES=2"
+check mu_mutant_clear_hello_late safety fail 'hello_pending' "-DWITH_MALLORY=0 -DMUT_CLEAR_HELLO_LATE"
+check mu_mutant_no_allow_check safety fail 'scuid' "-DWITH_MALLORY=0 -DMUT_NO_ALLOW_CHECK"
+check mu_mutant_by_key safety fail 'owner|creator|cuid' "-DWITH_XAVIER=0 -DMOVES=2 -DMUT_BY_KEY"
+check mu_mutant_remove_unchecked safety fail 'owner' "-DWITH_MALLORY=0 -DMUT_REMOVE_UNCHECKED"
+check mu_witness_1_accepted safety fail 'scuid!=2' "-DWITNESS=1 -DWITH_MALLORY=0"
+check mu_witness_2_refused safety fail 'scuid!=3' "-DWITNESS=2 -DWITH_MALLORY=0"
+check mu_witness_3_dead_removed safety fail 'violated 0 ' "-DWITNESS=3 -DWITH_MALLORY=0"
+check mu_witness_4_robbed_then_accepted safety fail 'robbed' "-DWITNESS=4 -DWITH_XAVIER=0 -DMOVES=2"
 
 echo "model check OK: ${total_states} states stored in total, $(( $(date +%s) - started ))s"
