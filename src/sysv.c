@@ -154,6 +154,26 @@ shmchan_err_t shmchan_sys_shm_stat(int shmid, shmchan_sys_shm_info_t *info, shmc
     return SHMCHAN_OK;
 }
 
+/* IPC_SET needs the whole ipc_perm: read it, change the owner only, write
+ * it back. Only the owner or the creator may IPC_SET, so between the two
+ * calls nobody else can change what is written back. */
+shmchan_err_t shmchan_sys_shm_give(int shmid, uid_t uid, shmchan_diag_t *diag)
+{
+    struct shmid_ds ds;
+    memset(&ds, 0, sizeof ds);
+    if (shmctl(shmid, IPC_STAT, &ds) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "shmctl(shmid=%d, IPC_STAT)", shmid);
+    }
+    ds.shm_perm.uid = uid;
+    if (shmctl(shmid, IPC_SET, &ds) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "shmctl(shmid=%d, IPC_SET uid=%u)", shmid,
+                    (unsigned)uid);
+    }
+    return SHMCHAN_OK;
+}
+
 shmchan_err_t shmchan_sys_shm_attach(int shmid, int readonly, uint8_t **addr,
                                      shmchan_diag_t *diag)
 {
@@ -234,6 +254,24 @@ shmchan_err_t shmchan_sys_sem_stat(int semid, shmchan_sys_sem_info_t *info, shmc
     info->nsems = (uint32_t)ds.sem_nsems;
     info->otime = (int64_t)ds.sem_otime;
     info->ctime = (int64_t)ds.sem_ctime;
+    return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, shmchan_diag_t *diag)
+{
+    struct semid_ds ds;
+    memset(&ds, 0, sizeof ds);
+    union shmchan_semun arg = {.buf = &ds};
+    if (semctl(semid, 0, IPC_STAT, arg) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, IPC_STAT)", semid);
+    }
+    ds.sem_perm.uid = uid;
+    if (semctl(semid, 0, IPC_SET, arg) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, IPC_SET uid=%u)", semid,
+                    (unsigned)uid);
+    }
     return SHMCHAN_OK;
 }
 

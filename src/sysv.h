@@ -67,6 +67,10 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_shm_stat(int shmid, shmchan_sys_shm
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_shm_attach(int shmid, int readonly,
                                                         uint8_t **addr, shmchan_diag_t *diag);
 shmchan_err_t shmchan_sys_shm_detach(uint8_t *addr, shmchan_diag_t *diag);
+/* Gives the segment to `uid` (IPC_SET of the owner; mode and group kept).
+ * The creator keeps its rights: ipc(2) grants the owner's bits to owner and
+ * creator alike (tests/multiuser_kernel_test.c). */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_shm_give(int shmid, uid_t uid, shmchan_diag_t *diag);
 shmchan_err_t shmchan_sys_shm_remove(int shmid, shmchan_diag_t *diag);
 
 /* Semaphores. */
@@ -76,6 +80,8 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_lookup(key_t key, int *semid,
                                                         shmchan_diag_t *diag);
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_stat(int semid, shmchan_sys_sem_info_t *info,
                                                       shmchan_diag_t *diag);
+/* The same for a semaphore set. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, shmchan_diag_t *diag);
 shmchan_err_t shmchan_sys_sem_remove(int semid, shmchan_diag_t *diag);
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_getval(int semid, unsigned short semnum,
                                                         int *value, shmchan_diag_t *diag);
