@@ -90,7 +90,11 @@ shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *f,
     /* Not given to us: a client still setting up (it gives the set away
      * last), or anyone's object at this key. Either way we have no right
      * to it and it tells us nothing; the client's hello comes later. */
-    if (sem->uid != allow->server_uid) {
+    if (!f->sem_readable || sem->uid != allow->server_uid) {
+        if (!f->sem_readable) {
+            return decide(SHMCHAN_CONN_PENDING, why, len,
+                          "set %d is not readable by us: not given to us", sem->semid);
+        }
         return decide(SHMCHAN_CONN_PENDING, why, len, "set %d belongs to uid %u, not to us",
                       sem->semid, (unsigned)sem->uid);
     }
@@ -118,9 +122,10 @@ shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *f,
                       (unsigned)sem->cuid, (int)f->owner_pid);
     }
     const shmchan_sys_shm_info_t *shm = &f->shm;
-    if (!f->shm_present) {
+    if (!f->shm_present || !f->shm_readable) {
         return decide(SHMCHAN_CONN_REFUSE_SHAPE, why, len,
-                      "set %d is given to us but there is no segment at its key", sem->semid);
+                      "set %d is given to us but the segment at its key is %s", sem->semid,
+                      f->shm_present ? "not (readable: not given to us)" : "missing");
     }
     /* The segment must be the same client's (same creator uid), given to
      * us too, of exactly the size our layout says, attached by one process

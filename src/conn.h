@@ -68,10 +68,12 @@ typedef struct shmchan_allow {
 typedef struct shmchan_conn_facts {
     uint64_t conn_size; /* the size the server's layout requires */
     int sem_present;
+    int sem_readable;   /* IPC_STAT allowed: a 0600 set not given to us is not */
     shmchan_sys_sem_info_t sem;
     int owner_value;
     pid_t owner_pid;
     int shm_present;
+    int shm_readable;
     shmchan_sys_shm_info_t shm;
     const gid_t *member_of;
     size_t nmember_of;
@@ -98,5 +100,15 @@ shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *facts,
                                            size_t len);
 
 const char *shmchan_conn_decision_name(shmchan_conn_decision_t decision);
+
+/* The OS half (conn_probe.c): what the kernel says about the objects at
+ * `key`, metadata only (nothing is attached), as the calling process may
+ * see it: a set it may not stat is present but unreadable. The creator's
+ * groups go into groups[0..cap). Fails only when the kernel refuses in a
+ * way that says nothing about the key. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_size,
+                                                     gid_t *groups, size_t cap,
+                                                     shmchan_conn_facts_t *facts,
+                                                     shmchan_diag_t *diag);
 
 #endif /* SHMCHAN_CONN_H */

@@ -44,6 +44,7 @@ static void good_facts(shmchan_conn_facts_t *f)
     memset(f, 0, sizeof *f);
     f->conn_size = CONN_SIZE;
     f->sem_present = 1;
+    f->sem_readable = 1;
     f->sem.semid = 7;
     f->sem.uid = SERVER;
     f->sem.cuid = ALICE;
@@ -55,6 +56,7 @@ static void good_facts(shmchan_conn_facts_t *f)
     f->owner_value = 1;
     f->owner_pid = CLIENT_PID;
     f->shm_present = 1;
+    f->shm_readable = 1;
     f->shm.shmid = 9;
     f->shm.uid = SERVER;
     f->shm.cuid = ALICE;
@@ -113,6 +115,8 @@ static void set_never_operated(shmchan_conn_facts_t *f) { f->sem.otime = 0; }
 static void token_down(shmchan_conn_facts_t *f) { f->owner_value = 0; }
 static void token_raised(shmchan_conn_facts_t *f) { f->owner_value = 2; }
 static void no_segment(shmchan_conn_facts_t *f) { f->shm_present = 0; }
+static void set_unreadable(shmchan_conn_facts_t *f) { f->sem_readable = 0; }
+static void shm_unreadable(shmchan_conn_facts_t *f) { f->shm_readable = 0; }
 static void shm_not_given(shmchan_conn_facts_t *f) { f->shm.uid = ALICE; }
 static void shm_other_creator(shmchan_conn_facts_t *f) { f->shm.cuid = MALLORY; }
 static void shm_mode(shmchan_conn_facts_t *f) { f->shm.mode = 0666; }
@@ -134,7 +138,9 @@ static const row_t rows[] = {
     {"set never operated", set_never_operated, SHMCHAN_CONN_REFUSE_SHAPE, "never operated"},
     {"client's token down", token_down, SHMCHAN_CONN_DEAD, "token"},
     {"token raised to 2", token_raised, SHMCHAN_CONN_REFUSE_SHAPE, "token 2"},
-    {"no segment", no_segment, SHMCHAN_CONN_REFUSE_SHAPE, "no segment"},
+    {"no segment", no_segment, SHMCHAN_CONN_REFUSE_SHAPE, "missing"},
+    {"set we may not stat", set_unreadable, SHMCHAN_CONN_PENDING, "not readable"},
+    {"segment we may not stat", shm_unreadable, SHMCHAN_CONN_REFUSE_SHAPE, "not given to us"},
     {"segment not given", shm_not_given, SHMCHAN_CONN_REFUSE_SHAPE, "owner 1001"},
     {"segment of another creator", shm_other_creator, SHMCHAN_CONN_REFUSE_SHAPE, "creator 1002"},
     {"segment mode 0666", shm_mode, SHMCHAN_CONN_REFUSE_SHAPE, "mode 0666"},
