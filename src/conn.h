@@ -111,4 +111,30 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_si
                                                      shmchan_conn_facts_t *facts,
                                                      shmchan_diag_t *diag);
 
+/* A client's own objects for one connection. */
+typedef struct shmchan_conn_objects {
+    key_t key;
+    int semid;
+    int shmid;
+    uint8_t *base; /* attached read-write */
+    int token_taken;
+} shmchan_conn_objects_t;
+
+/* The client's half (conn_probe.c): at `key`, create the set (IPC_EXCL:
+ * the kernel lets exactly one creator win a key), take the token with
+ * SEM_UNDO (from here on the kernel tells the server if this process
+ * dies), create and attach the segment of `size` bytes, then give both to
+ * `server_uid` - the segment first, the set last, because the set's owner
+ * is what the server looks at first. SHMCHAN_E_ALREADY_RUNNING if the key
+ * is taken (try the next). On any other failure everything created is
+ * removed again (as its creator) and `out` is reset. */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_conn_create(key_t key, uint64_t size, uid_t server_uid,
+                                                     shmchan_conn_objects_t *out,
+                                                     shmchan_diag_t *diag);
+
+/* Releases the token, detaches and removes both objects (creator's right),
+ * whatever of them exists: the client's cleanup when the server refused it
+ * or is gone. Carries on past a failure; returns the first. */
+shmchan_err_t shmchan_conn_destroy(shmchan_conn_objects_t *objects);
+
 #endif /* SHMCHAN_CONN_H */

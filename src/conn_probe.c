@@ -1,9 +1,11 @@
 /*
- * conn_probe.c - the OS half of a connection's judgement: what the kernel
- * says about the objects at a connection key (see conn.h). Metadata only:
- * nothing here attaches, and nothing a process wrote is read.
+ * conn_probe.c - the OS half of a connection's objects (see conn.h): the
+ * server's look at a connection key (metadata only: nothing attached,
+ * nothing a process wrote is read) and the client's creating and giving.
  */
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
 
 #include "account.h"
 #include "safety.h"
@@ -61,4 +63,66 @@ shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_size, gid_t *groups, 
     f->member_of = groups;
     f->nmember_of = n < cap ? n : cap;
     return SHMCHAN_OK;
+}
+
+/* ---------------------------------------------------------- client half */
+
+static void keep_first(shmchan_err_t *first, shmchan_err_t e)
+{
+    if (*first == SHMCHAN_OK) {
+        *first = e;
+    }
+}
+
+shmchan_err_t shmchan_conn_destroy(shmchan_conn_objects_t *o)
+{
+    shmchan_err_t first = SHMCHAN_OK;
+    if (o->token_taken) {
+        /* Released with SEM_UNDO, so the kernel's adjustment returns to 0
+         * and the exit later undoes nothing. */
+        struct sembuf give_back = {SHMCHAN_CONN_SEM_OWNER, -1, SEM_UNDO | IPC_NOWAIT};
+        keep_first(&first, shmchan_sys_semop(o->semid, &give_back, 1, 0, NULL, NULL));
+        o->token_taken = 0;
+    }
+    if (o->base != NULL) {
+        keep_first(&first, shmchan_sys_shm_detach(o->base, NULL));
+        o->base = NULL;
+    }
+    if (o->shmid >= 0) {
+        keep_first(&first, shmchan_sys_shm_remove(o->shmid, NULL));
+        o->shmid = -1;
+    }
+    if (o->semid >= 0) {
+        keep_first(&first, shmchan_sys_sem_remove(o->semid, NULL));
+        o->semid = -1;
+    }
+    return first;
+}
+
+static shmchan_err_t conn_build(shmchan_conn_objects_t *o, uint64_t size, uid_t server_uid,
+                                shmchan_diag_t *diag)
+{
+    GUARD(shmchan_sys_sem_create(o->key, SHMCHAN_CONN_NSEMS, SHMCHAN_CONN_MODE, &o->semid, diag));
+    struct sembuf take = {SHMCHAN_CONN_SEM_OWNER, 1, SEM_UNDO | IPC_NOWAIT};
+    GUARD(shmchan_sys_semop(o->semid, &take, 1, 0, NULL, diag));
+    o->token_taken = 1;
+    GUARD(shmchan_sys_shm_create(o->key, size, SHMCHAN_CONN_MODE, &o->shmid, diag));
+    GUARD(shmchan_sys_shm_attach(o->shmid, 0, &o->base, diag));
+    GUARD(shmchan_sys_shm_give(o->shmid, server_uid, diag));
+    return shmchan_sys_sem_give(o->semid, server_uid, diag);
+}
+
+shmchan_err_t shmchan_conn_create(key_t key, uint64_t size, uid_t server_uid,
+                                  shmchan_conn_objects_t *out, shmchan_diag_t *diag)
+{
+    memset(out, 0, sizeof *out);
+    out->key = key;
+    out->semid = -1;
+    out->shmid = -1;
+    const shmchan_err_t e = conn_build(out, size, server_uid, diag);
+    if (e != SHMCHAN_OK) {
+        (void)shmchan_conn_destroy(out);
+        out->key = key;
+    }
+    return e;
 }

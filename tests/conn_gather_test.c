@@ -20,7 +20,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/sem.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -54,18 +53,14 @@ static int client_main(void *arg)
     if (become(CLIENT_UID) != 0) {
         return 77;
     }
-    int semid = -1, shmid = -1;
-    uint8_t *base = NULL;
-    struct sembuf take = {SHMCHAN_CONN_SEM_OWNER, 1, SEM_UNDO};
-    if (shmchan_sys_sem_create(g_key, SHMCHAN_CONN_NSEMS, 0600, &semid, NULL) != SHMCHAN_OK ||
-        semop(semid, &take, 1) != 0 ||
-        shmchan_sys_shm_create(g_key, CONN_SIZE, 0600, &shmid, NULL) != SHMCHAN_OK ||
-        shmchan_sys_shm_attach(shmid, 0, &base, NULL) != SHMCHAN_OK) {
+    /* Not given: the client's own uid as the "server" (a no-op give). */
+    shmchan_conn_objects_t o;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    if (shmchan_conn_create(g_key, CONN_SIZE, g_give ? SERVER_UID : CLIENT_UID, &o, &d) !=
+        SHMCHAN_OK) {
+        fprintf(stderr, "client: %s\n", d.text);
         return 10;
-    }
-    if (g_give && (shmchan_sys_shm_give(shmid, SERVER_UID, NULL) != SHMCHAN_OK ||
-                   shmchan_sys_sem_give(semid, SERVER_UID, NULL) != SHMCHAN_OK)) {
-        return 11;
     }
     testutil_event_signal(&g_ready);
     return testutil_event_wait(&g_done, T_MS) == 0 ? 0 : 12;
@@ -160,6 +155,36 @@ static void test_given_and_allowed(void **state)
 
 /* Not given: the server may not even stat the set (EACCES), which the
  * judge reads as "not ours (yet)". */
+/* A key whose segment someone else holds: the client's create fails with
+ * ALREADY_RUNNING (try the next key) and leaves nothing of its own. */
+static int client_squatted_main(void *arg)
+{
+    (void)arg;
+    if (become(CLIENT_UID) != 0) {
+        return 77;
+    }
+    shmchan_conn_objects_t o;
+    const shmchan_err_t e = shmchan_conn_create(g_key, CONN_SIZE, SERVER_UID, &o, NULL);
+    if (e != SHMCHAN_E_ALREADY_RUNNING) {
+        fprintf(stderr, "create on a squatted key: %s\n", shmchan_errname(e));
+        return 1;
+    }
+    return o.semid == -1 && o.shmid == -1 && o.base == NULL ? 0 : 2;
+}
+
+static void test_squatted_key_rolled_back(void **state)
+{
+    (void)state;
+    int shmid = -1;
+    assert_int_equal(shmchan_sys_shm_create(g_key, 64, 0600, &shmid, NULL), SHMCHAN_OK);
+    assert_int_equal(run(client_squatted_main), 0);
+    /* Only the squatter's segment is there: the client removed its set. */
+    assert_int_equal(testutil_count_sem(), 0);
+    assert_int_equal(testutil_count_shm(), 1);
+    assert_int_equal(shmchan_sys_shm_remove(shmid, NULL), SHMCHAN_OK);
+    cleanup();
+}
+
 static void test_not_given(void **state)
 {
     (void)state;
@@ -185,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_absent),
         cmocka_unit_test(test_given_and_allowed),
         cmocka_unit_test(test_not_given),
+        cmocka_unit_test(test_squatted_key_rolled_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
