@@ -148,6 +148,29 @@ shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *f,
     return SHMCHAN_CONN_ACCEPT;
 }
 
+void shmchan_conn_modes(const shmchan_allow_t *allow, shmchan_conn_modes_t *out)
+{
+    size_t other_uids = 0;
+    for (size_t i = 0; i < allow->nuids; i++) {
+        other_uids += allow->uids[i] != allow->server_uid;
+    }
+    out->doorbell_set_gid = 0;
+    out->doorbell_gid = 0;
+    if (other_uids == 0 && allow->ngids == 0) {
+        out->server_mode = 0600;
+        out->doorbell_mode = 0600;
+        return;
+    }
+    out->server_mode = 0644;
+    if (other_uids == 0 && allow->ngids == 1) {
+        out->doorbell_mode = 0620;
+        out->doorbell_set_gid = 1;
+        out->doorbell_gid = allow->gids[0];
+        return;
+    }
+    out->doorbell_mode = 0622;
+}
+
 const char *shmchan_conn_decision_name(shmchan_conn_decision_t decision)
 {
     switch (decision) {

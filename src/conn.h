@@ -111,6 +111,24 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_si
                                                      shmchan_conn_facts_t *facts,
                                                      shmchan_diag_t *diag);
 
+/* The modes of the server's shared objects under an allow list
+ * (docs/multiuser.md, "Objects"). Only the server's own uid: everything
+ * 0600, as a single-user channel. Otherwise the server's set and header are
+ * readable by everyone (0644: clients read the liveness token and wait for
+ * zero; nobody but the server alters them), and the doorbell is alterable
+ * but not readable by the fewest it can be: the one allowed group (0620,
+ * group = it) when only one group and no other uid is allowed, else
+ * everyone (0622). The doorbell carries no data: what a ringer can do with
+ * it is bounded in the threat model. */
+typedef struct shmchan_conn_modes {
+    unsigned server_mode;   /* server set and header segment */
+    unsigned doorbell_mode;
+    int doorbell_set_gid;   /* 1: give the doorbell to doorbell_gid */
+    gid_t doorbell_gid;
+} shmchan_conn_modes_t;
+
+void shmchan_conn_modes(const shmchan_allow_t *allow, shmchan_conn_modes_t *out);
+
 /* A client's own objects for one connection. */
 typedef struct shmchan_conn_objects {
     key_t key;

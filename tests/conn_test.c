@@ -286,6 +286,41 @@ static void test_keys_of_windows_that_need_moving(void **state)
     CHECK(found_zero || found_self);
 }
 
+static void modes_are(const shmchan_allow_t *a, unsigned server, unsigned doorbell, int set_gid,
+                      gid_t gid)
+{
+    shmchan_conn_modes_t m;
+    memset(&m, 0xA5, sizeof m);
+    shmchan_conn_modes(a, &m);
+    assert_int_equal(m.server_mode, server);
+    assert_int_equal(m.doorbell_mode, doorbell);
+    assert_int_equal(m.doorbell_set_gid, set_gid);
+    if (set_gid) {
+        assert_int_equal(m.doorbell_gid, gid);
+    }
+}
+
+/* No bit is granted to anyone the allow list does not need. */
+static void test_modes(void **state)
+{
+    (void)state;
+    const shmchan_allow_t own = {SERVER, NULL, 0, NULL, 0};
+    modes_are(&own, 0600, 0600, 0, 0);
+    /* The server's own uid on its list changes nothing. */
+    static const uid_t self[] = {SERVER};
+    const shmchan_allow_t own_listed = {SERVER, self, 1, NULL, 0};
+    modes_are(&own_listed, 0600, 0600, 0, 0);
+    const shmchan_allow_t alice = allow_alice();
+    modes_are(&alice, 0644, 0622, 0, 0);
+    const shmchan_allow_t staff = {SERVER, NULL, 0, allowed_gids, 1};
+    modes_are(&staff, 0644, 0620, 1, STAFF);
+    static const gid_t two[] = {STAFF, 27};
+    const shmchan_allow_t groups = {SERVER, NULL, 0, two, 2};
+    modes_are(&groups, 0644, 0622, 0, 0);
+    const shmchan_allow_t both = {SERVER, allowed_uids, 1, allowed_gids, 1};
+    modes_are(&both, 0644, 0622, 0, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_keys_of_windows_that_need_moving),
+        cmocka_unit_test(test_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
