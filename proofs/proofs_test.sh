@@ -2,7 +2,8 @@
 # proofs_test.sh - runs the Frama-C proofs of docs/proofs.md and fails on
 # anything not proved.
 #
-#   EVA  codec.c + crc32c.c, layout.c, lane.c (+ the codec it calls), each
+#   EVA  codec.c + crc32c.c, layout.c, lane.c (+ the codec it calls; its ring
+#        copies apart, against contracts), each
 #        with its driver in proofs/drivers: 0 alarms, 0 unknown and 0
 #        invalid properties required.
 #   WP   the contracts in proofs/wp/lane_spec.h on lane.c's index checks:
@@ -104,7 +105,7 @@ analysis() {
         # An entry point of lane.c (eva_lane_init, _others, _send, _recv in
         # the driver), with the ring copies replaced by their contracts:
         # EVA checks the preconditions at every call, so the callers need
-        # no state per ring offset (docs/proofs.md, "The lane").
+        # no state per ring offset (docs/proofs.md, "The lane, in two halves").
         printf '%s\n' "-cpp-extra-args=$cpp $lane_cpp" \
             "$dir/src/lane.c" "$dir/src/codec.c" "$proofs/stubs/crc32c_ctor.c" \
             "$proofs/drivers/lane_driver.c" \
@@ -233,7 +234,7 @@ wp() {
 # ---------------------------------------------------------------- proofs
 eva eva_codec codec pass ""
 eva eva_layout layout pass ""
-# The lane in two halves (docs/proofs.md, "The lane"): the ring copies
+# The lane (docs/proofs.md, "The lane, in two halves"): the ring copies
 # against their contracts, then each entry point using those contracts.
 eva eva_lane_ring lane_ring pass ""
 eva eva_lane_init lane_init pass ""

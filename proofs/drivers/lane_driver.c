@@ -28,8 +28,8 @@
 #define CAP_MIN 64 /* SHMCHAN_LANE_CAPACITY_FLOOR: half of it holds a header and a byte */
 
 static uint8_t ctl_store[SHMCHAN_LANE_CTL_SIZE];
-/* Messages (max_payload) of up to MSG_MAX bytes: with the smallest ring
- * (fragment_max 8) that is up to 4 fragments. */
+/* Messages (max_payload) of up to MSG_MAX bytes (proofs_test.sh passes 8:
+ * at most fragment_max at every capacity, so one frame each). */
 #ifndef MSG_MAX
 #define MSG_MAX 32
 #endif

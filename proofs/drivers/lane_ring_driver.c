@@ -4,7 +4,7 @@
  * (proofs/stubs/lane_ring_spec.h) allow within the bound, one EVA state per
  * (capacity, ring offset, length), so that the wrap-around arithmetic is
  * checked exactly for each. The entry-point analyses then use the
- * contracts instead of the bodies (docs/proofs.md, "The lane: two halves").
+ * contracts instead of the bodies (docs/proofs.md, "The lane, in two halves").
  *
  * The two functions are static: this file includes lane.c itself (as
  * crc32c_ctor.c includes crc32c.c), unchanged.

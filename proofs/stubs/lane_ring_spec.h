@@ -1,7 +1,7 @@
 /*
  * lane_ring_spec.h - ACSL contracts of lane.c's two ring copies,
  * ring_copy_out and ring_copy_in: the assume-guarantee split of the lane
- * analysis (docs/proofs.md, "The lane: two halves"). Analysis only:
+ * analysis (docs/proofs.md, "The lane, in two halves"). Analysis only:
  * force-included before lane.c (a static prototype with a contract, then
  * lane.c's own definition: src/ is not changed).
  *
