@@ -2,7 +2,8 @@
 # proofs_test.sh - runs the Frama-C proofs of docs/proofs.md and fails on
 # anything not proved.
 #
-#   EVA  codec.c + crc32c.c, layout.c, lane.c (+ the codec it calls), each
+#   EVA  codec.c + crc32c.c, layout.c, lane.c (+ the codec it calls; its ring
+#        copies apart, against contracts), each
 #        with its driver in proofs/drivers: 0 alarms, 0 unknown and 0
 #        invalid properties required.
 #   WP   the contracts in proofs/wp/lane_spec.h on lane.c's index checks:
@@ -51,8 +52,8 @@ started=$(date +%s)
 SRC_MAX=40    # codec: source buffers, encoder output
 PAY_MAX=20    # codec: payloads, decoder output
 IMG_MAX=1280  # layout: segment image (the smallest real segments are 960 and 1216 bytes)
-CAP=64        # lane: ring storage of 64 bytes (the floor: fragments of 8 bytes)
-MSG_MAX=${PROOF_MSG_MAX:-8}  # lane: messages up to 8 bytes (fragment_max of the 64-byte ring)
+CAP=${PROOF_LANE_CAP:-128}  # lane: every capacity from 64 (the floor) to 128 (256 fits, not in CI's budget)
+MSG_MAX=${PROOF_MSG_MAX:-8}  # lane: messages up to 8 bytes (fragment_max of the 64-byte ring: one frame each)
 
 # ---------------------------------------------------------------- analyses
 # Flags common to every EVA run. An undeclared function (an unmodelled
@@ -75,6 +76,7 @@ eva_common=(
 analysis() {
     local name="$1" dir="$2"
     local cpp="-I$proofs/stubs/include -I$dir/src -I$proofs/drivers -include $proofs/stubs/fc_shim.h"
+    local lane_cpp="-DCAP=$CAP -DMSG_MAX=$MSG_MAX -DFC_RING_CAP=$CAP -include $proofs/stubs/lane_ring_spec.h"
     case "$name" in
     codec)
         printf '%s\n' "-cpp-extra-args=$cpp -DSRC_MAX=$SRC_MAX -DPAY_MAX=$PAY_MAX" \
@@ -87,15 +89,29 @@ analysis() {
             "$dir/src/layout.c" "$proofs/drivers/layout_driver.c" \
             -eva-slevel-function "drive_read_header:$((IMG_MAX + 100)),shmchan_layout_read_header:100"
         ;;
-    lane)
-        # The ring copies need relations (first + off <= capacity): the
-        # octagon domain, there only (everywhere it triples the time).
-        printf '%s\n' "-cpp-extra-args=$cpp -DCAP=$CAP -DMSG_MAX=$MSG_MAX" \
+    lane_ring)
+        # The two ring copies against their contracts (lane_ring_spec.h),
+        # for every capacity, offset and length: one state per wrapping
+        # offset. -from-verify-assigns checks their `assigns` clauses. The
+        # `if (n > first)` after first = n needs a relation: the octagon
+        # domain, there only.
+        printf '%s\n' "-cpp-extra-args=$cpp $lane_cpp" \
+            "$proofs/drivers/lane_ring_driver.c" "$dir/src/codec.c" "$proofs/stubs/crc32c_ctor.c" \
+            -main eva_lane_ring -from-verify-assigns \
+            -eva-domains-function "octagon:ring_copy_out,octagon:ring_copy_in" \
+            -eva-slevel-function "eva_lane_ring:1000000,ring_copy_out:4,ring_copy_in:4"
+        ;;
+    lane_*)
+        # An entry point of lane.c (eva_lane_init, _others, _send, _recv in
+        # the driver), with the ring copies replaced by their contracts:
+        # EVA checks the preconditions at every call, so the callers need
+        # no state per ring offset (docs/proofs.md, "The lane, in two halves").
+        printf '%s\n' "-cpp-extra-args=$cpp $lane_cpp" \
             "$dir/src/lane.c" "$dir/src/codec.c" "$proofs/stubs/crc32c_ctor.c" \
             "$proofs/drivers/lane_driver.c" \
-            -eva-domains-function "octagon:ring_copy_out,octagon:ring_copy_in,octagon:ring_sum_then_copy_in,octagon:ring_copy_out_then_sum" \
+            -main "eva_$name" -eva-use-spec ring_copy_out,ring_copy_in \
             -eva-slevel-function \
-            "drive_try_send:100000,drive_try_recv:100000,drive_others:100,shmchan_lane_try_send:300,shmchan_lane_try_recv:300,publish_frame:100,ring_copy_out:4,ring_copy_in:4,ring_sum_then_copy_in:100,ring_copy_out_then_sum:100,crc32c_update_sse42:5000,shmchan_codec_build_header:100,shmchan_codec_encode_header:100,shmchan_codec_parse_header:100"
+            "eva_$name:100000,drive_try_send:100000,drive_try_recv:100000,drive_others:100,shmchan_lane_try_send:300,shmchan_lane_try_recv:300,publish_frame:100,ring_sum_then_copy_in:100,ring_copy_out_then_sum:100,fragment_judge:100,consumer_available:100,deliver_stash:100,crc32c_update_sse42:5000,shmchan_codec_build_header:100,shmchan_codec_encode_header:100,shmchan_codec_parse_header:100"
         ;;
     *) fail "unknown analysis $name" ;;
     esac
@@ -120,6 +136,20 @@ alarms_of() {
          END             { if (a) print a }' "$1" | tr -s ' '
 }
 
+# The entry-point analyses of the lane use the ring copies' contracts
+# (-eva-use-spec): there the copies' postcondition `initialized` is assumed,
+# so report-classify calls it unknown. It is proved, with the bodies, by
+# eva_lane_ring (which must pass, postconditions included). Exit status 1
+# with these as the only errors is a pass.
+assumed_only() {
+    local errs
+    errs=$(grep -E '^\[ERROR' "$1" || true)
+    [[ -n "$errs" ]] || return 1
+    ! grep -qvE '^\[ERROR:unclassified\.unknown\] ring_copy_(in|out)_ensures_initialized$' <<<"$errs" &&
+        grep -q 'User Error: Classified errors found' "$1" &&
+        [[ $(grep -c 'User Error\|Fatal error\|\[kernel\] .*[Aa]bort' "$1") -le 2 ]]
+}
+
 # eva NAME ANALYSIS EXPECT PATTERN [PATCH]
 #   EXPECT pass: exit 0, 0 alarms, every property valid (report-classify
 #          turns any unknown or invalid one into an error).
@@ -133,27 +163,35 @@ eva() {
     log="$logs/$name.eva.log"
     t0=$(date +%s)
     mapfile -t args < <(analysis "$what" "$dir")
+    # CPU seconds too (bash's `times` in the subshell: its children's user
+    # + system time): the machine is shared, wall time alone misleads.
     (cd "$dir" && frama-c "${eva_common[@]}" "${args[@]}" \
         -then -report-classify -report-unclassified-unknown ERROR \
-        -report-unclassified-invalid ERROR) >"$log" 2>&1 || rc=$?
-    local secs=$(($(date +%s) - t0))
+        -report-unclassified-invalid ERROR >"$log" 2>&1; r=$?; times >"$dir/times"; exit $r) || rc=$?
+    local cpu
+    cpu=$(sed -n 2p "$dir/times" | tr -d s | awk '{split($1, u, "m"); split($2, y, "m");
+        printf "%d", u[1] * 60 + u[2] + y[1] * 60 + y[2] + 0.5}')
+    local secs="$(($(date +%s) - t0))s/${cpu}cpu"
     grep -q 'ANALYSIS SUMMARY' "$log" || { tail -n 30 "$log" >&2; fail "$name: EVA did not run to the end (exit $rc)"; }
     local n props
     n=$(sed -n 's/^ *\([0-9][0-9]*\) alarms\{0,1\} generated by the analysis.*/\1/p' "$log" | head -n1)
     [[ -n "$n" ]] || n=0
     props=$(grep -E '^ +(Assertions|Preconditions) ' "$log" | awk '{v += $2; u += $4; i += $6} END {printf "%d valid, %d unknown, %d invalid", v, u, i}')
     if [[ "$expect" == "pass" ]]; then
+        if [[ "$rc" -ne 0 && "$what" == lane_* && "$what" != lane_ring ]] && assumed_only "$log"; then
+            rc=0
+        fi
         if [[ "$rc" -ne 0 || "$n" != "0" ]]; then
             alarms_of "$log" >&2
             grep -E 'ERROR|User Error' "$log" >&2 || true
             fail "$name: $n alarm(s), exit $rc; full log: $log"
         fi
-        printf '%-34s proved   %3s alarms  %-40s %4ss\n' "$name" "$n" "($props)" "$secs"
+        printf '%-34s proved   %3s alarms  %-40s %11s\n' "$name" "$n" "($props)" "$secs"
     else
         local hit
         hit=$(alarms_of "$log" | sed 's/^\[eva:alarm\] [^ ]*\/src\//src\//' | grep -E "$pattern" | head -n1 || true)
         [[ "$rc" -ne 0 && -n "$hit" ]] || { alarms_of "$log" >&2; fail "$name: NOT reported as /$pattern/ (exit $rc, $n alarms)"; }
-        printf '%-34s reported %3s alarms  %4ss  %s\n' "$name" "$n" "$secs" "$hit"
+        printf '%-34s reported %3s alarms  %11s  %s\n' "$name" "$n" "$secs" "$hit"
     fi
 }
 
@@ -196,23 +234,24 @@ wp() {
 # ---------------------------------------------------------------- proofs
 eva eva_codec codec pass ""
 eva eva_layout layout pass ""
-# The lane analysis runs only when asked (SHMCHAN_PROOFS_LANE=1, as
-# //proofs:lane_proofs_test does): at the lane's new floor (64 bytes, with
-# fragments) it has not finished within 8 minutes on the 2-core machine,
-# which CI cannot afford (docs/proofs.md, "Bounds").
-if [[ "${SHMCHAN_PROOFS_LANE:-0}" == 1 ]]; then
-    eva eva_lane lane pass ""
-fi
+# The lane (docs/proofs.md, "The lane, in two halves"): the ring copies
+# against their contracts, then each entry point using those contracts.
+eva eva_lane_ring lane_ring pass ""
+eva eva_lane_init lane_init pass ""
+eva eva_lane_others lane_others pass ""
+eva eva_lane_send lane_send pass ""
+eva eva_lane_recv lane_recv pass ""
 wp wp_contracts pass ""
 
 # ---------------------------------------------------------------- mutants
 # Each must be reported at its line, by the property that names its bug.
 eva mutant_decode_reads_one_past codec fail \
     "src/codec\.c:[0-9]+: .*memcpy.*valid_src" decode_reads_one_past.patch
-if [[ "${SHMCHAN_PROOFS_LANE:-0}" == 1 ]]; then
-    eva mutant_lane_recv_no_capacity_check lane fail \
-        "src/lane\.c:[0-9]+: .*memcpy.*valid_dest" lane_recv_no_capacity_check.patch
-fi
+# try_recv without its capacity check: the payload copy's call to
+# ring_copy_out can no longer show that its destination holds n bytes.
+# (At capacity 64 only: the same driver and property, half the time.)
+CAP=64 eva mutant_lane_recv_no_capacity_check lane_recv fail \
+    "src/lane\.c:[0-9]+: .*ring_copy_out: precondition 'dst'" lane_recv_no_capacity_check.patch
 eva mutant_layout_header_one_short layout fail \
     "src/layout\.c:[0-9]+: .*memcpy.*valid_src" layout_header_one_short.patch
 wp mutant_wp_lane_refresh_off_by_one fail \

@@ -2,13 +2,21 @@
  * lane_driver.c - EVA driver for src/lane.c (with the codec it calls):
  * every entry point, every input within the bounds (docs/proofs.md).
  *
+ * One entry function per analysis (frama-c -main): eva_lane_init,
+ * eva_lane_others (the small entry points), eva_lane_send, eva_lane_recv.
+ * They run with the ring copies replaced by their contracts
+ * (proofs/stubs/lane_ring_spec.h, -eva-use-spec), which EVA checks at every
+ * call; lane_ring_driver.c proves the copies' bodies against them. So no
+ * state per ring offset is needed here: pos is any value, as one state.
+ *
  * Bound: the ring's storage is CAP bytes (a power of two, override with -D);
  * the lane is bound to it with every capacity the lane accepts up to CAP
- * and every max_payload init accepts. The shared words (head, tail, the
- * waiting flags) are read through the atomic stubs, so each read returns
- * any value, as a hostile peer may store; the ring's bytes are any bytes.
- * The private state (pos, peer, seq, fault) is given ANY value, not only
- * the ones an honest history reaches: memory safety must not depend on it.
+ * and every max_payload init accepts up to MSG_MAX. The shared words (head,
+ * tail, the waiting flags) are read through the atomic stubs, so each read
+ * returns any value, as a hostile peer may store; the ring's bytes are any
+ * bytes. The private state (pos, peer, seq, fault, the fragment and stash
+ * fields) is given ANY value, not only the ones an honest history reaches:
+ * memory safety must not depend on it.
  */
 #include "driver.h"
 #include "lane.h"
@@ -20,8 +28,8 @@
 #define CAP_MIN 64 /* SHMCHAN_LANE_CAPACITY_FLOOR: half of it holds a header and a byte */
 
 static uint8_t ctl_store[SHMCHAN_LANE_CTL_SIZE];
-/* Messages (max_payload) of up to MSG_MAX bytes: with the smallest ring
- * (fragment_max 8) that is up to 4 fragments. */
+/* Messages (max_payload) of up to MSG_MAX bytes (proofs_test.sh passes 8:
+ * at most fragment_max at every capacity, so one frame each). */
 #ifndef MSG_MAX
 #define MSG_MAX 32
 #endif
@@ -32,12 +40,22 @@ static uint8_t buf_store[MSG_MAX];
 /* The consumer's stash, or none. */
 static uint8_t stash_store[MSG_MAX];
 
+/* Any uint32_t, as one EVA state per value in [0, MSG_MAX] and one for
+ * all larger values: a count of message bytes (send_off, asm_len), whose
+ * relation with the lengths it is compared with must survive. */
+#define ANY_SMALL_OR_LARGE()                                                    \
+    (Frama_C_nondet(0, 1) ? (uint32_t)SPLIT(0, MSG_MAX)                         \
+                          : Frama_C_unsigned_int_interval(MSG_MAX + 1u, UINT32_MAX))
+
 /* Binds `lane` to a ring that ends where ring_store ends, with any
  * capacity in {CAP_MIN, ..., CAP} and any max_payload; then any private
- * state. The ring offset of pos is split (one state per offset), so that
- * the wrap-around copies are checked exactly for each. Evaluates to 0 when
- * init refused (the caller stops). A macro: the splits must survive. */
-#define ANY_LANE(lane)                                                          \
+ * state. send_off_ and asm_len_ give the producer's and the consumer's
+ * count of message bytes: ANY_SMALL_OR_LARGE() where the entry point
+ * compares it with a length (the relation must survive), ANY_U32() (one
+ * state) where it does not. stash_: whether to try a stash (the consumer's
+ * entry points). Evaluates to 0 when init refused (the caller stops). A
+ * macro: the splits must survive. */
+#define ANY_LANE(lane, send_off_, asm_len_, stash_)                             \
     ({                                                                          \
         uint32_t cap_ = CAP;                                                    \
         while (cap_ > CAP_MIN && Frama_C_nondet(0, 1)) {                        \
@@ -47,7 +65,7 @@ static uint8_t stash_store[MSG_MAX];
             &(lane), ctl_store, TAIL(ring_store, cap_), cap_,                   \
             (uint32_t)Frama_C_interval(0, MSG_MAX));                            \
         if (ierr_ == SHMCHAN_OK) {                                              \
-            (lane).pos = (ANY_U32() & ~(cap_ - 1u)) + (uint32_t)SPLIT(0, cap_ - 1u); \
+            (lane).pos = ANY_U32();                                             \
             (lane).peer = ANY_U32();                                            \
             (lane).seq = ANY_U64();                                             \
             (lane).fault = (shmchan_err_t)Frama_C_interval(0, SHMCHAN_ERR_COUNT - 1); \
@@ -57,13 +75,13 @@ static uint8_t stash_store[MSG_MAX];
              * Larger messages: docs/proofs.md, "Bounds". */                \
             (lane).max_frames = 1u;                                             \
             (lane).send_len = ANY_U32();                                        \
-            (lane).send_off = ANY_U32();                                        \
+            (lane).send_off = (send_off_);                                      \
             (lane).send_type = Frama_C_unsigned_char_interval(0, 255);          \
             (lane).asm_state = (shmchan_lane_asm_t)Frama_C_interval(0, 2);      \
             (lane).asm_type = Frama_C_unsigned_char_interval(0, 255);           \
-            (lane).asm_len = ANY_U32();                                         \
+            (lane).asm_len = (asm_len_);                                        \
             (lane).progressed = Frama_C_interval(0, 1);                         \
-            if (Frama_C_nondet(0, 1)) {                                         \
+            if ((stash_) && Frama_C_nondet(0, 1)) {                            \
                 (void)shmchan_lane_set_stash(&(lane), stash_store,              \
                                              (size_t)Frama_C_interval(0, MSG_MAX)); \
             }                                                                   \
@@ -81,7 +99,7 @@ static void drive_init(void)
 static void drive_try_send(void)
 {
     shmchan_lane_t lane;
-    if (!ANY_LANE(lane)) {
+    if (!ANY_LANE(lane, ANY_SMALL_OR_LARGE(), ANY_U32(), 0)) {
         return;
     }
     /* Every message length up to MSG_MAX, and every longer one (rejected
@@ -102,7 +120,7 @@ static void drive_try_send(void)
 static void drive_try_recv(void)
 {
     shmchan_lane_t lane;
-    if (!ANY_LANE(lane)) {
+    if (!ANY_LANE(lane, ANY_U32(), ANY_SMALL_OR_LARGE(), 1)) {
         return;
     }
     const size_t cap = SPLIT(0, MSG_MAX);
@@ -116,7 +134,7 @@ static void drive_try_recv(void)
 static void drive_others(void)
 {
     shmchan_lane_t lane;
-    if (!ANY_LANE(lane)) {
+    if (!ANY_LANE(lane, ANY_U32(), ANY_U32(), 1)) {
         return;
     }
     shmchan_lane_reset_shared(ctl_store);
@@ -143,16 +161,41 @@ static void any_memory(void)
     ANY_BYTES(stash_store);
 }
 
-int main(void)
+/* Entry points, one per analysis (frama-c -main): each starts from the
+ * constructor and fresh unknown memory. */
+void eva_lane_init(void)
 {
     fc_crc32c_run_constructors();
     any_memory();
     drive_init();
+}
+
+void eva_lane_others(void)
+{
+    fc_crc32c_run_constructors();
     any_memory();
     drive_others();
+}
+
+void eva_lane_send(void)
+{
+    fc_crc32c_run_constructors();
     any_memory();
     drive_try_send();
+}
+
+void eva_lane_recv(void)
+{
+    fc_crc32c_run_constructors();
     any_memory();
     drive_try_recv();
+}
+
+int main(void)
+{
+    eva_lane_init();
+    eva_lane_others();
+    eva_lane_send();
+    eva_lane_recv();
     return 0;
 }
