@@ -8,8 +8,13 @@
  * library's calloc calls land in __wrap_calloc below: by default it passes
  * every call on; armed, it fails the Nth call from then on.
  *
+ * Both also allocate the reassembly stash of each receiving lane when
+ * messages can come in fragments (max_payload above half a lane): that
+ * allocation failing fails the call too.
+ *
  * Found by mutation testing (docs/testing.md): before this test, swapping
- * either function's NO_MEMORY for another code failed no test.
+ * either function's NO_MEMORY for another code, or ignoring a failed
+ * stash allocation, failed no test.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -100,6 +105,66 @@ static void test_server_create_no_memory(void **state)
     assert_no_ipc_left();
 }
 
+/* Options whose messages come in fragments: every receiving lane gets a
+ * stash (src/channel_internal.h, shmchan_lane_provide_stash). */
+static void fragmenting_options(shmchan_server_options_t *o)
+{
+    shmchan_server_options_init(o);
+    o->max_clients = 2;
+    o->max_payload = 4096;
+    o->lane_capacity = 1024;
+}
+
+/* The server's allocations after its three: one stash per slot, in slot
+ * order (#4 and #5 here), each failing alone. */
+static void test_server_stash_no_memory(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(3);
+    shmchan_server_options_t o;
+    fragmenting_options(&o);
+    for (unsigned nth = 4; nth <= 5; nth++) {
+        print_message("calloc #%u (a slot's stash) fails:\n", nth);
+        shmchan_server_t *srv = NULL;
+        arm(nth);
+        const shmchan_err_t err = shmchan_server_create(key, &o, &srv, NULL);
+        const unsigned calls = g_calls;
+        arm(0);
+        print_message("  create: %s after %u calls\n", shmchan_errname(err), calls);
+        shmchan_server_destroy(srv);
+        assert_true(calls >= nth); /* the failing call was made */
+        assert_int_equal(err, SHMCHAN_E_NO_MEMORY);
+        assert_no_ipc_left();
+    }
+}
+
+/* The client's stash is its second allocation, after the handle. */
+static void test_client_stash_no_memory(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(4);
+    shmchan_server_options_t o;
+    fragmenting_options(&o);
+    shmchan_server_t *srv = NULL;
+    assert_int_equal(shmchan_server_create(key, &o, &srv, NULL), SHMCHAN_OK);
+    shmchan_client_t *cli = NULL;
+    arm(2);
+    const shmchan_err_t err = shmchan_client_connect(key, NULL, &cli, NULL);
+    const unsigned calls = g_calls;
+    arm(0);
+    print_message("  connect: %s after %u calls\n", shmchan_errname(err), calls);
+    shmchan_client_disconnect(cli);
+    /* The control: unarmed, the same client connects. */
+    shmchan_client_t *again = NULL;
+    const shmchan_err_t err_again = shmchan_client_connect(key, NULL, &again, NULL);
+    shmchan_client_disconnect(again);
+    shmchan_server_destroy(srv);
+    assert_true(calls >= 2);
+    assert_int_equal(err, SHMCHAN_E_NO_MEMORY);
+    assert_int_equal(err_again, SHMCHAN_OK);
+    assert_no_ipc_left();
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -113,6 +178,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_client_connect_no_memory, teardown),
         cmocka_unit_test_teardown(test_server_create_no_memory, teardown),
+        cmocka_unit_test_teardown(test_server_stash_no_memory, teardown),
+        cmocka_unit_test_teardown(test_client_stash_no_memory, teardown),
     };
     return cmocka_run_group_tests_name("alloc_failure", tests, NULL, NULL);
 }
