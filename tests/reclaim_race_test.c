@@ -11,7 +11,8 @@
  *   - a server is killed between the two removals of its rollback;
  *   - the id we stat'ed names a bigger set by the time we GETALL it;
  *   - the race lost again and again (a new stale channel each time);
- *   - a kernel that reports another size for the segment we created.
+ *   - a kernel that reports another size for the segment we created;
+ *   - the server's own set id naming a smaller set at its next scan.
  * Each test failed on the code before the fix, or with the mutant, it
  * names (docs/testing.md).
  */
@@ -73,6 +74,10 @@ static struct {
     int races_run;
     /* The next IPC_STAT of a segment reports it 4096 bytes bigger. */
     int shm_size_lie;
+    /* From now on, IPC_STAT of shrink_semid reports one slot's semaphores
+     * fewer (GETALL still writes them all: the buffer has room). */
+    int shrink_semid;
+    int shrink_stats;
 } g;
 
 #define GROWN_NSEMS 4000
@@ -113,6 +118,14 @@ int __wrap_semctl(int semid, int semnum, int cmd, ...)
     if (cmd == IPC_RMID && g.kill_in_rollback == 2) {
         const int r = __real_semctl(semid, semnum, cmd);
         _exit(r == 0 ? 0 : 1);
+    }
+    if (g.shrink_semid > 0 && semid == g.shrink_semid && cmd == IPC_STAT) {
+        const int r = __real_semctl(semid, semnum, cmd, arg);
+        if (r == 0) {
+            g.shrink_stats++;
+            arg.buf->sem_nsems -= 4;
+        }
+        return r;
     }
     if (g.grow_semid > 0 && semid == g.grow_semid) {
         if (cmd == IPC_STAT) {
@@ -338,6 +351,28 @@ static void test_created_segment_of_another_size(void **state)
     assert_no_ipc_left();
 }
 
+/* The server's set id names a set of another shape at a scan (its set
+ * was removed and the id reused): not our set any more, FOREIGN, rather
+ * than slots judged from values that are not the set's. */
+static void test_server_set_of_another_shape(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(6);
+    shmchan_server_t *srv = NULL;
+    assert_int_equal(shmchan_server_create(key, NULL, &srv, NULL), SHMCHAN_OK);
+    g.shrink_semid = shmchan_server_semid(srv);
+    shmchan_event_t ev;
+    uint8_t buf[64];
+    const shmchan_err_t err = shmchan_server_wait(srv, 200, &ev, buf, sizeof buf);
+    const int stats = g.shrink_stats;
+    g.shrink_semid = 0;
+    print_message("server_wait on a shrunk set: %s\n", shmchan_errname(err));
+    shmchan_server_destroy(srv);
+    assert_true(stats >= 1); /* the scan looked */
+    assert_int_equal(err, SHMCHAN_E_FOREIGN);
+    assert_no_ipc_left();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +381,7 @@ int main(void)
         cmocka_unit_test_teardown(test_getall_sized_by_the_kernel_now, teardown),
         cmocka_unit_test_teardown(test_reclaim_race_lost_three_times, teardown),
         cmocka_unit_test_teardown(test_created_segment_of_another_size, teardown),
+        cmocka_unit_test_teardown(test_server_set_of_another_shape, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
