@@ -43,8 +43,8 @@ TESTS = {
     "hostile_protocol_test": (["tests/hostile_protocol_test.c"] + CHAN, [], False),
     "header_size_test": (["tests/header_size_test.c"] + CHAN, [], False),
     "alloc_failure_test": (["tests/alloc_failure_test.c"] + CHAN, ["calloc"], False),
-    "recv_cancel_test": (["tests/recv_cancel_test.c", "tests/handmade.c"] + CHAN,
-                         ["semtimedop"], False),
+    "cancel_report_test": (["tests/cancel_report_test.c", "tests/handmade.c"] + CHAN,
+                           ["semtimedop"], False),
     "client_send_test": (["tests/client_send_test.c", "tests/handmade.c"] + CHAN, [], False),
     "inspect_info_test": (["tests/inspect_info_test.c"] + CHAN, [], False),
     "fragment_wake_test": (["tests/fragment_wake_test.c"] + CHAN, [], False),
@@ -63,7 +63,7 @@ TESTS = {
 
 PURE_TESTS = ["crc32c_test", "codec_test", "layout_test", "lane_test", "judge_test"]
 CHANNEL_TESTS = ["client_trust_test", "foreign_uid_test", "reclaim_recheck_test",
-                 "header_size_test", "alloc_failure_test", "recv_cancel_test",
+                 "header_size_test", "alloc_failure_test", "cancel_report_test",
                  "client_send_test", "inspect_info_test", "fragment_wake_test",
                  "server_options_test", "list_test", "slot_undo_test", "channel_test", "sysv_fault_test", "reclaim_race_test", "wait_bound_test",
                  "channel_fault_test", "hostile_protocol_test"]
