@@ -12,7 +12,8 @@
  *   - the id we stat'ed names a bigger set by the time we GETALL it;
  *   - the race lost again and again (a new stale channel each time);
  *   - a kernel that reports another size for the segment we created;
- *   - the server's own set id naming a smaller set at its next scan.
+ *   - the server's own set id naming a smaller set at its next scan;
+ *   - a process attaching a lone stale segment between probe and reclaim.
  * Each test failed on the code before the fix, or with the mutant, it
  * names (docs/testing.md).
  */
@@ -78,6 +79,11 @@ static struct {
      * fewer (GETALL still writes them all: the buffer has room). */
     int shrink_semid;
     int shrink_stats;
+    /* At the second IPC_STAT of attach_shmid (the reclaim's re-check; the
+     * probe made the first), attach it first: someone came. */
+    int attach_shmid;
+    int attach_stats;
+    void *attached;
 } g;
 
 #define GROWN_NSEMS 4000
@@ -144,6 +150,10 @@ int __wrap_semctl(int semid, int semnum, int cmd, ...)
 
 int __wrap_shmctl(int shmid, int cmd, struct shmid_ds *buf)
 {
+    if (cmd == IPC_STAT && g.attach_shmid > 0 && shmid == g.attach_shmid &&
+        ++g.attach_stats == 2) {
+        g.attached = __real_shmat(shmid, NULL, SHM_RDONLY);
+    }
     if (cmd == IPC_STAT && g.shm_size_lie) {
         g.shm_size_lie = 0;
         const int r = __real_shmctl(shmid, cmd, buf);
@@ -373,6 +383,36 @@ static void test_server_set_of_another_shape(void **state)
     assert_no_ipc_left();
 }
 
+/* A segment alone (its server died, its set was removed by hand), judged
+ * stale because nobody is attached: a process that attaches between the
+ * probe and the reclaim makes that verdict false, so nothing is removed. */
+static void test_lone_segment_attached_before_reclaim(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(7);
+    leave_stale_channel(key);
+    const int semid = semget(key, 0, 0);
+    assert_true(semid >= 0);
+    assert_int_equal(__real_semctl(semid, 0, IPC_RMID), 0);
+    const int shmid = shmget(key, 0, 0);
+    assert_true(shmid >= 0);
+    g.attach_shmid = shmid;
+    shmchan_channel_info_t info;
+    const shmchan_err_t err = shmchan_remove_stale(key, 0, &info, NULL);
+    g.attach_shmid = 0;
+    const int still_there = shmget(key, 0, 0) == shmid;
+    if (g.attached != NULL && g.attached != (void *)-1) {
+        (void)shmdt(g.attached);
+    }
+    print_message("remove_stale, lone segment attached before the reclaim: %s (%s)\n",
+                  shmchan_errname(err), info.reason);
+    assert_int_equal(g.attach_stats >= 2, 1); /* the attach happened */
+    assert_int_equal(err, SHMCHAN_E_BUSY);
+    assert_true(still_there);
+    assert_int_equal(shmctl(shmid, IPC_RMID, NULL), 0);
+    assert_no_ipc_left();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +422,7 @@ int main(void)
         cmocka_unit_test_teardown(test_reclaim_race_lost_three_times, teardown),
         cmocka_unit_test_teardown(test_created_segment_of_another_size, teardown),
         cmocka_unit_test_teardown(test_server_set_of_another_shape, teardown),
+        cmocka_unit_test_teardown(test_lone_segment_attached_before_reclaim, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
