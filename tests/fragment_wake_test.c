@@ -15,8 +15,8 @@
  *
  * The converse too: a peer that is not asleep is not posted. A token left
  * for it would end its next real sleep at once, for nothing (found by
- * mutation testing: the server posting a client whose flag was down
- * survived).
+ * mutation testing: the server posting a client whose flag was down, and
+ * the client posting the server likewise, survived).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,6 +201,20 @@ static void test_server_recv_leaves_awake_client_alone(void **state)
     rig_close(&r);
 }
 
+/* The server's flag is down (it is not asleep): the client sends a whole
+ * message and leaves the server's wake token at 0. */
+static void test_client_send_leaves_awake_server_alone(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r, 7);
+    set_flag(&r, SHMCHAN_SLOT_OFF_C2S_CTL, SHMCHAN_LANE_OFF_CONSUMER_WAITING, 0);
+    set_sem(&r, SHMCHAN_SEM_SERVER_WAKE, 0);
+    assert_int_equal(shmchan_client_send(r.cli, r.msg, 50, 0), SHMCHAN_OK);
+    assert_int_equal(get_sem(&r, SHMCHAN_SEM_SERVER_WAKE), 0);
+    rig_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_client_recv_wakes_server_part_way),
         cmocka_unit_test(test_send_after_giving_up_starts_afresh),
         cmocka_unit_test(test_server_recv_leaves_awake_client_alone),
+        cmocka_unit_test(test_client_send_leaves_awake_server_alone),
     };
     return cmocka_run_group_tests_name("fragment_wake", tests, NULL, NULL);
 }
