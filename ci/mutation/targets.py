@@ -49,6 +49,8 @@ TESTS = {
     "inspect_info_test": (["tests/inspect_info_test.c"] + CHAN, [], False),
     "fragment_wake_test": (["tests/fragment_wake_test.c"] + CHAN, [], False),
     "close_goodbye_test": (["tests/close_goodbye_test.c"] + CHAN, [], False),
+    "death_after_post_test": (["tests/death_after_post_test.c"] + CHAN,
+                              ["semtimedop", "clock_gettime"], False),
     "reclaim_race_test": (["tests/reclaim_race_test.c"] + CHAN,
                           ["shmat", "shmctl", "semctl"], False),
     "sysv_fault_test": (["tests/sysv_fault_test.c"] + CHAN,
@@ -66,7 +68,7 @@ PURE_TESTS = ["crc32c_test", "codec_test", "layout_test", "lane_test", "judge_te
 CHANNEL_TESTS = ["client_trust_test", "foreign_uid_test", "reclaim_recheck_test",
                  "header_size_test", "alloc_failure_test", "cancel_report_test",
                  "client_send_test", "inspect_info_test", "fragment_wake_test",
-                 "close_goodbye_test",
+                 "close_goodbye_test", "death_after_post_test",
                  "server_options_test", "list_test", "slot_undo_test", "channel_test", "sysv_fault_test", "reclaim_race_test", "wait_bound_test",
                  "channel_fault_test", "hostile_protocol_test"]
 E2E_TESTS = ["client_exit_test", "demo_test", "client_test", "signal_test", "ctl_test",
