@@ -12,6 +12,11 @@
  * waiting flag in the segment (as the peer does before it sleeps); the
  * call under test runs with timeout 0, and the wake semaphore must then
  * hold the token. Deterministic: one process, no sleeps.
+ *
+ * The converse too: a peer that is not asleep is not posted. A token left
+ * for it would end its next real sleep at once, for nothing (found by
+ * mutation testing: the server posting a client whose flag was down, and
+ * the client posting the server likewise, sending or receiving, survived).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -178,6 +183,55 @@ static void test_send_after_giving_up_starts_afresh(void **state)
     rig_close(&r);
 }
 
+/* The client's flag is down (it sent without waiting): the server takes
+ * the whole message and leaves the client's send-wake token at 0. */
+static void test_server_recv_leaves_awake_client_alone(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r, 6);
+    assert_int_equal(shmchan_client_send(r.cli, r.msg, 50, 0), SHMCHAN_OK);
+    const unsigned short tx = shmchan_layout_slot_sem(0, SHMCHAN_SEM_SLOT_TX);
+    set_sem(&r, tx, 0);
+    shmchan_event_t ev;
+    assert_int_equal(shmchan_server_wait(r.srv, 0, &ev, r.buf, sizeof r.buf), SHMCHAN_OK);
+    assert_int_equal(ev.kind, SHMCHAN_EVENT_MESSAGE);
+    assert_int_equal(ev.len, 50);
+    assert_int_equal(get_sem(&r, tx), 0);
+    rig_close(&r);
+}
+
+/* The server's flag is down (it is not asleep): the client sends a whole
+ * message and leaves the server's wake token at 0. */
+static void test_client_send_leaves_awake_server_alone(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r, 7);
+    set_flag(&r, SHMCHAN_SLOT_OFF_C2S_CTL, SHMCHAN_LANE_OFF_CONSUMER_WAITING, 0);
+    set_sem(&r, SHMCHAN_SEM_SERVER_WAKE, 0);
+    assert_int_equal(shmchan_client_send(r.cli, r.msg, 50, 0), SHMCHAN_OK);
+    assert_int_equal(get_sem(&r, SHMCHAN_SEM_SERVER_WAKE), 0);
+    rig_close(&r);
+}
+
+/* The server's flag is down: the client takes a whole message from it
+ * and leaves the server's wake token at 0. */
+static void test_client_recv_leaves_awake_server_alone(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_open(&r, 8);
+    assert_int_equal(shmchan_server_send(r.srv, 0, r.msg, 50, 0), SHMCHAN_OK);
+    set_flag(&r, SHMCHAN_SLOT_OFF_S2C_CTL, SHMCHAN_LANE_OFF_PRODUCER_WAITING, 0);
+    set_sem(&r, SHMCHAN_SEM_SERVER_WAKE, 0);
+    uint32_t len = 0;
+    assert_int_equal(shmchan_client_recv(r.cli, r.buf, sizeof r.buf, &len, 0), SHMCHAN_OK);
+    assert_int_equal(len, 50);
+    assert_int_equal(get_sem(&r, SHMCHAN_SEM_SERVER_WAKE), 0);
+    rig_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +240,9 @@ int main(void)
         cmocka_unit_test(test_server_send_wakes_client_part_way),
         cmocka_unit_test(test_client_recv_wakes_server_part_way),
         cmocka_unit_test(test_send_after_giving_up_starts_afresh),
+        cmocka_unit_test(test_server_recv_leaves_awake_client_alone),
+        cmocka_unit_test(test_client_send_leaves_awake_server_alone),
+        cmocka_unit_test(test_client_recv_leaves_awake_server_alone),
     };
     return cmocka_run_group_tests_name("fragment_wake", tests, NULL, NULL);
 }

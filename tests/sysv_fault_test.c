@@ -710,6 +710,41 @@ static void test_list_info_faults(void **state)
     }
 }
 
+/* A set that IPC_STAT could read but GETALL could not (removed in
+ * between: EIDRM) is FOREIGN, and the info describes no part of it: the
+ * owner and mode fields stay empty, as for any object that could not be
+ * read whole, rather than half of what the probe saw (found by mutation
+ * testing: filling them from the set's IPC_STAT survived). */
+static void test_inspect_set_unreadable(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(200);
+    const int semid = __real_semget(key, (int)shmchan_layout_nsems(2), IPC_CREAT | IPC_EXCL | 0600);
+    assert_true(semid >= 0);
+    struct sembuf mark = {.sem_num = SHMCHAN_SEM_MARKER, .sem_op = SHMCHAN_SEM_MARKER_VALUE};
+    assert_int_equal(semop(semid, &mark, 1), 0);
+    int getall_failed = 0;
+    for (unsigned nth = 1; nth <= 8 && !getall_failed; nth++) {
+        shmchan_channel_info_t info;
+        fault_arm(FN_SEMCTL, nth, EIDRM);
+        const shmchan_err_t err = shmchan_inspect(key, &info, NULL);
+        fault_disarm();
+        if (!g_fault.fired || g_failed.cmd != GETALL) {
+            continue;
+        }
+        getall_failed = 1;
+        print_message("inspect, semctl #%u (GETALL) fails with EIDRM: %s: %s\n", nth,
+                      shmchan_status_name(info.status), info.reason);
+        assert_int_equal(err, SHMCHAN_OK);
+        assert_int_equal(info.status, SHMCHAN_STATUS_FOREIGN);
+        assert_int_equal(info.semid, semid);
+        assert_int_equal(info.mode, 0);
+    }
+    assert_true(getall_failed);
+    assert_int_equal(__real_semctl(semid, 0, IPC_RMID), 0);
+    assert_int_equal(testutil_count_sem(), 0);
+}
+
 /* EINTR in the middle of a timed sleep is retried on the time left: the
  * call ends as it would have without the signal, not INTERRUPTED. */
 static void test_eintr_in_timed_waits(void **state)
@@ -746,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_server_close_faults),
         cmocka_unit_test(test_eintr_in_timed_waits),
         cmocka_unit_test(test_list_info_faults),
+        cmocka_unit_test(test_inspect_set_unreadable),
     };
     return cmocka_run_group_tests_name("sysv_fault", tests, NULL, NULL);
 }

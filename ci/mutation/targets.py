@@ -41,6 +41,16 @@ TESTS = {
     "list_test": (["tests/list_test.c"] + CHAN, [], False),
     "slot_undo_test": (["tests/slot_undo_test.c"] + CHAN, [], False),
     "hostile_protocol_test": (["tests/hostile_protocol_test.c"] + CHAN, [], False),
+    "header_size_test": (["tests/header_size_test.c"] + CHAN, [], False),
+    "alloc_failure_test": (["tests/alloc_failure_test.c"] + CHAN, ["calloc"], False),
+    "cancel_report_test": (["tests/cancel_report_test.c", "tests/handmade.c"] + CHAN,
+                           ["semtimedop"], False),
+    "client_send_test": (["tests/client_send_test.c", "tests/handmade.c"] + CHAN, [], False),
+    "inspect_info_test": (["tests/inspect_info_test.c"] + CHAN, [], False),
+    "fragment_wake_test": (["tests/fragment_wake_test.c"] + CHAN, [], False),
+    "close_goodbye_test": (["tests/close_goodbye_test.c"] + CHAN, [], False),
+    "death_after_post_test": (["tests/death_after_post_test.c"] + CHAN,
+                              ["semtimedop", "clock_gettime"], False),
     "reclaim_race_test": (["tests/reclaim_race_test.c"] + CHAN,
                           ["shmat", "shmctl", "semctl"], False),
     "sysv_fault_test": (["tests/sysv_fault_test.c"] + CHAN,
@@ -51,11 +61,14 @@ TESTS = {
     "signal_test": (["tests/e2e/signal_test.c"] + E2E, [], True),
     "ctl_test": (["tests/e2e/ctl_test.c"] + E2E, [], True),
     "cli_test": (["tests/e2e/cli_test.c"] + E2E, [], True),
-    "client_exit_test": (["tests/e2e/client_exit_test.c"] + E2E, [], True),
+    "client_exit_test": (["tests/e2e/client_exit_test.c", "tests/peer_map.c"] + E2E, [], True),
 }
 
 PURE_TESTS = ["crc32c_test", "codec_test", "layout_test", "lane_test", "judge_test"]
 CHANNEL_TESTS = ["client_trust_test", "foreign_uid_test", "reclaim_recheck_test",
+                 "header_size_test", "alloc_failure_test", "cancel_report_test",
+                 "client_send_test", "inspect_info_test", "fragment_wake_test",
+                 "close_goodbye_test", "death_after_post_test",
                  "server_options_test", "list_test", "slot_undo_test", "channel_test", "sysv_fault_test", "reclaim_race_test", "wait_bound_test",
                  "channel_fault_test", "hostile_protocol_test"]
 E2E_TESTS = ["client_exit_test", "demo_test", "client_test", "signal_test", "ctl_test",
