@@ -454,13 +454,6 @@ static void test_undo_releases_given_token(void **state)
     assert_nothing_left();
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    testutil_purge_key_block(testutil_key(0));
-    return 0;
-}
-
 int main(void)
 {
     if (geteuid() != 0) {
@@ -474,11 +467,11 @@ int main(void)
     g_key_set = testutil_key(1);
     g_key_shm = testutil_key(2);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_giveaway_grants_exactly_two_uids, setup),
-        cmocka_unit_test_setup(test_cuid_never_changes, setup),
-        cmocka_unit_test_setup(test_server_set_readable_not_alterable, setup),
-        cmocka_unit_test_setup(test_doorbell_alter_only, setup),
-        cmocka_unit_test_setup(test_undo_releases_given_token, setup),
+        cmocka_unit_test_setup(test_giveaway_grants_exactly_two_uids, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_cuid_never_changes, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_server_set_readable_not_alterable, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_doorbell_alter_only, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_undo_releases_given_token, testutil_purge_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,13 @@ void testutil_purge_key_block(key_t key_block)
     purge_listed("/proc/sysvipc/shm", 1, block);
 }
 
+int testutil_purge_fixture(void **state)
+{
+    (void)state;
+    testutil_purge_key_block(testutil_key(0));
+    return 0;
+}
+
 int64_t testutil_now_ms(void)
 {
     struct timespec ts;

@@ -27,6 +27,11 @@ long testutil_count_attach(void);
  * left behind. Touches nothing outside that block. */
 void testutil_purge_key_block(key_t key_block);
 
+/* A cmocka setup or teardown (the signature is cmocka's; this header does
+ * not include it): purges this process's key block, so that what one test
+ * left behind never meets the next. Always returns 0. */
+int testutil_purge_fixture(void **state);
+
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 int64_t testutil_now_ms(void);
 
