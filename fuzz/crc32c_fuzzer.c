@@ -19,6 +19,11 @@
  *     gives the CRC of the whole (the codec sums header and payload in
  *     pieces).
  *  3. The empty input leaves the CRC unchanged, whatever the pointer.
+ *  4. shmchan_crc32c_copy (the lane's one-pass copy and sum: AVX-512
+ *     folding on CPUs that have it, a bounce buffer elsewhere) returns the
+ *     same sum, copies the bytes exactly and writes nothing outside its
+ *     exactly sized destination (an ASan report), also in two pieces at
+ *     `split` (a frame that wraps around the ring end).
  * Any read outside the buffer is an ASan report.
  */
 #include <string.h>
@@ -56,6 +61,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(shmchan_crc32c_update(crc0, buf, 0) == crc0);
     FUZZ_CHECK(shmchan_crc32c_update(crc0, NULL, 0) == crc0);
     FUZZ_CHECK(shmchan_crc32c_update_portable(crc0, NULL, 0) == crc0);
+
+    uint8_t *copy = fuzz_alloc(len);
+    FUZZ_CHECK(shmchan_crc32c_copy(crc0, copy, buf, len) == whole);
+    FUZZ_CHECK(len == 0 || memcmp(copy, buf, len) == 0);
+    memset(copy, 0, len);
+    const uint32_t part = shmchan_crc32c_copy(crc0, copy, buf, split);
+    FUZZ_CHECK(shmchan_crc32c_copy(part, copy + split, buf + split, len - split) == whole);
+    FUZZ_CHECK(len == 0 || memcmp(copy, buf, len) == 0);
+    FUZZ_CHECK(shmchan_crc32c_copy(crc0, NULL, NULL, 0) == crc0);
+    free(copy);
     free(block);
     return 0;
 }
