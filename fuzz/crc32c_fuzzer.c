@@ -1,10 +1,11 @@
 /*
  * crc32c_fuzzer.c - the frame checksum: hardware path against the table.
  *
- * The codec trusts shmchan_crc32c_update, whose SSE4.2 path cuts inputs of
- * 3 KiB and more into three interleaved 1 KiB chains and recombines them
- * with precomputed shift tables; every other frame harness only reaches it
- * with short inputs. This one builds long buffers from short inputs.
+ * The codec trusts shmchan_crc32c_update, which folds inputs of 256 bytes
+ * and more with carry-less products (AVX-512 + VPCLMULQDQ) and whose SSE4.2
+ * path cuts inputs of 3 KiB and more into three interleaved 1 KiB chains
+ * recombined with precomputed shift tables; every other frame harness
+ * only reaches them with short inputs. This one builds long buffers from short inputs.
  *
  * Input: [u32 initial crc][u16 length][u16 split][u8 misalignment][data]
  *   The buffer is `length` bytes (0 .. 65535), the data repeated (zeros if
@@ -12,9 +13,11 @@
  *   sized heap block, so its end is the block's end.
  *
  * Properties (abort on violation):
- *  1. shmchan_crc32c_update equals shmchan_crc32c_update_portable (the
- *     byte-wise table, checked against published vectors by
- *     tests/crc32c_test.c) for every initial value, length and alignment.
+ *  1. shmchan_crc32c_update (folding from 256 bytes on CPUs with
+ *     VPCLMULQDQ) and shmchan_crc32c_update_interleaved (the SSE4.2 path)
+ *     equal shmchan_crc32c_update_portable (the byte-wise table, checked
+ *     against published vectors by tests/crc32c_test.c) for every initial
+ *     value, length and alignment.
  *  2. Streaming: extending the CRC of the first `split` bytes over the rest
  *     gives the CRC of the whole (the codec sums header and payload in
  *     pieces).
@@ -53,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const uint32_t whole = shmchan_crc32c_update(crc0, buf, len);
     FUZZ_CHECK(whole == shmchan_crc32c_update_portable(crc0, buf, len));
+    FUZZ_CHECK(whole == shmchan_crc32c_update_interleaved(crc0, buf, len));
 
     const size_t split = split_raw % (len + 1);
     const uint32_t first = shmchan_crc32c_update(crc0, buf, split);

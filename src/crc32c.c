@@ -203,7 +203,8 @@ typedef struct crc32c_fold_keys {
 } crc32c_fold_keys_t;
 
 static crc32c_fold_keys_t crc32c_keys;
-static int crc32c_fold_ready;
+static int crc32c_fold_keys_made; /* the CPU folds and the keys are made */
+static int crc32c_fold_ready;     /* ... and the path is on (tests turn it off) */
 
 __attribute__((target("sse4.2"))) static uint64_t crc32c_key(unsigned e)
 {
@@ -234,6 +235,7 @@ __attribute__((constructor)) static void crc32c_init_fold_keys(void)
     crc32c_key_pair(crc32c_keys.k384, 384u);
     crc32c_key_pair(crc32c_keys.k256, 256u);
     crc32c_key_pair(crc32c_keys.k128, 128u);
+    crc32c_fold_keys_made = 1;
     crc32c_fold_ready = 1;
 }
 
@@ -252,7 +254,7 @@ CRC32C_FOLD_TARGET static __m512i crc32c_fold512(__m512i v, const uint64_t pair[
                             _mm512_clmulepi64_epi128(v, k, 0x11));
 }
 
-/* len >= 16. reg is the register (~crc); returns the register. With
+/* len >= 256 (one window). reg is the register (~crc); returns it. With
  * `store` each loaded register is also stored to dst (the copy); without,
  * dst is not touched (the sum alone). Inlined into the two callers below,
  * so `store` is a constant in each and costs no branch. */
@@ -262,52 +264,42 @@ crc32c_fold_run(uint32_t reg, uint8_t *dst, const uint8_t *src, size_t len, int 
     /* The register enters as the first four message bytes XORed with it:
      * crc(r, M) = crc(0, M ^ r) for a reflected CRC and |M| >= 4. */
     const __m128i seed = _mm_cvtsi32_si128((int)reg);
-    __m128i v;
-    size_t i;
-    if (len >= 256u) {
-        __m512i a0 = _mm512_loadu_si512(src);
-        __m512i a1 = _mm512_loadu_si512(src + 64);
-        __m512i a2 = _mm512_loadu_si512(src + 128);
-        __m512i a3 = _mm512_loadu_si512(src + 192);
-        if (store) {
-            _mm512_storeu_si512(dst, a0);
-            _mm512_storeu_si512(dst + 64, a1);
-            _mm512_storeu_si512(dst + 128, a2);
-            _mm512_storeu_si512(dst + 192, a3);
-        }
-        a0 = _mm512_xor_si512(a0, _mm512_zextsi128_si512(seed));
-        for (i = 256u; len - i >= 256u; i += 256u) {
-            const __m512i d0 = _mm512_loadu_si512(src + i);
-            const __m512i d1 = _mm512_loadu_si512(src + i + 64);
-            const __m512i d2 = _mm512_loadu_si512(src + i + 128);
-            const __m512i d3 = _mm512_loadu_si512(src + i + 192);
-            if (store) {
-                _mm512_storeu_si512(dst + i, d0);
-                _mm512_storeu_si512(dst + i + 64, d1);
-                _mm512_storeu_si512(dst + i + 128, d2);
-                _mm512_storeu_si512(dst + i + 192, d3);
-            }
-            a0 = _mm512_xor_si512(crc32c_fold512(a0, crc32c_keys.k2048), d0);
-            a1 = _mm512_xor_si512(crc32c_fold512(a1, crc32c_keys.k2048), d1);
-            a2 = _mm512_xor_si512(crc32c_fold512(a2, crc32c_keys.k2048), d2);
-            a3 = _mm512_xor_si512(crc32c_fold512(a3, crc32c_keys.k2048), d3);
-        }
-        /* Sixteen chunks to four (the last 64 bytes), then to one. */
-        a3 = _mm512_xor_si512(a3, crc32c_fold512(a0, crc32c_keys.k1536));
-        a3 = _mm512_xor_si512(a3, crc32c_fold512(a1, crc32c_keys.k1024));
-        a3 = _mm512_xor_si512(a3, crc32c_fold512(a2, crc32c_keys.k512));
-        v = _mm512_extracti32x4_epi32(a3, 3);
-        v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 0), crc32c_keys.k384));
-        v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 1), crc32c_keys.k256));
-        v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 2), crc32c_keys.k128));
-    } else {
-        v = _mm_loadu_si128((const __m128i *)(const void *)src);
-        if (store) {
-            _mm_storeu_si128((__m128i *)(void *)dst, v);
-        }
-        v = _mm_xor_si128(v, seed);
-        i = 16u;
+    __m512i a0 = _mm512_loadu_si512(src);
+    __m512i a1 = _mm512_loadu_si512(src + 64);
+    __m512i a2 = _mm512_loadu_si512(src + 128);
+    __m512i a3 = _mm512_loadu_si512(src + 192);
+    if (store) {
+        _mm512_storeu_si512(dst, a0);
+        _mm512_storeu_si512(dst + 64, a1);
+        _mm512_storeu_si512(dst + 128, a2);
+        _mm512_storeu_si512(dst + 192, a3);
     }
+    a0 = _mm512_xor_si512(a0, _mm512_zextsi128_si512(seed));
+    size_t i;
+    for (i = 256u; len - i >= 256u; i += 256u) {
+        const __m512i d0 = _mm512_loadu_si512(src + i);
+        const __m512i d1 = _mm512_loadu_si512(src + i + 64);
+        const __m512i d2 = _mm512_loadu_si512(src + i + 128);
+        const __m512i d3 = _mm512_loadu_si512(src + i + 192);
+        if (store) {
+            _mm512_storeu_si512(dst + i, d0);
+            _mm512_storeu_si512(dst + i + 64, d1);
+            _mm512_storeu_si512(dst + i + 128, d2);
+            _mm512_storeu_si512(dst + i + 192, d3);
+        }
+        a0 = _mm512_xor_si512(crc32c_fold512(a0, crc32c_keys.k2048), d0);
+        a1 = _mm512_xor_si512(crc32c_fold512(a1, crc32c_keys.k2048), d1);
+        a2 = _mm512_xor_si512(crc32c_fold512(a2, crc32c_keys.k2048), d2);
+        a3 = _mm512_xor_si512(crc32c_fold512(a3, crc32c_keys.k2048), d3);
+    }
+    /* Sixteen chunks to four (the last 64 bytes), then to one. */
+    a3 = _mm512_xor_si512(a3, crc32c_fold512(a0, crc32c_keys.k1536));
+    a3 = _mm512_xor_si512(a3, crc32c_fold512(a1, crc32c_keys.k1024));
+    a3 = _mm512_xor_si512(a3, crc32c_fold512(a2, crc32c_keys.k512));
+    __m128i v = _mm512_extracti32x4_epi32(a3, 3);
+    v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 0), crc32c_keys.k384));
+    v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 1), crc32c_keys.k256));
+    v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 2), crc32c_keys.k128));
     for (; len - i >= 16u; i += 16u) {
         const __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
         if (store) {
@@ -350,6 +342,18 @@ int shmchan_crc32c_copy_fused_available(void)
 #endif
 }
 
+int shmchan_crc32c_fold_enable(int on)
+{
+#ifdef SHMCHAN_CRC32C_HAVE_FOLD
+    const int was = crc32c_fold_ready;
+    crc32c_fold_ready = (on && crc32c_fold_keys_made) ? 1 : 0;
+    return was;
+#else
+    (void)on;
+    return 0;
+#endif
+}
+
 uint32_t shmchan_crc32c_copy(uint32_t crc, uint8_t *dst, const uint8_t *src, size_t len)
 {
 #ifdef SHMCHAN_CRC32C_HAVE_FOLD
@@ -379,6 +383,16 @@ int shmchan_crc32c_hardware_available(void)
 #endif
 }
 
+uint32_t shmchan_crc32c_update_interleaved(uint32_t crc, const uint8_t *data, size_t len)
+{
+#ifdef SHMCHAN_CRC32C_HAVE_SSE42
+    if (__builtin_cpu_supports("sse4.2")) {
+        return crc32c_update_sse42(crc, data, len);
+    }
+#endif
+    return shmchan_crc32c_update_portable(crc, data, len);
+}
+
 uint32_t shmchan_crc32c_update(uint32_t crc, const uint8_t *data, size_t len)
 {
 #ifdef SHMCHAN_CRC32C_HAVE_FOLD
@@ -386,10 +400,5 @@ uint32_t shmchan_crc32c_update(uint32_t crc, const uint8_t *data, size_t len)
         return ~crc32c_sum_fold(~crc, data, len);
     }
 #endif
-#ifdef SHMCHAN_CRC32C_HAVE_SSE42
-    if (__builtin_cpu_supports("sse4.2")) {
-        return crc32c_update_sse42(crc, data, len);
-    }
-#endif
-    return shmchan_crc32c_update_portable(crc, data, len);
+    return shmchan_crc32c_update_interleaved(crc, data, len);
 }

@@ -28,8 +28,20 @@ uint32_t shmchan_crc32c_copy(uint32_t crc, uint8_t *dst, const uint8_t *src, siz
 #define SHMCHAN_CRC32C_COPY_FUSED_MIN 256u
 int shmchan_crc32c_copy_fused_available(void);
 
+/* Tests: turns the folding path off (0) or on again (1: only if the CPU
+ * has it), so that the paths every other CPU takes (the SSE4.2 sum, the
+ * lane's blocked copies) run on this one too. Returns the previous state.
+ * Not thread-safe: call it while no other thread uses the codec. */
+int shmchan_crc32c_fold_enable(int on);
+
 /* The table-driven path alone, for tests that compare it with the hardware. */
 uint32_t shmchan_crc32c_update_portable(uint32_t crc, const uint8_t *data, size_t len);
+
+/* The SSE4.2 path without the folding (the table without SSE4.2): what
+ * shmchan_crc32c_update runs on x86 CPUs without VPCLMULQDQ, and for
+ * inputs shorter than SHMCHAN_CRC32C_COPY_FUSED_MIN. For tests, which must
+ * reach it on a CPU that folds. */
+uint32_t shmchan_crc32c_update_interleaved(uint32_t crc, const uint8_t *data, size_t len);
 
 /* 1 when shmchan_crc32c_update uses the SSE4.2 instruction. */
 int shmchan_crc32c_hardware_available(void);
