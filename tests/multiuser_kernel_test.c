@@ -82,12 +82,7 @@ struct as_user_arg {
 static int as_user_main(void *p)
 {
     const struct as_user_arg *a = p;
-    /* Groups first: once the uid is dropped, setgroups needs a privilege
-     * the process no longer has. */
-    if (setgroups(0, NULL) != 0 || setresgid(a->gid, a->gid, a->gid) != 0 ||
-        setresuid(a->uid, a->uid, a->uid) != 0) {
-        fprintf(stderr, "cannot become uid %u gid %u: %s\n", (unsigned)a->uid, (unsigned)a->gid,
-                strerror(errno));
+    if (testutil_become(a->uid, a->gid) != 0) {
         return 77;
     }
     return a->fn();
