@@ -3,9 +3,10 @@
  * would: side B is the server (max_clients 1), side A the one client.
  * A -> B is the client's lane to the server, B -> A the server's reply lane.
  *
- * Two variants: `shmchan` keeps the library defaults (spin_ns 0: sleep on
- * the semaphore at once), `shmchan_spin` sets spin_ns on both ends (the
- * --spin-ns option). max_payload is the message size; lane_capacity is
+ * Three variants: `shmchan` keeps the library defaults (spin_ns
+ * SHMCHAN_SPIN_ADAPTIVE), `shmchan_spin` sets a fixed spin_ns on both ends
+ * (the --spin-ns option), `shmchan_sleep` sets 0 (sleep on the semaphore at
+ * once: the default until round 2 of the performance work). max_payload is the message size; lane_capacity is
  * --lane-bytes if given (messages longer than half a lane then travel in
  * fragments), else bench_lane_bytes(size): at least four frames, at least
  * 64 KiB, the same byte budget as spin_ring's ring.
@@ -84,6 +85,11 @@ static int link_create(const bench_cell_t *cell, uint32_t spin_ns, void **state,
 }
 
 static int shmchan_create(const bench_cell_t *cell, void **state, bench_err_t *err)
+{
+    return link_create(cell, SHMCHAN_DEFAULT_SPIN_NS, state, err);
+}
+
+static int shmchan_sleep_create(const bench_cell_t *cell, void **state, bench_err_t *err)
 {
     return link_create(cell, 0, state, err);
 }
@@ -234,6 +240,17 @@ const bench_transport_t bench_transport_shmchan = {
 const bench_transport_t bench_transport_shmchan_spin = {
     .name = "shmchan_spin",
     .create = shmchan_spin_create,
+    .parent_detach = shmchan_parent_detach,
+    .open = shmchan_open,
+    .send = shmchan_send,
+    .recv = shmchan_recv,
+    .close = shmchan_close,
+    .destroy = shmchan_destroy,
+};
+
+const bench_transport_t bench_transport_shmchan_sleep = {
+    .name = "shmchan_sleep",
+    .create = shmchan_sleep_create,
     .parent_detach = shmchan_parent_detach,
     .open = shmchan_open,
     .send = shmchan_send,

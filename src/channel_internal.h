@@ -8,6 +8,8 @@
 
 #include "lane.h"
 #include "shmchan.h"
+#include "spin_adapt.h"
+#include "sysv.h"
 #include "wake.h"
 
 /* GUARD for functions that return an int status and pass the error out:
@@ -51,6 +53,40 @@ static inline uint32_t shmchan_spin_budget(uint32_t spin_ns, int in_message)
 {
     return in_message && spin_ns < SHMCHAN_IN_MESSAGE_SPIN_NS ? SHMCHAN_IN_MESSAGE_SPIN_NS
                                                               : spin_ns;
+}
+
+/* A handle's spinning: a fixed spin_ns, or adaptive (SHMCHAN_SPIN_ADAPTIVE,
+ * spin_adapt.h). shmchan_spinner_budget is called once per round, right
+ * before the spin; shmchan_spinner_slept right after a sleep that followed
+ * it, with what the sleep returned. */
+typedef struct shmchan_spinner {
+    uint32_t spin_ns;
+    shmchan_spin_adapt_t adapt;
+    int64_t spin_started; /* adaptive: when this round's spin began */
+} shmchan_spinner_t;
+
+static inline void shmchan_spinner_init(shmchan_spinner_t *s, uint32_t spin_ns)
+{
+    s->spin_ns = spin_ns;
+    shmchan_spin_adapt_init(&s->adapt);
+    s->spin_started = 0;
+}
+
+static inline uint32_t shmchan_spinner_budget(shmchan_spinner_t *s, int in_message)
+{
+    if (s->spin_ns != SHMCHAN_SPIN_ADAPTIVE) {
+        return shmchan_spin_budget(s->spin_ns, in_message);
+    }
+    s->spin_started = shmchan_sys_now_ns();
+    return shmchan_spin_budget(s->adapt.budget_ns, in_message);
+}
+
+static inline void shmchan_spinner_slept(shmchan_spinner_t *s, shmchan_err_t waited)
+{
+    if (s->spin_ns == SHMCHAN_SPIN_ADAPTIVE) {
+        shmchan_spin_adapt_slept(&s->adapt, waited == SHMCHAN_OK,
+                                 shmchan_sys_now_ns() - s->spin_started);
+    }
 }
 
 /* Spin (bounded) until the lane has room for `len` / has data. */

@@ -35,7 +35,7 @@ struct shmchan_client {
     pid_t server_pid; /* the segment's creator (kernel: shm_cpid) */
     const volatile sig_atomic_t *cancel;
     int closed; /* atomic: set by whichever of send/recv first sees the end */
-    uint32_t spin_ns;
+    shmchan_spinner_t spin;
     shmchan_lane_t tx; /* client -> server; used by the sending thread only */
     shmchan_lane_t rx; /* server -> client; used by the receiving thread only */
     uint8_t *rx_stash; /* rx's reassembly buffer, if messages come in fragments */
@@ -50,6 +50,7 @@ void shmchan_client_options_init(shmchan_client_options_t *opts)
     opts->connect_timeout_ms = SHMCHAN_DEFAULT_CONNECT_TIMEOUT_MS;
     opts->expected_uid = geteuid();
     opts->max_mode = SHMCHAN_DEFAULT_MODE;
+    opts->spin_ns = SHMCHAN_DEFAULT_SPIN_NS;
 }
 
 uint32_t shmchan_client_max_payload(const shmchan_client_t *cli)
@@ -331,7 +332,7 @@ shmchan_err_t shmchan_client_connect(key_t key, const shmchan_client_options_t *
     cli->shmid = -1;
     cli->semid = -1;
     cli->cancel = opts->cancel;
-    cli->spin_ns = opts->spin_ns;
+    shmchan_spinner_init(&cli->spin, opts->spin_ns);
     const shmchan_err_t err = client_build(cli, opts, diag);
     if (err != SHMCHAN_OK) {
         client_free(cli);
@@ -443,7 +444,7 @@ static shmchan_err_t client_send_message(shmchan_client_t *cli, const void *data
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
         if (spin_until_writable(&cli->tx, len,
-                                shmchan_spin_budget(cli->spin_ns,
+                                shmchan_spinner_budget(&cli->spin,
                                                     shmchan_lane_send_open(&cli->tx)))) {
             continue;
         }
@@ -456,6 +457,7 @@ static shmchan_err_t client_send_message(shmchan_client_t *cli, const void *data
         const shmchan_err_t wt =
             shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_TX), sleep_ns, cli->cancel);
         shmchan_lane_set_producer_waiting(&cli->tx, 0);
+        shmchan_spinner_slept(&cli->spin, wt);
         GUARD(after_sleep(cli, &w, wt));
     }
 }
@@ -500,7 +502,7 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         /* The gate: every round passes here before it may spin or sleep. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (spin_until_readable(&cli->rx, shmchan_spin_budget(cli->spin_ns,
+        if (spin_until_readable(&cli->rx, shmchan_spinner_budget(&cli->spin,
                                                               shmchan_lane_recv_open(&cli->rx)))) {
             continue;
         }
@@ -513,6 +515,7 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         const shmchan_err_t wt =
             shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_RX), sleep_ns, cli->cancel);
         shmchan_lane_set_consumer_waiting(&cli->rx, 0);
+        shmchan_spinner_slept(&cli->spin, wt);
         GUARD(after_sleep(cli, &w, wt));
     }
 }

@@ -9,10 +9,17 @@
  */
 #include "crc32c.h"
 
+#include <string.h>
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define SHMCHAN_CRC32C_HAVE_SSE42 1
 #include <nmmintrin.h>
-#include <string.h>
+/* The fused copy-and-sum path (AVX-512 + VPCLMULQDQ). Frama-C cannot read
+ * immintrin.h: the proofs analyse the other paths (docs/proofs.md). */
+#ifndef __FRAMAC__
+#define SHMCHAN_CRC32C_HAVE_FOLD 1
+#include <immintrin.h>
+#endif
 #endif
 
 /* crc32c_table[i] is the CRC of the single byte i (generated with the bitwise
@@ -169,6 +176,204 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_update_sse42(uint32_t c
 }
 #endif
 
+#ifdef SHMCHAN_CRC32C_HAVE_FOLD
+/*
+ * Copy and sum in one instruction stream (shmchan_crc32c_copy). The CRC is
+ * linear over GF(2), so the register can be carried as sixteen 128-bit
+ * partial remainders, one per 16 bytes of a 256-byte window, each moved
+ * ("folded") one window forward per round by two carry-less products
+ * (Gopal et al., "Fast CRC Computation for Generic Polynomials Using
+ * PCLMULQDQ", Intel, 2009). Four AVX-512 registers hold the sixteen; every
+ * 64 bytes are loaded once, stored to dst from the register and folded from
+ * the same register, so what is summed is exactly what was stored, whatever
+ * another process does to src meanwhile.
+ *
+ * Bit order (reflected CRC): bit i of a 16-byte chunk (byte i/8, bit i%8)
+ * is the coefficient of x^(127-i); bit i of the 32-bit register that of
+ * x^(31-i). The reflected carry-less product of two qwords a, b is a*b*x in
+ * that 128-bit frame. A chunk V = L*x^64 + H (L its low qword) moved d bits
+ * forward is V*x^d = L*x^(64+d) + H*x^d, which is
+ *   clmul(L, K(63 + d)) ^ clmul(H, K(d - 1)),  K(e) = x^e mod P,
+ * each K a polynomial of degree < 32 in the high half of its qword. K(e)
+ * is the register x^31 (value 1) run through (e - 31) / 8 zero bytes by the
+ * crc32 instruction: computed at load time, so no constant here is magic.
+ */
+typedef struct crc32c_fold_keys {
+    uint64_t k2048[2], k1536[2], k1024[2], k512[2], k384[2], k256[2], k128[2];
+} crc32c_fold_keys_t;
+
+static crc32c_fold_keys_t crc32c_keys;
+static int crc32c_fold_keys_made; /* the CPU folds and the keys are made */
+static int crc32c_fold_ready;     /* ... and the path is on (tests turn it off) */
+
+__attribute__((target("sse4.2"))) static uint64_t crc32c_key(unsigned e)
+{
+    uint32_t reg = 1u; /* x^31 */
+    for (unsigned n = (e - 31u) / 8u; n > 0; n--) {
+        reg = _mm_crc32_u8(reg, 0);
+    }
+    return (uint64_t)reg << 32;
+}
+
+static void crc32c_key_pair(uint64_t pair[2], unsigned d)
+{
+    pair[0] = crc32c_key(63u + d); /* times the low qword, L */
+    pair[1] = crc32c_key(d - 1u);  /* times the high qword, H */
+}
+
+/* Load time, like the shift tables: no lazy initialisation, no race. */
+__attribute__((constructor)) static void crc32c_init_fold_keys(void)
+{
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("vpclmulqdq") ||
+        !__builtin_cpu_supports("pclmul") || !__builtin_cpu_supports("sse4.2")) {
+        return;
+    }
+    crc32c_key_pair(crc32c_keys.k2048, 2048u);
+    crc32c_key_pair(crc32c_keys.k1536, 1536u);
+    crc32c_key_pair(crc32c_keys.k1024, 1024u);
+    crc32c_key_pair(crc32c_keys.k512, 512u);
+    crc32c_key_pair(crc32c_keys.k384, 384u);
+    crc32c_key_pair(crc32c_keys.k256, 256u);
+    crc32c_key_pair(crc32c_keys.k128, 128u);
+    crc32c_fold_keys_made = 1;
+    crc32c_fold_ready = 1;
+}
+
+#define CRC32C_FOLD_TARGET __attribute__((target("avx512f,vpclmulqdq,pclmul,sse4.2")))
+
+CRC32C_FOLD_TARGET static __m128i crc32c_fold128(__m128i v, const uint64_t pair[2])
+{
+    const __m128i k = _mm_loadu_si128((const __m128i *)(const void *)pair);
+    return _mm_xor_si128(_mm_clmulepi64_si128(v, k, 0x00), _mm_clmulepi64_si128(v, k, 0x11));
+}
+
+CRC32C_FOLD_TARGET static __m512i crc32c_fold512(__m512i v, const uint64_t pair[2])
+{
+    const __m512i k = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)pair));
+    return _mm512_xor_si512(_mm512_clmulepi64_epi128(v, k, 0x00),
+                            _mm512_clmulepi64_epi128(v, k, 0x11));
+}
+
+/* len >= 256 (one window). reg is the register (~crc); returns it. With
+ * `store` each loaded register is also stored to dst (the copy); without,
+ * dst is not touched (the sum alone). Inlined into the two callers below,
+ * so `store` is a constant in each and costs no branch. */
+CRC32C_FOLD_TARGET static inline __attribute__((always_inline)) uint32_t
+crc32c_fold_run(uint32_t reg, uint8_t *dst, const uint8_t *src, size_t len, int store)
+{
+    /* The register enters as the first four message bytes XORed with it:
+     * crc(r, M) = crc(0, M ^ r) for a reflected CRC and |M| >= 4. */
+    const __m128i seed = _mm_cvtsi32_si128((int)reg);
+    __m512i a0 = _mm512_loadu_si512(src);
+    __m512i a1 = _mm512_loadu_si512(src + 64);
+    __m512i a2 = _mm512_loadu_si512(src + 128);
+    __m512i a3 = _mm512_loadu_si512(src + 192);
+    if (store) {
+        _mm512_storeu_si512(dst, a0);
+        _mm512_storeu_si512(dst + 64, a1);
+        _mm512_storeu_si512(dst + 128, a2);
+        _mm512_storeu_si512(dst + 192, a3);
+    }
+    a0 = _mm512_xor_si512(a0, _mm512_zextsi128_si512(seed));
+    size_t i;
+    for (i = 256u; len - i >= 256u; i += 256u) {
+        const __m512i d0 = _mm512_loadu_si512(src + i);
+        const __m512i d1 = _mm512_loadu_si512(src + i + 64);
+        const __m512i d2 = _mm512_loadu_si512(src + i + 128);
+        const __m512i d3 = _mm512_loadu_si512(src + i + 192);
+        if (store) {
+            _mm512_storeu_si512(dst + i, d0);
+            _mm512_storeu_si512(dst + i + 64, d1);
+            _mm512_storeu_si512(dst + i + 128, d2);
+            _mm512_storeu_si512(dst + i + 192, d3);
+        }
+        a0 = _mm512_xor_si512(crc32c_fold512(a0, crc32c_keys.k2048), d0);
+        a1 = _mm512_xor_si512(crc32c_fold512(a1, crc32c_keys.k2048), d1);
+        a2 = _mm512_xor_si512(crc32c_fold512(a2, crc32c_keys.k2048), d2);
+        a3 = _mm512_xor_si512(crc32c_fold512(a3, crc32c_keys.k2048), d3);
+    }
+    /* Sixteen chunks to four (the last 64 bytes), then to one. */
+    a3 = _mm512_xor_si512(a3, crc32c_fold512(a0, crc32c_keys.k1536));
+    a3 = _mm512_xor_si512(a3, crc32c_fold512(a1, crc32c_keys.k1024));
+    a3 = _mm512_xor_si512(a3, crc32c_fold512(a2, crc32c_keys.k512));
+    __m128i v = _mm512_extracti32x4_epi32(a3, 3);
+    v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 0), crc32c_keys.k384));
+    v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 1), crc32c_keys.k256));
+    v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 2), crc32c_keys.k128));
+    for (; len - i >= 16u; i += 16u) {
+        const __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        if (store) {
+            _mm_storeu_si128((__m128i *)(void *)(dst + i), d);
+        }
+        v = _mm_xor_si128(crc32c_fold128(v, crc32c_keys.k128), d);
+    }
+    /* v stands for everything so far as 16 bytes: run it through the
+     * register from 0, then the last < 16 bytes. */
+    uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(v));
+    c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(v, 1));
+    uint32_t r = (uint32_t)c;
+    for (; i < len; i++) {
+        const uint8_t byte = src[i];
+        if (store) {
+            dst[i] = byte;
+        }
+        r = _mm_crc32_u8(r, byte);
+    }
+    return r;
+}
+CRC32C_FOLD_TARGET static uint32_t crc32c_copy_fold(uint32_t reg, uint8_t *dst,
+                                                    const uint8_t *src, size_t len)
+{
+    return crc32c_fold_run(reg, dst, src, len, 1);
+}
+
+CRC32C_FOLD_TARGET static uint32_t crc32c_sum_fold(uint32_t reg, const uint8_t *src, size_t len)
+{
+    return crc32c_fold_run(reg, NULL, src, len, 0);
+}
+#endif
+
+int shmchan_crc32c_copy_fused_available(void)
+{
+#ifdef SHMCHAN_CRC32C_HAVE_FOLD
+    return crc32c_fold_ready;
+#else
+    return 0;
+#endif
+}
+
+int shmchan_crc32c_fold_enable(int on)
+{
+#ifdef SHMCHAN_CRC32C_HAVE_FOLD
+    const int was = crc32c_fold_ready;
+    crc32c_fold_ready = (on && crc32c_fold_keys_made) ? 1 : 0;
+    return was;
+#else
+    (void)on;
+    return 0;
+#endif
+}
+
+uint32_t shmchan_crc32c_copy(uint32_t crc, uint8_t *dst, const uint8_t *src, size_t len)
+{
+#ifdef SHMCHAN_CRC32C_HAVE_FOLD
+    if (crc32c_fold_ready && len >= SHMCHAN_CRC32C_COPY_FUSED_MIN) {
+        return ~crc32c_copy_fold(~crc, dst, src, len);
+    }
+#endif
+    /* Elsewhere through a bounce buffer: each source byte is fetched once
+     * into private memory, and the sum and the copy are both made from it. */
+    uint8_t bounce[256];
+    for (size_t done = 0; done < len;) {
+        const size_t step = len - done < sizeof bounce ? len - done : sizeof bounce;
+        memcpy(bounce, src + done, step);
+        memcpy(dst + done, bounce, step);
+        crc = shmchan_crc32c_update(crc, bounce, step);
+        done += step;
+    }
+    return crc;
+}
+
 int shmchan_crc32c_hardware_available(void)
 {
 #ifdef SHMCHAN_CRC32C_HAVE_SSE42
@@ -178,7 +383,7 @@ int shmchan_crc32c_hardware_available(void)
 #endif
 }
 
-uint32_t shmchan_crc32c_update(uint32_t crc, const uint8_t *data, size_t len)
+uint32_t shmchan_crc32c_update_interleaved(uint32_t crc, const uint8_t *data, size_t len)
 {
 #ifdef SHMCHAN_CRC32C_HAVE_SSE42
     if (__builtin_cpu_supports("sse4.2")) {
@@ -186,4 +391,14 @@ uint32_t shmchan_crc32c_update(uint32_t crc, const uint8_t *data, size_t len)
     }
 #endif
     return shmchan_crc32c_update_portable(crc, data, len);
+}
+
+uint32_t shmchan_crc32c_update(uint32_t crc, const uint8_t *data, size_t len)
+{
+#ifdef SHMCHAN_CRC32C_HAVE_FOLD
+    if (crc32c_fold_ready && len >= SHMCHAN_CRC32C_COPY_FUSED_MIN) {
+        return ~crc32c_sum_fold(~crc, data, len);
+    }
+#endif
+    return shmchan_crc32c_update_interleaved(crc, data, len);
 }

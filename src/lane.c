@@ -8,9 +8,11 @@
  * is copied in at most two pieces.
  *
  * Payload bytes pass through memory once per side: the producer sums its
- * private message while it copies it in, the consumer copies out and sums
- * its private copy, block by block (ring_sum_then_copy_in and
- * ring_copy_out_then_sum say why each sums the copy it does).
+ * private message while it copies it in, block by block; the consumer
+ * copies out and sums its private copy, in one instruction stream where
+ * the CPU allows (shmchan_crc32c_copy), else block by block
+ * (ring_sum_then_copy_in, ring_fused and ring_copy_out_then_sum say why
+ * each sums the copy it does).
  *
  * Fragments (docs/protocol.md, "Fragments"): a message longer than
  * frag_max goes as frames of exactly frag_max bytes with FLAG_MORE, the
@@ -63,6 +65,28 @@ static void ring_copy_in(shmchan_lane_t *lane, uint32_t pos, const uint8_t *src,
  * (docs/benchmarks.md, "Round 2"). */
 #define LANE_SUM_BLOCK 24576u
 
+/* Receiver, when the CPU can copy and sum in one instruction stream
+ * (crc32c.h): each ring piece of the payload (two if it wraps) is copied
+ * out and summed in one call that sums exactly the registers it stores
+ * into the private copy, so what is verified is still what is kept. The
+ * sender does not do the same: its stores go to ring lines the consumer's
+ * core holds, and memcpy's `rep movsb` writes whole lines without first
+ * reading them, which vector stores must (measured: 64 KiB messages at
+ * half the rate with a fused sender, docs/benchmarks.md). */
+static int ring_fused(uint32_t n)
+{
+    return n >= SHMCHAN_CRC32C_COPY_FUSED_MIN && shmchan_crc32c_copy_fused_available();
+}
+
+static uint32_t ring_copy_sum_out(const shmchan_lane_t *lane, uint32_t pos, uint8_t *dst,
+                                  uint32_t n, uint32_t crc)
+{
+    const uint32_t off = pos & (lane->capacity - 1u);
+    const uint32_t first = (n < lane->capacity - off) ? n : lane->capacity - off;
+    crc = shmchan_crc32c_copy(crc, dst, lane->ring + off, first);
+    return shmchan_crc32c_copy(crc, dst + first, lane->ring, n - first);
+}
+
 /* Sender: sums src (the private message) block by block, copying each
  * block into the ring right after: the sum covers private bytes only. */
 static uint32_t ring_sum_then_copy_in(shmchan_lane_t *lane, uint32_t pos, const uint8_t *src,
@@ -92,6 +116,9 @@ static uint32_t ring_copy_out_then_sum(const shmchan_lane_t *lane, uint32_t pos,
 {
     if (n == 0) {
         return crc; /* dst may be NULL: memcpy must not see it (C17 7.24.1p2) */
+    }
+    if (ring_fused(n)) {
+        return ring_copy_sum_out(lane, pos, dst, n, crc);
     }
     if (n <= LANE_SUM_BLOCK) { /* one block: the common case, said plainly */
         ring_copy_out(lane, pos, dst, n);

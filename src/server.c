@@ -56,7 +56,7 @@ struct shmchan_server {
     uint8_t *base;
     shmchan_layout_t layout;
     const volatile sig_atomic_t *cancel;
-    uint32_t spin_ns;
+    shmchan_spinner_t spin;
     int closed;
     int scan_due;       /* look at the slot semaphores before sleeping */
     int64_t next_scan;  /* monotonic ns of the next periodic look */
@@ -84,6 +84,7 @@ void shmchan_server_options_init(shmchan_server_options_t *opts)
     opts->max_payload = SHMCHAN_DEFAULT_MAX_PAYLOAD;
     opts->lane_capacity = SHMCHAN_DEFAULT_LANE_CAPACITY;
     opts->mode = SHMCHAN_DEFAULT_MODE;
+    opts->spin_ns = SHMCHAN_DEFAULT_SPIN_NS;
 }
 
 uint32_t shmchan_server_max_clients(const shmchan_server_t *srv)
@@ -369,7 +370,7 @@ shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *o
     srv->semid = -1;
     srv->layout = layout;
     srv->cancel = opts->cancel;
-    srv->spin_ns = opts->spin_ns;
+    shmchan_spinner_init(&srv->spin, opts->spin_ns);
     srv->semvals = calloc(layout.nsems, sizeof *srv->semvals);
     srv->slots = calloc(layout.params.max_clients, sizeof *srv->slots);
     shmchan_err_t err = SHMCHAN_E_NO_MEMORY;
@@ -798,7 +799,7 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
         if (shmchan_spin_until(any_readable_cb, srv,
-                               shmchan_spin_budget(srv->spin_ns, any_message_open(srv)))) {
+                               shmchan_spinner_budget(&srv->spin, any_message_open(srv)))) {
             continue;
         }
         if (arm_and_recheck(srv, 1)) {
@@ -806,6 +807,7 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
             continue;
         }
         err = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
+        shmchan_spinner_slept(&srv->spin, err);
         /* Lower the flags before a removed set closes us: closing detaches
          * the segment they live in. */
         (void)arm_and_recheck(srv, 0);
@@ -901,7 +903,7 @@ static shmchan_err_t server_send_message(shmchan_server_t *srv, uint32_t client,
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
         if (spin_until_writable(&slot->tx, len,
-                                shmchan_spin_budget(srv->spin_ns,
+                                shmchan_spinner_budget(&srv->spin,
                                                     shmchan_lane_send_open(&slot->tx)))) {
             continue;
         }
@@ -912,6 +914,7 @@ static shmchan_err_t server_send_message(shmchan_server_t *srv, uint32_t client,
             continue;
         }
         e = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
+        shmchan_spinner_slept(&srv->spin, e);
         shmchan_lane_set_producer_waiting(&slot->tx, 0);
         /* The wake may have been meant for shmchan_server_wait (a connect,
          * a release): make sure it looks. */

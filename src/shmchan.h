@@ -142,15 +142,22 @@ typedef struct shmchan_client shmchan_client_t;
  * that dies without a word is noticed within this (docs/lifecycle.md). */
 #define SHMCHAN_LIVENESS_PERIOD_MS 100
 
+/* spin_ns: adapt the spin to the peer (see shmchan_server_options_t). */
+#define SHMCHAN_SPIN_ADAPTIVE UINT32_MAX
+#define SHMCHAN_DEFAULT_SPIN_NS SHMCHAN_SPIN_ADAPTIVE
+
 typedef struct shmchan_server_options {
     uint32_t max_clients;   /* 1..256 */
     uint32_t max_payload;   /* 1..SHMCHAN_PAYLOAD_HARD_MAX */
     uint32_t lane_capacity; /* bytes per lane, a power of two, 64..2^30; a message
                                longer than half a lane goes in fragments */
     unsigned mode;          /* 0600 (default), 0620, 0640 or 0660: never world bits */
-    /* Before sleeping, poll the lanes for up to this many nanoseconds
-     * (default 0: sleep at once). Trades a core for latency; see
-     * docs/benchmarks.md for when it pays on a 2-core machine. */
+    /* Before sleeping, poll the lanes for up to this many nanoseconds (0:
+     * sleep at once). Trades a core for latency. The default,
+     * SHMCHAN_SPIN_ADAPTIVE, learns it per handle, from 0 up to 50 us,
+     * from how soon the peer answered the last waits: a channel that goes
+     * idle stops spinning after a few waits (docs/benchmarks.md has the
+     * figures, idle CPU included). */
     uint32_t spin_ns;
     /* Optional: when a signal interrupts a blocking call and *cancel is
      * non-zero, the call returns SHMCHAN_E_INTERRUPTED (for programs whose

@@ -71,17 +71,10 @@ static void test_close_sends_goodbye(void **state)
     assert_int_equal(testutil_count_sem(), 0);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    testutil_purge_key_block(testutil_key(0));
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_close_sends_goodbye, teardown),
+        cmocka_unit_test_teardown(test_close_sends_goodbye, testutil_purge_fixture),
     };
     return cmocka_run_group_tests_name("close_goodbye", tests, NULL, NULL);
 }

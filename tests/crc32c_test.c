@@ -57,15 +57,19 @@ static void test_hardware_matches_portable_unaligned(void **state)
     }
     for (size_t off = 0; off < 9; off++) {
         for (size_t len = 0; len + off <= sizeof buf; len++) {
-            assert_int_equal(shmchan_crc32c_update(0x12345678u, buf + off, len),
-                             shmchan_crc32c_update_portable(0x12345678u, buf + off, len));
+            const uint32_t want = shmchan_crc32c_update_portable(0x12345678u, buf + off, len);
+            assert_int_equal(shmchan_crc32c_update(0x12345678u, buf + off, len), want);
+            assert_int_equal(shmchan_crc32c_update_interleaved(0x12345678u, buf + off, len),
+                             want);
         }
     }
 }
 
-/* Long inputs take the three-way interleaved path (blocks of 1 KiB, combined
- * with shift tables): lengths around every multiple of 3 KiB, at odd
- * offsets, must agree with the byte-wise table. */
+/* Long inputs take the folding path (256-byte windows) where the CPU has
+ * VPCLMULQDQ, and the three-way interleaved path (blocks of 1 KiB,
+ * combined with shift tables) elsewhere, which the test reaches through
+ * shmchan_crc32c_update_interleaved: lengths around every multiple of
+ * 3 KiB and 256 bytes, at odd offsets, must agree with the byte-wise table. */
 static void test_hardware_matches_portable_long(void **state)
 {
     (void)state;
@@ -78,13 +82,63 @@ static void test_hardware_matches_portable_long(void **state)
         x ^= x << 17;
         buf[i] = (uint8_t)x;
     }
-    const size_t lens[] = {3071, 3072, 3073, 3080, 6143, 6144, 6145, 9216, 9217, MAX};
+    const size_t lens[] = {255,  256,  257,  271,  272,  511,  512,  513,  767,  3071,
+                           3072, 3073, 3080, 6143, 6144, 6145, 9216, 9217, MAX};
     for (size_t off = 0; off < 8; off += 3) {
         for (size_t n = 0; n < sizeof lens / sizeof lens[0]; n++) {
-            assert_int_equal(shmchan_crc32c_update(0xFFFFFFFFu, buf + off, lens[n]),
-                             shmchan_crc32c_update_portable(0xFFFFFFFFu, buf + off, lens[n]));
+            const uint32_t want = shmchan_crc32c_update_portable(0xFFFFFFFFu, buf + off, lens[n]);
+            assert_int_equal(shmchan_crc32c_update(0xFFFFFFFFu, buf + off, lens[n]), want);
+            assert_int_equal(shmchan_crc32c_update_interleaved(0xFFFFFFFFu, buf + off, lens[n]),
+                             want);
         }
     }
+}
+
+/* shmchan_crc32c_copy: the same sum as the table over the bytes copied,
+ * an exact copy, and not one byte written outside dst[0, len) — for every
+ * length around the fused path's boundaries (256-byte windows, 16-byte
+ * folds, the last < 16 bytes), at several alignments of each side. On a
+ * CPU without the fused path this checks the bounce-buffer path. */
+static void test_copy_sums_what_it_copies(void **state)
+{
+    (void)state;
+    enum { MAX = 2 * 1024 + 64, GUARD = 16 };
+    static uint8_t src[MAX + 8];
+    static uint8_t dst[GUARD + MAX + 8 + GUARD];
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (size_t i = 0; i < sizeof src; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        src[i] = (uint8_t)x;
+    }
+    for (size_t len = 0; len <= MAX; len += (len < 600 ? 1 : 61)) {
+        for (size_t off = 0; off < 8; off += 3) {
+            const size_t doff = GUARD + (7 - off);
+            memset(dst, 0xA5, sizeof dst);
+            const uint32_t crc0 = (uint32_t)(len * 2654435761u);
+            assert_int_equal(shmchan_crc32c_copy(crc0, dst + doff, src + off, len),
+                             shmchan_crc32c_update_portable(crc0, src + off, len));
+            assert_memory_equal(dst + doff, src + off, len);
+            for (size_t i = 0; i < doff; i++) {
+                assert_int_equal(dst[i], 0xA5);
+            }
+            for (size_t i = doff + len; i < sizeof dst; i++) {
+                assert_int_equal(dst[i], 0xA5);
+            }
+        }
+    }
+    assert_int_equal(shmchan_crc32c_copy(0x1234u, NULL, NULL, 0), 0x1234u);
+}
+
+/* The same with the folding off: the bounce-buffer copy and the SSE4.2 sum
+ * that CPUs without VPCLMULQDQ take, at every length. */
+static void test_copy_sums_what_it_copies_without_fold(void **state)
+{
+    const int was = shmchan_crc32c_fold_enable(0);
+    assert_int_equal(shmchan_crc32c_copy_fused_available(), 0);
+    test_copy_sums_what_it_copies(state);
+    (void)shmchan_crc32c_fold_enable(was);
 }
 
 int main(void)
@@ -95,6 +149,8 @@ int main(void)
         cmocka_unit_test(test_incremental_equals_whole),
         cmocka_unit_test(test_hardware_matches_portable_unaligned),
         cmocka_unit_test(test_hardware_matches_portable_long),
+        cmocka_unit_test(test_copy_sums_what_it_copies),
+        cmocka_unit_test(test_copy_sums_what_it_copies_without_fold),
     };
     return cmocka_run_group_tests_name("crc32c", tests, NULL, NULL);
 }

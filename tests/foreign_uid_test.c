@@ -88,7 +88,7 @@ static void client_gets(key_t key, uid_t uid, shmchan_err_t expect, const char *
 
 static int become_other(void)
 {
-    return setgid((gid_t)OTHER_UID) == 0 && setuid(OTHER_UID) == 0 ? 0 : -1;
+    return testutil_become(OTHER_UID, (gid_t)OTHER_UID);
 }
 
 /* The key of every test but (d) and (e); a child's testutil_key would

@@ -34,8 +34,7 @@ struct create_arg {
 static int create_main(void *p)
 {
     const struct create_arg *a = p;
-    if (a->as_other &&
-        (setgid((gid_t)HANDMADE_OTHER_UID) != 0 || setuid(HANDMADE_OTHER_UID) != 0)) {
+    if (a->as_other && testutil_become(HANDMADE_OTHER_UID, (gid_t)HANDMADE_OTHER_UID) != 0) {
         return 77;
     }
     const int id = a->shm ? shmget(a->key, (size_t)a->size, IPC_CREAT | IPC_EXCL | 0600)

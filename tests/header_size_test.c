@@ -159,21 +159,15 @@ static void test_probe_segment_of_header_size_left_by_dead_server(void **state)
     assert_no_ipc_left();
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    testutil_purge_key_block(testutil_key(0));
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_client_segment_under_header_size, teardown),
-        cmocka_unit_test_teardown(test_client_segment_of_header_size, teardown),
-        cmocka_unit_test_teardown(test_probe_segment_under_header_size_attached, teardown),
+        cmocka_unit_test_teardown(test_client_segment_under_header_size, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_client_segment_of_header_size, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_probe_segment_under_header_size_attached,
+                                  testutil_purge_fixture),
         cmocka_unit_test_teardown(test_probe_segment_of_header_size_left_by_dead_server,
-                                  teardown),
+                                  testutil_purge_fixture),
     };
     return cmocka_run_group_tests_name("header_size", tests, NULL, NULL);
 }

@@ -128,13 +128,6 @@ static void assert_no_ipc_left(void)
     assert_int_equal(testutil_count_sem(), 0);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    testutil_purge_key_block(testutil_key(0));
-    return 0;
-}
-
 /* A child process that makes one semaphore operation and exits: a peer of
  * the same uid, with a pid of its own (the kernel records it as sempid). */
 struct sem_child_arg {
@@ -793,20 +786,21 @@ static void test_reset_slot_never_replays(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_goodbye_flood_cannot_pin_wait, teardown),
-        cmocka_unit_test_teardown(test_cancel_already_set, teardown),
-        cmocka_unit_test_teardown(test_cancel_set_between_sleeps, teardown),
-        cmocka_unit_test_teardown(test_connect_wait_cancelled, teardown),
-        cmocka_unit_test_teardown(test_connect_sees_server_die_while_starting, teardown),
-        cmocka_unit_test_teardown(test_wake_flood_cannot_hide_server_death, teardown),
-        cmocka_unit_test_teardown(test_short_calls_notice_server_death, teardown),
-        cmocka_unit_test_teardown(test_group_modes_refused, teardown),
-        cmocka_unit_test_teardown(test_forged_death_by_semop, teardown),
-        cmocka_unit_test_teardown(test_forged_death_by_setval, teardown),
-        cmocka_unit_test_teardown(test_free_token_flood, teardown),
-        cmocka_unit_test_teardown(test_forged_offer_withdrawn, teardown),
-        cmocka_unit_test_teardown(test_phantom_claim_has_no_pid, teardown),
-        cmocka_unit_test_teardown(test_reset_slot_never_replays, teardown),
+        cmocka_unit_test_teardown(test_goodbye_flood_cannot_pin_wait, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_cancel_already_set, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_cancel_set_between_sleeps, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_connect_wait_cancelled, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_connect_sees_server_die_while_starting,
+                                  testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_wake_flood_cannot_hide_server_death, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_short_calls_notice_server_death, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_group_modes_refused, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_forged_death_by_semop, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_forged_death_by_setval, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_free_token_flood, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_forged_offer_withdrawn, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_phantom_claim_has_no_pid, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_reset_slot_never_replays, testutil_purge_fixture),
     };
     return cmocka_run_group_tests(tests, setup_cancel_page, teardown_cancel_page);
 }

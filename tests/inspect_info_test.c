@@ -183,21 +183,14 @@ static void test_list_writes_at_most_cap(void **state)
     assert_no_ipc_left();
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    testutil_purge_key_block(testutil_key(0));
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_set_alone_described_by_the_set, teardown),
-        cmocka_unit_test_teardown(test_channel_described_by_its_segment, teardown),
-        cmocka_unit_test_teardown(test_remove_stale_refuses_busy, teardown),
-        cmocka_unit_test_teardown(test_list_skips_private_objects, teardown),
-        cmocka_unit_test_teardown(test_list_writes_at_most_cap, teardown),
+        cmocka_unit_test_teardown(test_set_alone_described_by_the_set, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_channel_described_by_its_segment, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_remove_stale_refuses_busy, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_list_skips_private_objects, testutil_purge_fixture),
+        cmocka_unit_test_teardown(test_list_writes_at_most_cap, testutil_purge_fixture),
     };
     return cmocka_run_group_tests_name("inspect_info", tests, NULL, NULL);
 }

@@ -82,12 +82,7 @@ struct as_user_arg {
 static int as_user_main(void *p)
 {
     const struct as_user_arg *a = p;
-    /* Groups first: once the uid is dropped, setgroups needs a privilege
-     * the process no longer has. */
-    if (setgroups(0, NULL) != 0 || setresgid(a->gid, a->gid, a->gid) != 0 ||
-        setresuid(a->uid, a->uid, a->uid) != 0) {
-        fprintf(stderr, "cannot become uid %u gid %u: %s\n", (unsigned)a->uid, (unsigned)a->gid,
-                strerror(errno));
+    if (testutil_become(a->uid, a->gid) != 0) {
         return 77;
     }
     return a->fn();
@@ -454,13 +449,6 @@ static void test_undo_releases_given_token(void **state)
     assert_nothing_left();
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    testutil_purge_key_block(testutil_key(0));
-    return 0;
-}
-
 int main(void)
 {
     if (geteuid() != 0) {
@@ -474,11 +462,11 @@ int main(void)
     g_key_set = testutil_key(1);
     g_key_shm = testutil_key(2);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_giveaway_grants_exactly_two_uids, setup),
-        cmocka_unit_test_setup(test_cuid_never_changes, setup),
-        cmocka_unit_test_setup(test_server_set_readable_not_alterable, setup),
-        cmocka_unit_test_setup(test_doorbell_alter_only, setup),
-        cmocka_unit_test_setup(test_undo_releases_given_token, setup),
+        cmocka_unit_test_setup(test_giveaway_grants_exactly_two_uids, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_cuid_never_changes, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_server_set_readable_not_alterable, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_doorbell_alter_only, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_undo_releases_given_token, testutil_purge_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,12 @@
 /* testutil.c - see testutil.h. */
-/* pidfd_open via syscall(2) needs the GNU declaration of syscall(). */
+/* pidfd_open via syscall(2) needs the GNU declaration of syscall();
+ * setresuid(2), setresgid(2) and setgroups(2) are GNU/BSD extensions. */
 #define _GNU_SOURCE 1
 
 #include "testutil.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,11 +111,31 @@ void testutil_purge_key_block(key_t key_block)
     purge_listed("/proc/sysvipc/shm", 1, block);
 }
 
+int testutil_purge_fixture(void **state)
+{
+    (void)state;
+    testutil_purge_key_block(testutil_key(0));
+    return 0;
+}
+
 int64_t testutil_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int testutil_become(uid_t uid, gid_t gid)
+{
+    if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
+        setresuid(uid, uid, uid) != 0) {
+        const int saved = errno;
+        fprintf(stderr, "cannot become uid %u gid %u: %s\n", (unsigned)uid, (unsigned)gid,
+                strerror(saved));
+        errno = saved;
+        return -1;
+    }
+    return 0;
 }
 
 pid_t testutil_spawn(int (*fn)(void *), void *arg)

@@ -27,10 +27,23 @@ long testutil_count_attach(void);
  * left behind. Touches nothing outside that block. */
 void testutil_purge_key_block(key_t key_block);
 
+/* A cmocka setup or teardown (the signature is cmocka's; this header does
+ * not include it): purges this process's key block, so that what one test
+ * left behind never meets the next. Always returns 0. */
+int testutil_purge_fixture(void **state);
+
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 int64_t testutil_now_ms(void);
 
 /* fork(); the child runs fn(arg) and _exit()s with its return value. */
+/* In a child only: becomes uid/gid for good (supplementary groups dropped
+ * first, then real, effective and saved gid, then uid: once the uid is
+ * dropped, setgroups needs a privilege the process no longer has; a setuid
+ * as root alone keeps root's supplementary groups, which would grant group
+ * access the test does not mean to give). 0, or -1 with errno and a line
+ * on stderr. */
+int testutil_become(uid_t uid, gid_t gid);
+
 pid_t testutil_spawn(int (*fn)(void *), void *arg);
 
 /* waitpid with a deadline (ms). Returns the exit status (0..255), 128+sig

@@ -272,18 +272,17 @@ static void test_channel_waits_bounded(void **state)
  * that spin 2 ms per round still time out at their timeout on an idle
  * channel, and still get a message that comes (found by mutation testing:
  * no test set spin_ns, so a spin that never ended survived). */
-static void test_spin_bounded(void **state)
+static void spin_bounded_with(uint32_t spin_ns, int key_index)
 {
-    (void)state;
-    const key_t key = testutil_key(222);
+    const key_t key = testutil_key(key_index);
     shmchan_server_options_t so;
     shmchan_server_options_init(&so);
-    so.spin_ns = 2000000;
+    so.spin_ns = spin_ns;
     shmchan_server_t *srv = NULL;
     assert_int_equal(shmchan_server_create(key, &so, &srv, NULL), SHMCHAN_OK);
     shmchan_client_options_t co;
     shmchan_client_options_init(&co);
-    co.spin_ns = 2000000;
+    co.spin_ns = spin_ns;
     shmchan_client_t *cli = NULL;
     assert_int_equal(shmchan_client_connect(key, &co, &cli, NULL), SHMCHAN_OK);
     shmchan_event_t ev;
@@ -316,6 +315,21 @@ static void test_spin_bounded(void **state)
     assert_int_equal(testutil_count_sem(), 0);
 }
 
+static void test_spin_bounded(void **state)
+{
+    (void)state;
+    spin_bounded_with(2000000, 222);
+}
+
+/* The same with adaptive spinning (SHMCHAN_SPIN_ADAPTIVE, which is
+ * UINT32_MAX: read as a fixed spin it would poll 4.3 s per round and
+ * blow both timeouts; spin_adapt_test tests the budget itself). */
+static void test_adaptive_spin_bounded(void **state)
+{
+    (void)state;
+    spin_bounded_with(SHMCHAN_SPIN_ADAPTIVE, 223);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_semop_tiny_timeout),
         cmocka_unit_test(test_channel_waits_bounded),
         cmocka_unit_test(test_spin_bounded),
+        cmocka_unit_test(test_adaptive_spin_bounded),
     };
     return cmocka_run_group_tests_name("wait_bound", tests, NULL, NULL);
 }

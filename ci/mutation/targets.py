@@ -8,7 +8,7 @@ a failed baseline, never as a fake kill.
 """
 
 LIB = ["src/error.c", "src/codec.c", "src/crc32c.c", "src/layout.c", "src/lane.c",
-       "src/judge.c", "src/slot_fsm.c", "src/sysv.c", "src/wake.c", "src/client.c",
+       "src/judge.c", "src/slot_fsm.c", "src/spin_adapt.c", "src/sysv.c", "src/wake.c", "src/client.c",
        "src/inspect.c", "src/probe.c", "src/server.c"]
 PROG_COMMON = ["src/prog/args.c", "src/prog/io.c", "src/prog/escape.c"]
 PROGRAMS = {
@@ -29,6 +29,7 @@ TESTS = {
     "lane_test": (["tests/lane_test.c"] + UNIT, [], False),
     "judge_test": (["tests/judge_test.c"] + UNIT, [], False),
     "slot_fsm_test": (["tests/slot_fsm_test.c"], [], False),
+    "spin_adapt_test": (["tests/spin_adapt_test.c"], [], False),
     "escape_test": (["tests/escape_test.c", "src/prog/escape.c"], [], False),
     "args_test": (["tests/e2e/args_test.c", "src/prog/args.c"] + E2E, [], False),
     "channel_test": (["tests/channel_test.c"] + CHAN, [], False),
@@ -87,6 +88,7 @@ COVERS = {
     "src/lane.c": ["lane_test", "codec_test", "crc32c_test", "layout_test", "judge_test"],
     "src/judge.c": ["judge_test"],
     "src/slot_fsm.c": ["slot_fsm_test"],
+    "src/spin_adapt.c": ["spin_adapt_test"],
     "src/prog/escape.c": ["escape_test"],
     "src/prog/args.c": ["args_test"],
 }
@@ -99,7 +101,7 @@ for _f in ["src/prog/io.c", "src/prog/server_main.c", "src/prog/client_main.c",
 
 # Files whose mutants the CI subset (--fast) runs in full: the pure layers.
 FAST_FILES = ["src/codec.c", "src/crc32c.c", "src/layout.c", "src/lane.c", "src/judge.c",
-              "src/slot_fsm.c", "src/prog/escape.c"]
+              "src/slot_fsm.c", "src/spin_adapt.c", "src/prog/escape.c"]
 
 # Lines of the trust checks outside the pure layers: their generated
 # mutants join the CI subset, run against the tests written for them.
