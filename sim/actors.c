@@ -289,12 +289,15 @@ void sim_actor_client(sim_task_t *t)
     }
     int stop = 0;
     for (uint32_t seq = 0; seq < w->sc.msgs && !stop; seq++) {
-        /* Now and then it thinks before its next message (6 .. 21 ms):
-         * an idle but connected client, during which nothing else wakes
-         * the server, is what makes a claim it did not notice show as a
-         * late echo (model mutant g). */
+        /* Now and then, in an honest run, it thinks before its next
+         * message (6 .. 21 ms): an idle but connected client, during which
+         * nothing else wakes the server, is what makes a claim it did not
+         * notice show as a late echo (model mutant g), and only an honest
+         * run can tell a late echo from a lost wakeup. Not in the others:
+         * there it made runs five times longer for nothing an oracle
+         * could see. */
         const uint8_t think = sim_byte(s);
-        if (seq > 0 && (think & 3) == 0) {
+        if (seq > 0 && (think & 3) == 0 && sim_fully_honest(w)) {
             sim_sleep((int64_t)(6 + (think >> 2) % 16u) * 1000000);
         }
         uint8_t msg[SIM_MAX_PAYLOAD];
