@@ -153,6 +153,7 @@ void sim_actor_server(sim_task_t *t)
     sim_world_t *w = sim_world();
     sim_sched_t *s = &w->sched;
     shmchan_server_options_t opts;
+    shmchan_server_options_init(NULL); /* a no-op, as documented */
     shmchan_server_options_init(&opts);
     opts.max_clients = SIM_SLOTS;
     opts.max_payload = SIM_MAX_PAYLOAD;
@@ -161,10 +162,20 @@ void sim_actor_server(sim_task_t *t)
     opts.spin_ns = w->sc.spin ? 3000 : 0;
     server_misuse(w, t, &opts);
     shmchan_server_t *srv = NULL;
+    /* Half the runs (by the message count's parity: no input byte, so no
+     * schedule changes) ask for the diagnostic; it makes no system call. */
+    shmchan_diag_t diag;
+    memset(&diag, 0xa5, sizeof diag);
+    shmchan_diag_t *want_diag = (w->sc.msgs & 1) ? &diag : NULL;
     sim_call_begin("shmchan_server_create", 0);
-    shmchan_err_t err = shmchan_server_create(SIM_KEY, &opts, &srv, NULL);
+    shmchan_err_t err = shmchan_server_create(SIM_KEY, &opts, &srv, want_diag);
     sim_call_end();
     sim_trace(s, "shmchan_server_create = %s", shmchan_errname(err));
+    if (want_diag != NULL && (err == SHMCHAN_OK ? diag.code != SHMCHAN_OK || diag.text[0] != 0
+                                                : diag.code == SHMCHAN_OK)) {
+        sim_fail(s, "server: create = %s, but its diagnostic says %s (\"%.80s\")",
+                 shmchan_errname(err), shmchan_errname(diag.code), diag.text);
+    }
     if (err != SHMCHAN_OK) {
         if (w->nforeign == 0 && w->rival == NULL && err != SHMCHAN_E_INTERRUPTED &&
             t->faults_injected == 0 && !w->removed_outside) {
@@ -248,6 +259,7 @@ void sim_actor_client(sim_task_t *t)
     sim_client_rec_t *c = t->actor;
     const uint32_t id = (uint32_t)(c - w->clients);
     shmchan_client_options_t opts;
+    shmchan_client_options_init(NULL); /* a no-op, as documented */
     shmchan_client_options_init(&opts);
     opts.connect_timeout_ms = w->sc.client_timeout_ms * 4;
     opts.cancel = &t->cancel;
