@@ -11,6 +11,8 @@
 /* semtimedop(2) is a GNU extension, as in src/sysv.c. */
 #define _GNU_SOURCE 1
 
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
@@ -114,6 +116,15 @@ static void server_misuse(sim_world_t *w, sim_task_t *t, const shmchan_server_op
     shmchan_server_options_t bad = *good;
     key_t key = SIM_KEY;
     const char *what = NULL;
+    /* Every run: no place for the handle (no input byte: the schedule is
+     * the same). */
+    const uint64_t before = t->steps;
+    const shmchan_err_t null_out = shmchan_server_create(SIM_KEY, good, NULL, NULL);
+    if (null_out != SHMCHAN_E_INVALID_ARGUMENT || t->steps != before) {
+        sim_fail(s, "server: create with no place for the handle gave %s after %llu system "
+                    "calls (want INVALID_ARGUMENT, none)",
+                 shmchan_errname(null_out), (unsigned long long)(t->steps - before));
+    }
     switch (sim_choose(s, 8)) {
     case 0:
         key = IPC_PRIVATE;
@@ -146,6 +157,53 @@ static void server_misuse(sim_world_t *w, sim_task_t *t, const shmchan_server_op
                  what, shmchan_errname(err), (unsigned long long)(t->steps - steps));
     }
     shmchan_server_destroy(srv); /* NULL: a no-op, as documented */
+}
+
+/* Misuses of a live handle that the library must refuse from its
+ * arguments alone (a caller's slip: a NULL pointer the contract forbids, a
+ * negative timeout, a slot out of range, a message over the limit): the
+ * documented error, before any system call and before any access to the
+ * shared memory, so the run's schedule and input are untouched. Made in
+ * every run, right after the create; the oracle is "bad arguments cost
+ * nothing" (docs/simulation.md). */
+static void misuse_check(sim_world_t *w, sim_task_t *t, const char *what, shmchan_err_t got,
+                         shmchan_err_t want, uint64_t steps)
+{
+    if (got != want || t->steps != steps) {
+        sim_fail(&w->sched, "%s gave %s after %llu system calls (want %s, none)", what,
+                 shmchan_errname(got), (unsigned long long)(t->steps - steps),
+                 shmchan_errname(want));
+    }
+}
+
+static void server_misuse_handle(sim_world_t *w, sim_task_t *t, shmchan_server_t *srv)
+{
+    const uint64_t steps = t->steps;
+    shmchan_event_t ev;
+    uint8_t buf[SIM_MAX_PAYLOAD + 1];
+    memset(buf, 'M', sizeof buf);
+    const shmchan_err_t inval = SHMCHAN_E_INVALID_ARGUMENT;
+    misuse_check(w, t, "server: shmchan_server_wait(NULL server)",
+                 shmchan_server_wait(NULL, 0, &ev, buf, sizeof buf), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_wait(NULL event)",
+                 shmchan_server_wait(srv, 0, NULL, buf, sizeof buf), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_wait(NULL buffer, capacity 1)",
+                 shmchan_server_wait(srv, 0, &ev, NULL, 1), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_wait(timeout -1)",
+                 shmchan_server_wait(srv, -1, &ev, buf, sizeof buf), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(NULL server)",
+                 shmchan_server_send(NULL, 0, buf, 1, 0), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(NULL data, 1 byte)",
+                 shmchan_server_send(srv, 0, NULL, 1, 0), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(timeout -1)",
+                 shmchan_server_send(srv, 0, buf, 1, -1), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(slot max_clients)",
+                 shmchan_server_send(srv, SIM_SLOTS, buf, 1, 0), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(max_payload + 1 bytes)",
+                 shmchan_server_send(srv, 0, buf, SIM_MAX_PAYLOAD + 1, 0),
+                 SHMCHAN_E_FRAME_TOO_LONG, steps);
+    misuse_check(w, t, "server: shmchan_server_close(NULL)", shmchan_server_close(NULL), inval,
+                 steps);
 }
 
 void sim_actor_server(sim_task_t *t)
@@ -193,6 +251,7 @@ void sim_actor_server(sim_task_t *t)
     }
     w->server_semid = shmchan_server_semid(srv);
     w->server_shmid = shmchan_server_shmid(srv);
+    server_misuse_handle(w, t, srv);
     int after = 0;
     for (int round = 0; round < SERVER_ROUNDS_MAX; round++) {
         if (others_gone(w) && (!any_connected(w) || ++after > SIM_SERVER_ROUNDS_AFTER)) {
@@ -252,6 +311,65 @@ void sim_actor_server(sim_task_t *t)
     w->server_ended = 1;
 }
 
+/* The client's counterpart of server_misuse_handle: a connect without a
+ * place for the handle, with a negative timeout or with its cancel flag
+ * already set, and sends and receives a caller got wrong. */
+static void client_misuse_connect(sim_world_t *w, sim_task_t *t,
+                                  const shmchan_client_options_t *good)
+{
+    const uint64_t steps = t->steps;
+    const shmchan_err_t inval = SHMCHAN_E_INVALID_ARGUMENT;
+    shmchan_client_options_t bad = *good;
+    shmchan_client_t *cli = NULL;
+    misuse_check(w, t, "client: shmchan_client_connect(NULL out)",
+                 shmchan_client_connect(SIM_KEY, good, NULL, NULL), inval, steps);
+    bad.connect_timeout_ms = -1;
+    misuse_check(w, t, "client: shmchan_client_connect(timeout -1)",
+                 shmchan_client_connect(SIM_KEY, &bad, &cli, NULL), inval, steps);
+    static volatile sig_atomic_t cancelled = 1;
+    bad = *good;
+    bad.cancel = &cancelled;
+    misuse_check(w, t, "client: shmchan_client_connect(cancel flag set)",
+                 shmchan_client_connect(SIM_KEY, &bad, &cli, NULL), SHMCHAN_E_INTERRUPTED, steps);
+    if (cli != NULL) {
+        sim_fail(&w->sched, "client: a refused connect left a handle");
+    }
+}
+
+static void client_misuse_handle(sim_world_t *w, sim_task_t *t, shmchan_client_t *cli)
+{
+    const uint64_t steps = t->steps;
+    const shmchan_err_t inval = SHMCHAN_E_INVALID_ARGUMENT;
+    uint8_t buf[SIM_MAX_PAYLOAD];
+    memset(buf, 'M', sizeof buf);
+    uint32_t len = 7;
+    misuse_check(w, t, "client: shmchan_client_send(NULL client)",
+                 shmchan_client_send(NULL, buf, 1, 0), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_send(NULL data, 1 byte)",
+                 shmchan_client_send(cli, NULL, 1, 0), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_send(timeout -1)",
+                 shmchan_client_send(cli, buf, 1, -1), inval, steps);
+    const uint32_t limit = shmchan_client_max_payload(cli);
+    if (limit < UINT32_MAX) {
+        misuse_check(w, t, "client: shmchan_client_send(max_payload + 1 bytes)",
+                     shmchan_client_send(cli, buf, limit + 1, 0), SHMCHAN_E_FRAME_TOO_LONG,
+                     steps);
+    }
+    misuse_check(w, t, "client: shmchan_client_recv(NULL length)",
+                 shmchan_client_recv(cli, buf, sizeof buf, NULL, 0), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_recv(NULL client)",
+                 shmchan_client_recv(NULL, buf, sizeof buf, &len, 0), inval, steps);
+    if (len != 0) {
+        sim_fail(&w->sched, "client: a refused recv left *len = %u (want 0)", len);
+    }
+    misuse_check(w, t, "client: shmchan_client_recv(NULL buffer, capacity 1)",
+                 shmchan_client_recv(cli, NULL, 1, &len, 0), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_recv(timeout -1)",
+                 shmchan_client_recv(cli, buf, sizeof buf, &len, -1), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_check(NULL)", shmchan_client_check(NULL), inval,
+                 steps);
+}
+
 void sim_actor_client(sim_task_t *t)
 {
     sim_world_t *w = sim_world();
@@ -274,6 +392,7 @@ void sim_actor_client(sim_task_t *t)
         sim_sleep((int64_t)(1 + (start >> 1) % 128u) * 100000);
     }
     await_server(w);
+    client_misuse_connect(w, t, &opts);
     sim_call_begin("shmchan_client_connect", opts.connect_timeout_ms);
     shmchan_err_t err = shmchan_client_connect(SIM_KEY, &opts, &cli, NULL);
     sim_call_end();
@@ -289,6 +408,7 @@ void sim_actor_client(sim_task_t *t)
     }
     c->connected = 1;
     c->slot = shmchan_client_slot(cli);
+    client_misuse_handle(w, t, cli);
     /* The limit the client enforces is the server's, from the header it
      * validated (a peer that rewrites the header later changes nothing).
      * A peer of our uid that rewrote max_payload *before* this client read
