@@ -251,9 +251,19 @@ static void death_check(sim_world_t *w)
     }
 }
 
+/* 1 if t is inside shmchan_server_create: the server, or a rival that
+ * reclaims and then builds a channel of its own. */
+static int building(const sim_task_t *t)
+{
+    return t != NULL && t->call != NULL && strcmp(t->call, "shmchan_server_create") == 0;
+}
+
 static void kill_task(sim_world_t *w, sim_task_t *t)
 {
     w->killed_any = 1;
+    if (building(t)) {
+        w->server_killed_in_build = 1;
+    }
     if (t == w->server) {
         w->server_killed_at = w->sched.now;
         if (!w->server_up && !w->server_ended) {
@@ -295,7 +305,8 @@ static void remove_at_key(sim_world_t *w, int set)
         const int id = set ? k->sem[i].id : k->shm[i].id;
         if (used && key == SIM_KEY && !is_foreign(w, set, id)) {
             w->removed_outside = 1;
-            if (!w->server_up && !w->server_ended) {
+            if ((!w->server_up && !w->server_ended) || building(w->server) ||
+                building(w->rival)) {
                 w->removed_in_build = 1;
             }
             sim_trace(&w->sched, "ipcrm removes %s %d at the key", set ? "set" : "segment", id);

@@ -91,8 +91,10 @@ typedef struct sim_world {
     int slot_attacked[SIM_SLOTS];
     int header_attacked;
     int removed_outside;
-    /* The set was removed from outside while the server was building its
-     * channel, and the server was then killed before its create returned:
+    /* The set was removed from outside while the server (or a rival that
+     * builds a channel after reclaiming) was building its channel, and a
+     * builder was then killed before its create returned (found by the
+     * campaign at seed 237,021: the rival, not the server):
      * what it had made (a segment with no header yet) is nobody's by the
      * judge's rules (docs/lifecycle.md), left for the operator. */
     int removed_in_build;
