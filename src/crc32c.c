@@ -1,10 +1,11 @@
 /*
  * crc32c.c - CRC-32C (Castagnoli, reflected polynomial 0x82F63B78).
  *
- * Two implementations that must agree bit for bit (tests/crc32c_test.c checks
- * both against the published check value and each other): the SSE4.2 crc32
- * instruction when the CPU has it, and a byte-wise table otherwise. The choice
- * is made once per call from a cached CPU probe; both paths read only
+ * Three implementations that must agree bit for bit (tests/crc32c_test.c
+ * checks each against the published check value and the others): carry-less
+ * folding (AVX-512 + VPCLMULQDQ, inputs of 256 bytes and more), the SSE4.2
+ * crc32 instruction, and a byte-wise table otherwise. The choice is made per
+ * call from CPU probes cached at load time; every path reads only
  * data[0, len).
  */
 #include "crc32c.h"
@@ -180,7 +181,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_update_sse42(uint32_t c
 
 #ifdef SHMCHAN_CRC32C_HAVE_FOLD
 /*
- * Copy and sum in one instruction stream (shmchan_crc32c_copy). The CRC is
+ * Folding: the sum alone (shmchan_crc32c_update) or the copy and the sum in
+ * one instruction stream (shmchan_crc32c_copy). The CRC is
  * linear over GF(2), so the register can be carried as sixteen 128-bit
  * partial remainders, one per 16 bytes of a 256-byte window, each moved
  * ("folded") one window forward per round by two carry-less products
@@ -340,6 +342,7 @@ crc32c_fold_run(uint32_t reg, uint8_t *dst, const uint8_t *src, size_t len, int 
     }
     return r;
 }
+
 CRC32C_FOLD_TARGET static uint32_t crc32c_copy_fold(uint32_t reg, uint8_t *dst,
                                                     const uint8_t *src, size_t len)
 {
