@@ -11,6 +11,8 @@
 /* semtimedop(2) is a GNU extension, as in src/sysv.c. */
 #define _GNU_SOURCE 1
 
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
@@ -37,11 +39,15 @@ static int task_alive(const sim_task_t *t);
 
 /* Unless the scenario starts clients early: let the server come up first
  * (as a client started after its server). Bounded: a server that never
- * comes up ends (its task ends) within its own bounded loop. */
+ * comes up ends (its task ends) within its own bounded loop. It sleeps
+ * 20 us of virtual time (about 20 system calls of others) between looks
+ * rather than yielding at every slice: waiting clients that took a pick
+ * at every slice would dilute the steps of the processes that race (a
+ * server being built, a rival reclaiming). */
 static void await_server(sim_world_t *w)
 {
     for (int i = 0; i < 100000 && !w->sc.early && !w->server_up && task_alive(w->server); i++) {
-        sim_switch_point();
+        sim_sleep(20000);
     }
 }
 
@@ -110,6 +116,15 @@ static void server_misuse(sim_world_t *w, sim_task_t *t, const shmchan_server_op
     shmchan_server_options_t bad = *good;
     key_t key = SIM_KEY;
     const char *what = NULL;
+    /* Every run: no place for the handle (no input byte: the schedule is
+     * the same). */
+    const uint64_t before = t->steps;
+    const shmchan_err_t null_out = shmchan_server_create(SIM_KEY, good, NULL, NULL);
+    if (null_out != SHMCHAN_E_INVALID_ARGUMENT || t->steps != before) {
+        sim_fail(s, "server: create with no place for the handle gave %s after %llu system "
+                    "calls (want INVALID_ARGUMENT, none)",
+                 shmchan_errname(null_out), (unsigned long long)(t->steps - before));
+    }
     switch (sim_choose(s, 8)) {
     case 0:
         key = IPC_PRIVATE;
@@ -144,11 +159,59 @@ static void server_misuse(sim_world_t *w, sim_task_t *t, const shmchan_server_op
     shmchan_server_destroy(srv); /* NULL: a no-op, as documented */
 }
 
+/* Misuses of a live handle that the library must refuse from its
+ * arguments alone (a caller's slip: a NULL pointer the contract forbids, a
+ * negative timeout, a slot out of range, a message over the limit): the
+ * documented error, before any system call and before any access to the
+ * shared memory, so the run's schedule and input are untouched. Made in
+ * every run, right after the create; the oracle is "bad arguments cost
+ * nothing" (docs/simulation.md). */
+static void misuse_check(sim_world_t *w, sim_task_t *t, const char *what, shmchan_err_t got,
+                         shmchan_err_t want, uint64_t steps)
+{
+    if (got != want || t->steps != steps) {
+        sim_fail(&w->sched, "%s gave %s after %llu system calls (want %s, none)", what,
+                 shmchan_errname(got), (unsigned long long)(t->steps - steps),
+                 shmchan_errname(want));
+    }
+}
+
+static void server_misuse_handle(sim_world_t *w, sim_task_t *t, shmchan_server_t *srv)
+{
+    const uint64_t steps = t->steps;
+    shmchan_event_t ev;
+    uint8_t buf[SIM_MAX_PAYLOAD + 1];
+    memset(buf, 'M', sizeof buf);
+    const shmchan_err_t inval = SHMCHAN_E_INVALID_ARGUMENT;
+    misuse_check(w, t, "server: shmchan_server_wait(NULL server)",
+                 shmchan_server_wait(NULL, 0, &ev, buf, sizeof buf), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_wait(NULL event)",
+                 shmchan_server_wait(srv, 0, NULL, buf, sizeof buf), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_wait(NULL buffer, capacity 1)",
+                 shmchan_server_wait(srv, 0, &ev, NULL, 1), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_wait(timeout -1)",
+                 shmchan_server_wait(srv, -1, &ev, buf, sizeof buf), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(NULL server)",
+                 shmchan_server_send(NULL, 0, buf, 1, 0), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(NULL data, 1 byte)",
+                 shmchan_server_send(srv, 0, NULL, 1, 0), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(timeout -1)",
+                 shmchan_server_send(srv, 0, buf, 1, -1), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(slot max_clients)",
+                 shmchan_server_send(srv, SIM_SLOTS, buf, 1, 0), inval, steps);
+    misuse_check(w, t, "server: shmchan_server_send(max_payload + 1 bytes)",
+                 shmchan_server_send(srv, 0, buf, SIM_MAX_PAYLOAD + 1, 0),
+                 SHMCHAN_E_FRAME_TOO_LONG, steps);
+    misuse_check(w, t, "server: shmchan_server_close(NULL)", shmchan_server_close(NULL), inval,
+                 steps);
+}
+
 void sim_actor_server(sim_task_t *t)
 {
     sim_world_t *w = sim_world();
     sim_sched_t *s = &w->sched;
     shmchan_server_options_t opts;
+    shmchan_server_options_init(NULL); /* a no-op, as documented */
     shmchan_server_options_init(&opts);
     opts.max_clients = SIM_SLOTS;
     opts.max_payload = SIM_MAX_PAYLOAD;
@@ -157,13 +220,23 @@ void sim_actor_server(sim_task_t *t)
     opts.spin_ns = w->sc.spin ? 3000 : 0;
     server_misuse(w, t, &opts);
     shmchan_server_t *srv = NULL;
+    /* Half the runs (by the message count's parity: no input byte, so no
+     * schedule changes) ask for the diagnostic; it makes no system call. */
+    shmchan_diag_t diag;
+    memset(&diag, 0xa5, sizeof diag);
+    shmchan_diag_t *want_diag = (w->sc.msgs & 1) ? &diag : NULL;
     sim_call_begin("shmchan_server_create", 0);
-    shmchan_err_t err = shmchan_server_create(SIM_KEY, &opts, &srv, NULL);
+    shmchan_err_t err = shmchan_server_create(SIM_KEY, &opts, &srv, want_diag);
     sim_call_end();
     sim_trace(s, "shmchan_server_create = %s", shmchan_errname(err));
+    if (want_diag != NULL && (err == SHMCHAN_OK ? diag.code != SHMCHAN_OK || diag.text[0] != 0
+                                                : diag.code == SHMCHAN_OK)) {
+        sim_fail(s, "server: create = %s, but its diagnostic says %s (\"%.80s\")",
+                 shmchan_errname(err), shmchan_errname(diag.code), diag.text);
+    }
     if (err != SHMCHAN_OK) {
         if (w->nforeign == 0 && w->rival == NULL && err != SHMCHAN_E_INTERRUPTED &&
-            t->faults_injected == 0) {
+            t->faults_injected == 0 && !w->removed_outside) {
             sim_fail(s, "server: create failed on a clear key: %s", shmchan_errname(err));
         }
         w->server_ended = 1;
@@ -178,6 +251,7 @@ void sim_actor_server(sim_task_t *t)
     }
     w->server_semid = shmchan_server_semid(srv);
     w->server_shmid = shmchan_server_shmid(srv);
+    server_misuse_handle(w, t, srv);
     int after = 0;
     for (int round = 0; round < SERVER_ROUNDS_MAX; round++) {
         if (others_gone(w) && (!any_connected(w) || ++after > SIM_SERVER_ROUNDS_AFTER)) {
@@ -237,6 +311,65 @@ void sim_actor_server(sim_task_t *t)
     w->server_ended = 1;
 }
 
+/* The client's counterpart of server_misuse_handle: a connect without a
+ * place for the handle, with a negative timeout or with its cancel flag
+ * already set, and sends and receives a caller got wrong. */
+static void client_misuse_connect(sim_world_t *w, sim_task_t *t,
+                                  const shmchan_client_options_t *good)
+{
+    const uint64_t steps = t->steps;
+    const shmchan_err_t inval = SHMCHAN_E_INVALID_ARGUMENT;
+    shmchan_client_options_t bad = *good;
+    shmchan_client_t *cli = NULL;
+    misuse_check(w, t, "client: shmchan_client_connect(NULL out)",
+                 shmchan_client_connect(SIM_KEY, good, NULL, NULL), inval, steps);
+    bad.connect_timeout_ms = -1;
+    misuse_check(w, t, "client: shmchan_client_connect(timeout -1)",
+                 shmchan_client_connect(SIM_KEY, &bad, &cli, NULL), inval, steps);
+    static volatile sig_atomic_t cancelled = 1;
+    bad = *good;
+    bad.cancel = &cancelled;
+    misuse_check(w, t, "client: shmchan_client_connect(cancel flag set)",
+                 shmchan_client_connect(SIM_KEY, &bad, &cli, NULL), SHMCHAN_E_INTERRUPTED, steps);
+    if (cli != NULL) {
+        sim_fail(&w->sched, "client: a refused connect left a handle");
+    }
+}
+
+static void client_misuse_handle(sim_world_t *w, sim_task_t *t, shmchan_client_t *cli)
+{
+    const uint64_t steps = t->steps;
+    const shmchan_err_t inval = SHMCHAN_E_INVALID_ARGUMENT;
+    uint8_t buf[SIM_MAX_PAYLOAD];
+    memset(buf, 'M', sizeof buf);
+    uint32_t len = 7;
+    misuse_check(w, t, "client: shmchan_client_send(NULL client)",
+                 shmchan_client_send(NULL, buf, 1, 0), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_send(NULL data, 1 byte)",
+                 shmchan_client_send(cli, NULL, 1, 0), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_send(timeout -1)",
+                 shmchan_client_send(cli, buf, 1, -1), inval, steps);
+    const uint32_t limit = shmchan_client_max_payload(cli);
+    if (limit < UINT32_MAX) {
+        misuse_check(w, t, "client: shmchan_client_send(max_payload + 1 bytes)",
+                     shmchan_client_send(cli, buf, limit + 1, 0), SHMCHAN_E_FRAME_TOO_LONG,
+                     steps);
+    }
+    misuse_check(w, t, "client: shmchan_client_recv(NULL length)",
+                 shmchan_client_recv(cli, buf, sizeof buf, NULL, 0), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_recv(NULL client)",
+                 shmchan_client_recv(NULL, buf, sizeof buf, &len, 0), inval, steps);
+    if (len != 0) {
+        sim_fail(&w->sched, "client: a refused recv left *len = %u (want 0)", len);
+    }
+    misuse_check(w, t, "client: shmchan_client_recv(NULL buffer, capacity 1)",
+                 shmchan_client_recv(cli, NULL, 1, &len, 0), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_recv(timeout -1)",
+                 shmchan_client_recv(cli, buf, sizeof buf, &len, -1), inval, steps);
+    misuse_check(w, t, "client: shmchan_client_check(NULL)", shmchan_client_check(NULL), inval,
+                 steps);
+}
+
 void sim_actor_client(sim_task_t *t)
 {
     sim_world_t *w = sim_world();
@@ -244,12 +377,22 @@ void sim_actor_client(sim_task_t *t)
     sim_client_rec_t *c = t->actor;
     const uint32_t id = (uint32_t)(c - w->clients);
     shmchan_client_options_t opts;
+    shmchan_client_options_init(NULL); /* a no-op, as documented */
     shmchan_client_options_init(&opts);
     opts.connect_timeout_ms = w->sc.client_timeout_ms * 4;
     opts.cancel = &t->cancel;
     opts.spin_ns = w->sc.spin ? 3000 : 0;
     shmchan_client_t *cli = NULL;
+    /* Clients after the first start when they like (half the time 0.1 ..
+     * 12.8 ms of virtual time later): a claim that comes while the server
+     * serves another client, not only all at once at the start, is what
+     * a wake that merges two causes needs (model mutant g). */
+    const uint8_t start = sim_byte(s);
+    if (id > 0 && (start & 1)) {
+        sim_sleep((int64_t)(1 + (start >> 1) % 128u) * 100000);
+    }
     await_server(w);
+    client_misuse_connect(w, t, &opts);
     sim_call_begin("shmchan_client_connect", opts.connect_timeout_ms);
     shmchan_err_t err = shmchan_client_connect(SIM_KEY, &opts, &cli, NULL);
     sim_call_end();
@@ -265,6 +408,7 @@ void sim_actor_client(sim_task_t *t)
     }
     c->connected = 1;
     c->slot = shmchan_client_slot(cli);
+    client_misuse_handle(w, t, cli);
     /* The limit the client enforces is the server's, from the header it
      * validated (a peer that rewrites the header later changes nothing).
      * A peer of our uid that rewrote max_payload *before* this client read
@@ -277,6 +421,17 @@ void sim_actor_client(sim_task_t *t)
     }
     int stop = 0;
     for (uint32_t seq = 0; seq < w->sc.msgs && !stop; seq++) {
+        /* Now and then, in an honest run, it thinks before its next
+         * message (6 .. 21 ms): an idle but connected client, during which
+         * nothing else wakes the server, is what makes a claim it did not
+         * notice show as a late echo (model mutant g), and only an honest
+         * run can tell a late echo from a lost wakeup. Not in the others:
+         * there it made runs five times longer for nothing an oracle
+         * could see. */
+        const uint8_t think = sim_byte(s);
+        if (seq > 0 && (think & 3) == 0 && sim_fully_honest(w)) {
+            sim_sleep((int64_t)(6 + (think >> 2) % 16u) * 1000000);
+        }
         uint8_t msg[SIM_MAX_PAYLOAD];
         const uint32_t len = sim_message(id, seq, msg);
         err = SHMCHAN_E_TIMEOUT;
@@ -511,6 +666,15 @@ void sim_actor_hostile(sim_task_t *t)
             hostile_move(w, &h, t);
         }
     }
+    /* Half the time it leaves a FREE token on its own slot behind (a
+     * ticket for the next client without an offer, which the server's
+     * scan must withdraw), just before it goes. */
+    if (h.has_lane && !s->failed && (sim_byte(s) & 1) == 0) {
+        const uint32_t sem = shmchan_layout_slot_sem(h.slot, SHMCHAN_SEM_SLOT_FREE);
+        sim_trace(s, "posts its own slot's FREE token before leaving");
+        mark_sem(w, sem);
+        post(h.semid, sem, 1, IPC_NOWAIT);
+    }
     if (h.base != NULL) {
         (void)shmdt(h.base);
     }
@@ -548,7 +712,8 @@ void sim_actor_epilogue(sim_task_t *t)
     sim_call_end();
     sim_trace(s, "next server: %s", shmchan_errname(err));
     if (err != SHMCHAN_OK) {
-        if (w->nforeign == 0 && !w->header_attacked && !sim_unmarked_set_at_key(w)) {
+        if (w->nforeign == 0 && !w->header_attacked && !sim_unmarked_set_at_key(w) &&
+            !sim_orphaned_build(w)) {
             sim_fail(s, "the next server cannot start: %s", shmchan_errname(err));
         }
         return;
@@ -566,9 +731,21 @@ void sim_actor_rival(sim_task_t *t)
     sim_world_t *w = sim_world();
     sim_sched_t *s = &w->sched;
     (void)t;
-    const uint32_t delay = sim_choose(s, 64);
-    for (uint32_t i = 0; i < delay; i++) {
-        sim_switch_point();
+    /* It starts after 0..63 switch points of its own, or (half the runs)
+     * once the server has entered its n-th system call: reclaim races
+     * with a server being built are a few system calls wide. */
+    const uint8_t how = sim_byte(s);
+    if ((how & 1) || w->sc.race) {
+        /* In a reclaim race, one of the server's first four calls (its
+         * own probe of the key, before its semget). */
+        const uint64_t at = (how >> 1) % (w->sc.race ? 4u : 16u);
+        for (int i = 0; i < 100000 && task_alive(w->server) && w->server->steps < at; i++) {
+            sim_switch_point();
+        }
+    } else {
+        for (uint32_t i = 0; i < (how >> 1) % 64u; i++) {
+            sim_switch_point();
+        }
     }
     shmchan_channel_info_t info;
     sim_call_begin("shmchan_remove_stale", 0);

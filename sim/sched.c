@@ -62,6 +62,7 @@ void sim_sched_init(sim_sched_t *s, const uint8_t *data, size_t size, int trace)
     memset(s, 0, sizeof *s);
     simk_init(&s->kernel);
     s->current = -1;
+    s->last = -1;
     s->now = 1000000000; /* 1 s after boot: deadlines never near 0 */
     s->data = data;
     s->size = size;
@@ -319,6 +320,18 @@ void sim_park(int semid, uint32_t version, int64_t until)
     t->state = SIM_TASK_RUNNABLE;
 }
 
+/* park_semid of a task in sim_sleep: no set, only the time or a signal. */
+#define SIM_PARK_SLEEP (-2)
+
+void sim_sleep(int64_t ns)
+{
+    sim_sched_t *s = sim_active;
+    sim_task_t *t = &s->tasks[s->current];
+    sim_park(SIM_PARK_SLEEP, 0, s->now + ns);
+    t->signal_pending = 0;
+    t->park_semid = -1;
+}
+
 static int can_run(const sim_sched_t *s, const sim_task_t *t)
 {
     if (t->state == SIM_TASK_RUNNABLE) {
@@ -327,25 +340,91 @@ static int can_run(const sim_sched_t *s, const sim_task_t *t)
     if (t->state != SIM_TASK_PARKED) {
         return 0;
     }
+    if (t->park_semid == SIM_PARK_SLEEP) {
+        return s->now >= t->park_until || t->signal_pending;
+    }
     const simk_sem_t *set = simk_sem_find(&s->kernel, t->park_semid);
     return set == NULL || set->version != t->park_version || s->now >= t->park_until ||
            t->signal_pending;
+}
+
+/* A fingerprint of the kernel's IPC state: it changes whenever an object
+ * is made, attached, detached or removed, or a semaphore value changes
+ * (a set's version). What a change-counting hold waits for. */
+static uint64_t kernel_epoch(const simk_t *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < SIMK_SEMMNI; i++) {
+        h = (h ^ (uint64_t)(uint32_t)k->sem[i].id) * 1099511628211ull;
+        h = (h ^ k->sem[i].version) * 1099511628211ull;
+    }
+    for (int i = 0; i < SIMK_SHMMNI; i++) {
+        h = (h ^ (uint64_t)(uint32_t)k->shm[i].id) * 1099511628211ull;
+        h = (h ^ ((uint64_t)k->shm[i].nattch << 1 | (uint64_t)k->shm[i].dest)) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* At most this many slices of others: others that spin without changing
+ * anything (a process waiting for this one) must not stall it for long. */
+#define SIM_HOLD_CHANGES_CAP 64u
+
+void sim_hold_changes(sim_task_t *t, uint32_t changes)
+{
+    t->hold = SIM_HOLD_CHANGES_CAP;
+    t->hold_changes = changes;
+    t->hold_epoch = kernel_epoch(&sim_active->kernel);
 }
 
 int sim_sched_step(sim_sched_t *s)
 {
     int ready[SIM_MAX_TASKS];
     int n = 0;
+    int held = 0;
     int alive = 0;
     int64_t earliest = INT64_MAX;
+    uint64_t epoch = 0;
+    int have_epoch = 0;
     for (int i = 0; i < SIM_MAX_TASKS; i++) {
-        const sim_task_t *t = &s->tasks[i];
+        sim_task_t *t = &s->tasks[i];
+        if (t->hold_changes > 0) {
+            if (!have_epoch) {
+                epoch = kernel_epoch(&s->kernel);
+                have_epoch = 1;
+            }
+            /* A count left over from a hold that ran out of slices may end
+             * a later hold of this task early: still a schedule a real
+             * kernel can produce, so no run becomes invalid. */
+            if (epoch != t->hold_epoch) {
+                t->hold_epoch = epoch;
+                if (--t->hold_changes == 0) {
+                    t->hold = 0;
+                }
+            }
+        }
         if (t->state == SIM_TASK_RUNNABLE || t->state == SIM_TASK_PARKED) {
             alive++;
             if (can_run(s, t)) {
-                ready[n++] = i;
+                if (t->hold > 0) {
+                    held++;
+                } else {
+                    ready[n++] = i;
+                }
             } else if (t->park_until < earliest) {
                 earliest = t->park_until;
+            }
+        }
+    }
+    if (n == 0 && held > 0) {
+        /* Only held tasks could run: the hold ends (a preemption lasts
+         * while others have work, it never makes the clock jump). */
+        for (int i = 0; i < SIM_MAX_TASKS; i++) {
+            sim_task_t *t = &s->tasks[i];
+            if (t->hold > 0 && (t->state == SIM_TASK_RUNNABLE || t->state == SIM_TASK_PARKED) &&
+                can_run(s, t)) {
+                t->hold = 0;
+                t->hold_changes = 0;
+                ready[n++] = i;
             }
         }
     }
@@ -365,6 +444,12 @@ int sim_sched_step(sim_sched_t *s)
         return 1;
     }
     sim_task_t *t = &s->tasks[ready[sim_choose(s, (uint32_t)n)]];
+    for (int i = 0; i < SIM_MAX_TASKS; i++) {
+        if (s->tasks[i].hold > 0) {
+            s->tasks[i].hold--; /* a slice of another task */
+        }
+    }
+    s->last = t->index;
     to_task(s, t);
     return 1;
 }

@@ -40,6 +40,24 @@ typedef enum sim_task_state {
     SIM_TASK_KILLED
 } sim_task_state_t;
 
+/* The kind of simulated system call a task is entering (sysv_wrap.c sets
+ * it for the switch point at the call's entry): the world's timed events
+ * fire at "the n-th call of kind K" of a chosen process (world.c). */
+typedef enum sim_sys_kind {
+    SIM_SYS_NONE = 0, /* not at a system call (a shared-memory access, an actor's yield) */
+    SIM_SYS_SEMGET,
+    SIM_SYS_SEMOP,
+    SIM_SYS_SEMCTL_GET, /* GETVAL, GETPID, GETALL, GETNCNT, GETZCNT */
+    SIM_SYS_SEMCTL_SET, /* SETVAL, SETALL */
+    SIM_SYS_SEMCTL_IPC, /* IPC_STAT, IPC_SET, IPC_RMID, ... */
+    SIM_SYS_SHMGET,
+    SIM_SYS_SHMAT,
+    SIM_SYS_SHMDT,
+    SIM_SYS_SHMCTL,
+    SIM_SYS_OTHER, /* the clock, time, getrandom, ids */
+    SIM_SYS_KINDS
+} sim_sys_kind_t;
+
 struct sim_task;
 typedef void (*sim_body_fn)(struct sim_task *t);
 
@@ -69,6 +87,17 @@ typedef struct sim_task {
     uint64_t call_steps_late; /* switch points after the deadline */
     uint64_t steps;
     uint32_t faults_injected; /* resource faults this process was given */
+    /* The system call this task waits to enter (SIM_SYS_NONE elsewhere). */
+    sim_sys_kind_t at_sys;
+    /* Held off the processor for this many slices of other tasks (a long
+     * preemption at a chosen point: world.c); released early when nothing
+     * else can run, so a hold never stops the clock or starves a sleeper. */
+    uint32_t hold;
+    /* Or held until other processes have changed the IPC state this many
+     * times (an object made, attached, detached or removed, a semaphore
+     * changed): a slow process whose steps straddle others' (world.c). */
+    uint32_t hold_changes;
+    uint64_t hold_epoch;
     /* Sanitizer fiber state. */
     void *fake_stack;
     void *tsan_fiber;
@@ -78,6 +107,7 @@ typedef struct sim_sched {
     simk_t kernel;
     sim_task_t tasks[SIM_MAX_TASKS];
     int current; /* -1: the scheduler itself */
+    int last;    /* the task that ran the last slice, -1 before any */
     int64_t now; /* virtual CLOCK_MONOTONIC, ns */
     uint64_t slices;
     const uint8_t *data;
@@ -120,6 +150,14 @@ int sim_sched_step(sim_sched_t *s);
 void sim_switch_point(void);
 /* From a task: park until the set changes, the time, or a signal. */
 void sim_park(int semid, uint32_t version, int64_t until);
+
+/* From a task: sleep for ns of virtual time (a process that starts
+ * later; a signal ends the sleep early). */
+void sim_sleep(int64_t ns);
+
+/* From the scheduler: hold t until others changed the IPC state
+ * `changes` times (sim_task_t.hold_changes). */
+void sim_hold_changes(sim_task_t *t, uint32_t changes);
 
 /* From the scheduler (between slices). */
 void sim_kill(sim_sched_t *s, sim_task_t *t);

@@ -82,12 +82,17 @@ union sim_semun {
 
 /* Enters a simulated system call: the switch point, then the caller's
  * task (NULL outside the simulation: pass through). */
-static sim_task_t *enter_named(const char *name)
+static sim_task_t *enter_named(const char *name, sim_sys_kind_t kind)
 {
-    if (sim_current() == NULL) {
+    sim_task_t *t = sim_current();
+    if (t == NULL) {
         return NULL;
     }
+    /* Seen by the world while this task waits at the switch point: the
+     * timed events (world.c) fire at the entry of a chosen call. */
+    t->at_sys = kind;
     sim_switch_point();
+    t->at_sys = SIM_SYS_NONE;
     if (sim_active->trace >= 2) {
         sim_trace(sim_active, "  %s", name);
     }
@@ -96,7 +101,7 @@ static sim_task_t *enter_named(const char *name)
     return sim_current();
 }
 
-#define enter() enter_named(__func__ + 7) /* the name after "__wrap_" */
+#define enter(kind) enter_named(__func__ + 7, kind) /* the name after "__wrap_" */
 
 #define SIM_FAULT_ONE_IN 12u
 
@@ -123,7 +128,7 @@ static int ret_errno(int e)
 
 int __wrap_semget(key_t key, int nsems, int flags)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_SEMGET);
     if (t == NULL) {
         return __real_semget(key, nsems, flags);
     }
@@ -153,6 +158,23 @@ static void sem_to_ds(const simk_sem_t *s, struct semid_ds *ds)
     ds->sem_ctime = (time_t)s->ctime;
 }
 
+static sim_sys_kind_t semctl_kind(int cmd)
+{
+    switch (cmd) {
+    case SETVAL:
+    case SETALL:
+        return SIM_SYS_SEMCTL_SET;
+    case GETVAL:
+    case GETPID:
+    case GETALL:
+    case GETNCNT:
+    case GETZCNT:
+        return SIM_SYS_SEMCTL_GET;
+    default:
+        return SIM_SYS_SEMCTL_IPC;
+    }
+}
+
 int __wrap_semctl(int semid, int semnum, int cmd, ...)
 {
     union sim_semun arg = {0};
@@ -163,7 +185,7 @@ int __wrap_semctl(int semid, int semnum, int cmd, ...)
         arg = va_arg(ap, union sim_semun);
         va_end(ap);
     }
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(semctl_kind(cmd));
     if (t == NULL) {
         return __real_semctl(semid, semnum, cmd, arg);
     }
@@ -237,7 +259,7 @@ static void trace_ops(const char *what, int semid, const simk_semop_t *ops, size
 
 int __wrap_semtimedop(int semid, struct sembuf *sops, size_t nsops, const struct timespec *tmo)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_SEMOP);
     if (t == NULL) {
         return __real_semtimedop(semid, sops, nsops, tmo);
     }
@@ -293,7 +315,7 @@ int __wrap_semtimedop(int semid, struct sembuf *sops, size_t nsops, const struct
 
 int __wrap_shmget(key_t key, size_t size, int flags)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_SHMGET);
     if (t == NULL) {
         return __real_shmget(key, size, flags);
     }
@@ -311,7 +333,7 @@ int __wrap_shmget(key_t key, size_t size, int flags)
 
 void *__wrap_shmat(int shmid, const void *addr, int flags)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_SHMAT);
     if (t == NULL) {
         return __real_shmat(shmid, addr, flags);
     }
@@ -331,7 +353,7 @@ void *__wrap_shmat(int shmid, const void *addr, int flags)
 
 int __wrap_shmdt(const void *addr)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_SHMDT);
     if (t == NULL) {
         return __real_shmdt(addr);
     }
@@ -355,7 +377,7 @@ static void shm_to_ds(const simk_shm_t *s, struct shmid_ds *ds)
 
 int __wrap_shmctl(int shmid, int cmd, struct shmid_ds *buf)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_SHMCTL);
     if (t == NULL) {
         return __real_shmctl(shmid, cmd, buf);
     }
@@ -397,7 +419,7 @@ int __wrap_shmctl(int shmid, int cmd, struct shmid_ds *buf)
 
 int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_OTHER);
     if (t == NULL) {
         return __real_clock_gettime(clk, ts);
     }
@@ -410,7 +432,7 @@ int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
 
 time_t __wrap_time(time_t *out)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_OTHER);
     if (t == NULL) {
         return __real_time(out);
     }
@@ -423,7 +445,7 @@ time_t __wrap_time(time_t *out)
 
 ssize_t __wrap_getrandom(void *buf, size_t n, unsigned flags)
 {
-    sim_task_t *t = enter();
+    sim_task_t *t = enter(SIM_SYS_OTHER);
     if (t == NULL) {
         return __real_getrandom(buf, n, flags);
     }

@@ -126,16 +126,66 @@ static void read_scenario(sim_world_t *w)
     sc->hostile_moves = 4u + (d & 127u) % 60u;
     sc->early = d >> 7;
     const uint8_t e = sim_byte(s);
-    sc->rival = (e & 7) == 0;
+    sc->rival = (e & 3) == 0;
     sc->faults = ((e >> 3) & 3) == 0;
     /* A quarter of the runs are honest (no peer, kill, signal, removal,
      * preemption, squatter, rival or early client): only there can the
      * lost-wakeup oracle speak, and a mix of eight independent switches
      * would make such runs one in 150. */
-    if (((a ^ c) & 3) == 0) {
+    const int honest = ((a ^ c) & 3) == 0;
+    if (honest) {
         sc->hostile = 0;
         sc->kills = sc->signals = sc->removal = sc->preempt = sc->squat = sc->early = 0;
         sc->rival = sc->faults = 0;
+    }
+    /* Half the other runs carry timed events (see world.h). The kinds are
+     * weighted towards the calls whose windows matter: a server's first
+     * semops, its SETVALs and scans, the segment's creation and mapping. */
+    static const sim_sys_kind_t kinds[8] = {SIM_SYS_SEMOP,      SIM_SYS_SEMOP,  SIM_SYS_SEMCTL_SET,
+                                            SIM_SYS_SEMCTL_GET, SIM_SYS_SHMCTL, SIM_SYS_SHMGET,
+                                            SIM_SYS_SHMAT,      SIM_SYS_SEMGET};
+    static const int afters[8] = {SIM_WHO_NOBODY,   SIM_WHO_NOBODY,   SIM_WHO_NOBODY,
+                                  SIM_WHO_HOSTILE0, SIM_WHO_HOSTILE0, SIM_WHO_HOSTILE0,
+                                  SIM_WHO_CLIENT0,  SIM_WHO_CLIENT0};
+    static const int actions[8] = {SIM_ACT_HOLD,   SIM_ACT_HOLD,   SIM_ACT_HOLD, SIM_ACT_RM_SET,
+                                   SIM_ACT_RM_SET, SIM_ACT_RM_SHM, SIM_ACT_KILL, SIM_ACT_KILL};
+    const uint8_t f = sim_byte(s);
+    /* A slow process in a quarter of the other runs: the rival if there
+     * is one (three times in four), else the server, client 0 or peer 0. */
+    static const int slows[8] = {SIM_WHO_RIVAL,  SIM_WHO_RIVAL,   SIM_WHO_RIVAL,
+                                 SIM_WHO_RIVAL,  SIM_WHO_RIVAL,   SIM_WHO_RIVAL,
+                                 SIM_WHO_SERVER, SIM_WHO_CLIENT0};
+    sc->slow = (!honest && (f & 6) == 0) ? slows[(f >> 3) & 7] : SIM_WHO_NOBODY;
+    if (sc->slow == SIM_WHO_RIVAL && !sc->rival) {
+        sc->slow = ((f >> 6) & 1) ? SIM_WHO_SERVER : SIM_WHO_HOSTILE0;
+    }
+    /* One other run in eight is a reclaim race (world.h): a `clean
+     * --stale` gathers its facts one call at a time, and only a rival
+     * whose calls straddle the server's build can see them disagree. */
+    if (!honest && (f >> 5) == 0) {
+        sc->race = 1;
+        sc->rival = 1;
+        sc->slow = SIM_WHO_RIVAL;
+        sc->squat = sc->faults = sc->kills = sc->signals = 0;
+    }
+    if (!honest && (f & 1)) {
+        sc->ntriggers = SIM_TRIGGERS;
+        for (uint32_t i = 0; i < SIM_TRIGGERS; i++) {
+            sim_trigger_t *tr = &sc->trig[i];
+            const uint8_t v = sim_byte(s);
+            const uint8_t k = sim_byte(s);
+            const uint8_t n = sim_byte(s);
+            const uint8_t act = sim_byte(s);
+            /* The server half the time; its rival, first client or first
+             * peer otherwise. */
+            tr->victim = (v & 1) ? SIM_WHO_SERVER : (int)((v >> 1) % 4u);
+            tr->after = afters[(v >> 3) & 7];
+            tr->kind = kinds[k & 7];
+            /* Mostly one of the first four calls; sometimes up to the 32nd. */
+            tr->n = (n & 0x80) ? 1u + (n & 31u) : 1u + (n & 3u);
+            tr->action = actions[act & 7];
+            tr->hold = 4u << ((act >> 3) % 7u); /* 4 .. 256 slices */
+        }
     }
     s->faults = sc->faults;
     w->kills_left = sc->kills ? 2 : 0;
@@ -201,11 +251,128 @@ static void death_check(sim_world_t *w)
     }
 }
 
+/* 1 if t is inside shmchan_server_create: the server, or a rival that
+ * reclaims and then builds a channel of its own. */
+static int building(const sim_task_t *t)
+{
+    return t != NULL && t->call != NULL && strcmp(t->call, "shmchan_server_create") == 0;
+}
+
+static void kill_task(sim_world_t *w, sim_task_t *t)
+{
+    w->killed_any = 1;
+    if (building(t)) {
+        w->server_killed_in_build = 1;
+    }
+    if (t == w->server) {
+        w->server_killed_at = w->sched.now;
+        if (!w->server_up && !w->server_ended) {
+            w->server_killed_in_build = 1;
+        }
+    }
+    sim_kill(&w->sched, t);
+}
+
+int sim_orphaned_build(const sim_world_t *w)
+{
+    return w->removed_in_build && w->server_killed_in_build;
+}
+
+static sim_task_t *who(sim_world_t *w, int code)
+{
+    switch (code) {
+    case SIM_WHO_SERVER:
+        return w->server;
+    case SIM_WHO_RIVAL:
+        return w->rival != NULL ? w->rival : w->server;
+    case SIM_WHO_CLIENT0:
+        return w->clients[0].task;
+    case SIM_WHO_HOSTILE0:
+        return w->hostile[0] != NULL ? w->hostile[0] : w->clients[0].task;
+    default:
+        return NULL;
+    }
+}
+
+/* ipcrm of whatever set or segment of ours is at the key (the channel
+ * being built has no id in the world yet). */
+static void remove_at_key(sim_world_t *w, int set)
+{
+    simk_t *k = &w->sched.kernel;
+    for (int i = 0; i < (set ? SIMK_SEMMNI : SIMK_SHMMNI); i++) {
+        const int used = set ? k->sem[i].used : k->shm[i].used;
+        const key_t key = set ? k->sem[i].perm.key : k->shm[i].perm.key;
+        const int id = set ? k->sem[i].id : k->shm[i].id;
+        if (used && key == SIM_KEY && !is_foreign(w, set, id)) {
+            w->removed_outside = 1;
+            if ((!w->server_up && !w->server_ended) || building(w->server) ||
+                building(w->rival)) {
+                w->removed_in_build = 1;
+            }
+            sim_trace(&w->sched, "ipcrm removes %s %d at the key", set ? "set" : "segment", id);
+            if (set) {
+                (void)simk_sem_rmid(k, ipcrm_proc, id);
+            } else {
+                (void)simk_shm_rmid(k, ipcrm_proc, id);
+            }
+        }
+    }
+}
+
+/* The timed events (world.h): the task that ran the last slice stopped at
+ * the entry of a system call; count it, and act if a trigger says so. */
+static void timed_events(sim_world_t *w)
+{
+    sim_sched_t *s = &w->sched;
+    if (s->last < 0) {
+        return;
+    }
+    sim_task_t *t = &s->tasks[s->last];
+    if (t->at_sys == SIM_SYS_NONE || !alive(t)) {
+        return;
+    }
+    if (w->sc.slow != SIM_WHO_NOBODY && who(w, w->sc.slow) == t) {
+        /* Half its calls wait for 1..4 changes of the IPC state by others:
+         * only a step of another process that changes what this one looks
+         * at can make facts gathered one call at a time disagree. */
+        const uint8_t b = sim_byte(s);
+        if (b & 1) {
+            sim_hold_changes(t, 1u + (b >> 1) % 4u);
+        }
+    }
+    for (uint32_t i = 0; i < w->sc.ntriggers; i++) {
+        sim_trigger_t *tr = &w->sc.trig[i];
+        const sim_task_t *after = who(w, tr->after);
+        if (tr->fired || who(w, tr->victim) != t || tr->kind != t->at_sys ||
+            (tr->after != SIM_WHO_NOBODY && (after == NULL || alive(after)))) {
+            continue;
+        }
+        if (++tr->count < tr->n) {
+            continue;
+        }
+        tr->fired = 1;
+        switch (tr->action) {
+        case SIM_ACT_HOLD:
+            sim_trace(s, "%s is preempted at its system call for %u slices of others", t->name,
+                      tr->hold);
+            t->hold = tr->hold;
+            break;
+        case SIM_ACT_KILL:
+            kill_task(w, t);
+            return;
+        default:
+            remove_at_key(w, tr->action == SIM_ACT_RM_SET);
+            break;
+        }
+    }
+}
+
 /* Between two slices: what the input makes happen to the world. */
 static void world_events(sim_world_t *w)
 {
     sim_sched_t *s = &w->sched;
     death_check(w);
+    timed_events(w);
     const uint8_t b = sim_byte(s);
     if (b < 236) {
         return;
@@ -247,11 +414,7 @@ static void world_events(sim_world_t *w)
         sim_task_t *t = pick_alive(w);
         if (t != NULL) {
             w->kills_left--;
-            w->killed_any = 1;
-            if (t == w->server) {
-                w->server_killed_at = s->now;
-            }
-            sim_kill(s, t);
+            kill_task(w, t);
         }
     }
 }
@@ -368,6 +531,17 @@ void sim_run(const uint8_t *data, size_t size, int trace, sim_result_t *out)
               w->sc.signals, w->sc.removal, w->sc.preempt, w->sc.squat, w->sc.spin,
               w->sc.early, w->sc.rival, w->sc.faults, w->sc.server_timeout_ms,
               w->sc.client_timeout_ms);
+    static const char *const whos[] = {"server", "rival", "client0", "hostile0", "start"};
+    if (w->sc.slow != SIM_WHO_NOBODY) {
+        sim_trace(s, "slow process: %s", whos[w->sc.slow]);
+    }
+    for (uint32_t i = 0; i < w->sc.ntriggers; i++) {
+        static const char *const acts[] = {"hold", "kill", "ipcrm set", "ipcrm segment"};
+        const sim_trigger_t *tr = &w->sc.trig[i];
+        sim_trace(s, "timed event: %s at %s's call %u of kind %d (counted from %s%s)",
+                  acts[tr->action], whos[tr->victim], tr->n, (int)tr->kind,
+                  tr->after == SIM_WHO_NOBODY ? "the " : "the end of ", whos[tr->after]);
+    }
     if (w->sc.squat) {
         squat(w);
     }
@@ -399,7 +573,7 @@ void sim_run(const uint8_t *data, size_t size, int trace, sim_result_t *out)
     /* A peer that rewrote the header or a fixed semaphore (the liveness
      * token, the marker) can make a dead channel look live or foreign: the
      * library then refuses to touch it, which is the promise (fail closed). */
-    if (!s->failed && !w->header_attacked) {
+    if (!s->failed && !w->header_attacked && !sim_orphaned_build(w)) {
         leftover_check(w);
     }
     out->failed = s->failed;

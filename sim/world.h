@@ -22,6 +22,24 @@
 #define SIM_MAX_FOREIGN 4
 #define SIM_SERVER_ROUNDS_AFTER 60 /* server waits once every client has gone */
 
+/* A timed event: at the entry of the n-th system call of kind `kind` that
+ * process `victim` makes (counted from the start, or from the end of
+ * process `after`), the world acts on it: holds it off the processor for a
+ * while (a long preemption), kills it, or removes the channel's set or
+ * segment from outside. Random events between slices almost never land in
+ * a window one system call wide; these aim at such a window on purpose. */
+#define SIM_TRIGGERS 3
+enum { SIM_WHO_SERVER, SIM_WHO_RIVAL, SIM_WHO_CLIENT0, SIM_WHO_HOSTILE0, SIM_WHO_NOBODY };
+enum { SIM_ACT_HOLD, SIM_ACT_KILL, SIM_ACT_RM_SET, SIM_ACT_RM_SHM };
+typedef struct sim_trigger {
+    int victim, after; /* SIM_WHO_*; after == SIM_WHO_NOBODY: from the start */
+    sim_sys_kind_t kind;
+    uint32_t n, count;
+    int action;
+    uint32_t hold; /* slices of other tasks, for SIM_ACT_HOLD */
+    int fired;
+} sim_trigger_t;
+
 typedef struct sim_scenario {
     uint32_t clients;  /* honest clients, 1..SIM_MAX_CLIENTS */
     uint32_t hostile;  /* hostile peers, 0..SIM_MAX_HOSTILE */
@@ -32,6 +50,17 @@ typedef struct sim_scenario {
     int faults; /* resource faults in calls that allocate (sysv_wrap.c) */
     int server_timeout_ms, client_timeout_ms;
     uint32_t hostile_moves;
+    uint32_t ntriggers; /* timed events (never in an honest run) */
+    /* A slow process (SIM_WHO_*, or SIM_WHO_NOBODY): at each of its system
+     * calls the input may hold it off the processor for 2..17 slices of
+     * others, as a loaded machine would; facts it gathers one call at a
+     * time then straddle other processes' steps (never in an honest run). */
+    int slow;
+    /* The reclaim-race family: a slow rival that starts at one of the
+     * server's first system calls, and nothing else that would end the
+     * race early (no squatter, kill, signal or resource fault). */
+    int race;
+    sim_trigger_t trig[SIM_TRIGGERS];
 } sim_scenario_t;
 
 typedef struct sim_client_rec {
@@ -62,6 +91,14 @@ typedef struct sim_world {
     int slot_attacked[SIM_SLOTS];
     int header_attacked;
     int removed_outside;
+    /* The set was removed from outside while the server (or a rival that
+     * builds a channel after reclaiming) was building its channel, and a
+     * builder was then killed before its create returned (found by the
+     * campaign at seed 237,021: the rival, not the server):
+     * what it had made (a segment with no header yet) is nobody's by the
+     * judge's rules (docs/lifecycle.md), left for the operator. */
+    int removed_in_build;
+    int server_killed_in_build;
     int killed_any;
     int signalled_any;
     int foreign_ids[SIM_MAX_FOREIGN]; /* sets/segments a squatter made */
@@ -99,6 +136,10 @@ sim_world_t *sim_world(void);
 /* 1 if the key holds a set of ours never semop'ed: what a creator killed
  * between semget and its first semop leaves (docs/lifecycle.md). */
 int sim_unmarked_set_at_key(const sim_world_t *w);
+
+/* 1 if the run left a half-built channel the library may not reclaim
+ * (removed_in_build and server_killed_in_build, above). */
+int sim_orphaned_build(const sim_world_t *w);
 
 /* The client record whose honest messages name `id`, or NULL. */
 sim_client_rec_t *sim_client_by_task(sim_task_t *t);

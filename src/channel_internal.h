@@ -55,37 +55,51 @@ static inline uint32_t shmchan_spin_budget(uint32_t spin_ns, int in_message)
                                                               : spin_ns;
 }
 
-/* A handle's spinning: a fixed spin_ns, or adaptive (SHMCHAN_SPIN_ADAPTIVE,
- * spin_adapt.h). shmchan_spinner_budget is called once per round, right
- * before the spin; shmchan_spinner_slept right after a sleep that followed
- * it, with what the sleep returned. */
+/* One waiting direction's spinning: a fixed spin_ns, or adaptive
+ * (SHMCHAN_SPIN_ADAPTIVE, spin_adapt.h). One per direction and per thread
+ * that may wait (a client's send and recv may run in two threads at once;
+ * the server's wait and send learn from different peers), so no two
+ * threads ever write one. A round of a wait loop, after its gate gave
+ * sleep_ns: budget = shmchan_spinner_budget(s, open, sleep_ns, &started);
+ * spin; if the spin found nothing and budget != 0, pass the gate again
+ * (the spin took time: the deadline is looked at again and the sleep
+ * shortened); sleep; shmchan_spinner_slept(s, started, answered). */
 typedef struct shmchan_spinner {
     uint32_t spin_ns;
     shmchan_spin_adapt_t adapt;
-    int64_t spin_started; /* adaptive: when this round's spin began */
 } shmchan_spinner_t;
 
 static inline void shmchan_spinner_init(shmchan_spinner_t *s, uint32_t spin_ns)
 {
     s->spin_ns = spin_ns;
     shmchan_spin_adapt_init(&s->adapt);
-    s->spin_started = 0;
 }
 
-static inline uint32_t shmchan_spinner_budget(shmchan_spinner_t *s, int in_message)
+/* This round's spin: never longer than the sleep the gate allowed, so a
+ * spin ends by the call's deadline and by its next liveness look, whatever
+ * the budget or a fixed spin_ns says. *started: when the round began
+ * (adaptive only; 0 otherwise). */
+static inline uint32_t shmchan_spinner_budget(const shmchan_spinner_t *s, int in_message,
+                                              int64_t sleep_ns, int64_t *started)
 {
-    if (s->spin_ns != SHMCHAN_SPIN_ADAPTIVE) {
-        return shmchan_spin_budget(s->spin_ns, in_message);
+    uint32_t want;
+    if (s->spin_ns == SHMCHAN_SPIN_ADAPTIVE) {
+        *started = shmchan_sys_now_ns();
+        want = shmchan_spin_budget(s->adapt.budget_ns, in_message);
+    } else {
+        *started = 0;
+        want = shmchan_spin_budget(s->spin_ns, in_message);
     }
-    s->spin_started = shmchan_sys_now_ns();
-    return shmchan_spin_budget(s->adapt.budget_ns, in_message);
+    return (int64_t)want < sleep_ns ? want : (uint32_t)sleep_ns;
 }
 
-static inline void shmchan_spinner_slept(shmchan_spinner_t *s, shmchan_err_t waited)
+/* After a sleep that followed this round's spin: `answered` if it was
+ * woken and what the loop waits for is there (a post alone proves
+ * nothing: any client may post the server's semaphore). */
+static inline void shmchan_spinner_slept(shmchan_spinner_t *s, int64_t started, int answered)
 {
     if (s->spin_ns == SHMCHAN_SPIN_ADAPTIVE) {
-        shmchan_spin_adapt_slept(&s->adapt, waited == SHMCHAN_OK,
-                                 shmchan_sys_now_ns() - s->spin_started);
+        shmchan_spin_adapt_slept(&s->adapt, answered, shmchan_sys_now_ns() - started);
     }
 }
 

@@ -35,7 +35,8 @@ struct shmchan_client {
     pid_t server_pid; /* the segment's creator (kernel: shm_cpid) */
     const volatile sig_atomic_t *cancel;
     int closed; /* atomic: set by whichever of send/recv first sees the end */
-    shmchan_spinner_t spin;
+    shmchan_spinner_t tx_spin; /* send's: may run in its own thread */
+    shmchan_spinner_t rx_spin; /* recv's */
     shmchan_lane_t tx; /* client -> server; used by the sending thread only */
     shmchan_lane_t rx; /* server -> client; used by the receiving thread only */
     uint8_t *rx_stash; /* rx's reassembly buffer, if messages come in fragments */
@@ -332,7 +333,8 @@ shmchan_err_t shmchan_client_connect(key_t key, const shmchan_client_options_t *
     cli->shmid = -1;
     cli->semid = -1;
     cli->cancel = opts->cancel;
-    shmchan_spinner_init(&cli->spin, opts->spin_ns);
+    shmchan_spinner_init(&cli->tx_spin, opts->spin_ns);
+    shmchan_spinner_init(&cli->rx_spin, opts->spin_ns);
     const shmchan_err_t err = client_build(cli, opts, diag);
     if (err != SHMCHAN_OK) {
         client_free(cli);
@@ -443,10 +445,14 @@ static shmchan_err_t client_send_message(shmchan_client_t *cli, const void *data
          * however the server moves (or pretends to move) its tail. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (spin_until_writable(&cli->tx, len,
-                                shmchan_spinner_budget(&cli->spin,
-                                                    shmchan_lane_send_open(&cli->tx)))) {
+        int64_t started = 0;
+        const uint32_t spin = shmchan_spinner_budget(&cli->tx_spin, shmchan_lane_send_open(&cli->tx),
+                                                     sleep_ns, &started);
+        if (spin_until_writable(&cli->tx, len, spin)) {
             continue;
+        }
+        if (spin != 0) { /* the spin took time: the gate again */
+            GUARD(shmchan_wait_gate(&w, &sleep_ns));
         }
         shmchan_lane_set_producer_waiting(&cli->tx, 1);
         shmchan_shm_fence_seq_cst();
@@ -457,7 +463,8 @@ static shmchan_err_t client_send_message(shmchan_client_t *cli, const void *data
         const shmchan_err_t wt =
             shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_TX), sleep_ns, cli->cancel);
         shmchan_lane_set_producer_waiting(&cli->tx, 0);
-        shmchan_spinner_slept(&cli->spin, wt);
+        shmchan_spinner_slept(&cli->tx_spin, started,
+                              wt == SHMCHAN_OK && shmchan_lane_writable(&cli->tx, len));
         GUARD(after_sleep(cli, &w, wt));
     }
 }
@@ -502,9 +509,14 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         /* The gate: every round passes here before it may spin or sleep. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (spin_until_readable(&cli->rx, shmchan_spinner_budget(&cli->spin,
-                                                              shmchan_lane_recv_open(&cli->rx)))) {
+        int64_t started = 0;
+        const uint32_t spin = shmchan_spinner_budget(&cli->rx_spin, shmchan_lane_recv_open(&cli->rx),
+                                                     sleep_ns, &started);
+        if (spin_until_readable(&cli->rx, spin)) {
             continue;
+        }
+        if (spin != 0) { /* the spin took time: the gate again */
+            GUARD(shmchan_wait_gate(&w, &sleep_ns));
         }
         shmchan_lane_set_consumer_waiting(&cli->rx, 1);
         shmchan_shm_fence_seq_cst();
@@ -515,7 +527,8 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         const shmchan_err_t wt =
             shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_RX), sleep_ns, cli->cancel);
         shmchan_lane_set_consumer_waiting(&cli->rx, 0);
-        shmchan_spinner_slept(&cli->spin, wt);
+        shmchan_spinner_slept(&cli->rx_spin, started,
+                              wt == SHMCHAN_OK && shmchan_lane_readable(&cli->rx));
         GUARD(after_sleep(cli, &w, wt));
     }
 }

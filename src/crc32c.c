@@ -1,10 +1,11 @@
 /*
  * crc32c.c - CRC-32C (Castagnoli, reflected polynomial 0x82F63B78).
  *
- * Two implementations that must agree bit for bit (tests/crc32c_test.c checks
- * both against the published check value and each other): the SSE4.2 crc32
- * instruction when the CPU has it, and a byte-wise table otherwise. The choice
- * is made once per call from a cached CPU probe; both paths read only
+ * Three implementations that must agree bit for bit (tests/crc32c_test.c
+ * checks each against the published check value and the others): carry-less
+ * folding (AVX-512 + VPCLMULQDQ, inputs of 256 bytes and more), the SSE4.2
+ * crc32 instruction, and a byte-wise table otherwise. The choice is made per
+ * call from CPU probes cached at load time; every path reads only
  * data[0, len).
  */
 #include "crc32c.h"
@@ -125,6 +126,8 @@ static void crc32c_build_shift(uint32_t table[4][256], size_t len)
  * lazy initialisation (and no race) is needed. */
 __attribute__((constructor)) static void crc32c_init_shift_tables(void)
 {
+    /* Constructors may run before the compiler runtime's own CPU probe. */
+    __builtin_cpu_init();
     if (!__builtin_cpu_supports("sse4.2")) {
         return;
     }
@@ -178,7 +181,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_update_sse42(uint32_t c
 
 #ifdef SHMCHAN_CRC32C_HAVE_FOLD
 /*
- * Copy and sum in one instruction stream (shmchan_crc32c_copy). The CRC is
+ * Folding: the sum alone (shmchan_crc32c_update) or the copy and the sum in
+ * one instruction stream (shmchan_crc32c_copy). The CRC is
  * linear over GF(2), so the register can be carried as sixteen 128-bit
  * partial remainders, one per 16 bytes of a 256-byte window, each moved
  * ("folded") one window forward per round by two carry-less products
@@ -224,6 +228,7 @@ static void crc32c_key_pair(uint64_t pair[2], unsigned d)
 /* Load time, like the shift tables: no lazy initialisation, no race. */
 __attribute__((constructor)) static void crc32c_init_fold_keys(void)
 {
+    __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("vpclmulqdq") ||
         !__builtin_cpu_supports("pclmul") || !__builtin_cpu_supports("sse4.2")) {
         return;
@@ -254,6 +259,12 @@ CRC32C_FOLD_TARGET static __m512i crc32c_fold512(__m512i v, const uint64_t pair[
                             _mm512_clmulepi64_epi128(v, k, 0x11));
 }
 
+/* Makes v opaque to the compiler: it must keep the loaded value in a
+ * register and may not load it from src again for the store or the fold
+ * (C would allow two loads of one expression; a peer rewriting src between
+ * them would make the copy and the sum disagree). */
+#define CRC32C_PIN(v) __asm__("" : "+v"(v))
+
 /* len >= 256 (one window). reg is the register (~crc); returns it. With
  * `store` each loaded register is also stored to dst (the copy); without,
  * dst is not touched (the sum alone). Inlined into the two callers below,
@@ -268,6 +279,10 @@ crc32c_fold_run(uint32_t reg, uint8_t *dst, const uint8_t *src, size_t len, int 
     __m512i a1 = _mm512_loadu_si512(src + 64);
     __m512i a2 = _mm512_loadu_si512(src + 128);
     __m512i a3 = _mm512_loadu_si512(src + 192);
+    CRC32C_PIN(a0);
+    CRC32C_PIN(a1);
+    CRC32C_PIN(a2);
+    CRC32C_PIN(a3);
     if (store) {
         _mm512_storeu_si512(dst, a0);
         _mm512_storeu_si512(dst + 64, a1);
@@ -277,10 +292,14 @@ crc32c_fold_run(uint32_t reg, uint8_t *dst, const uint8_t *src, size_t len, int 
     a0 = _mm512_xor_si512(a0, _mm512_zextsi128_si512(seed));
     size_t i;
     for (i = 256u; len - i >= 256u; i += 256u) {
-        const __m512i d0 = _mm512_loadu_si512(src + i);
-        const __m512i d1 = _mm512_loadu_si512(src + i + 64);
-        const __m512i d2 = _mm512_loadu_si512(src + i + 128);
-        const __m512i d3 = _mm512_loadu_si512(src + i + 192);
+        __m512i d0 = _mm512_loadu_si512(src + i);
+        __m512i d1 = _mm512_loadu_si512(src + i + 64);
+        __m512i d2 = _mm512_loadu_si512(src + i + 128);
+        __m512i d3 = _mm512_loadu_si512(src + i + 192);
+        CRC32C_PIN(d0);
+        CRC32C_PIN(d1);
+        CRC32C_PIN(d2);
+        CRC32C_PIN(d3);
         if (store) {
             _mm512_storeu_si512(dst + i, d0);
             _mm512_storeu_si512(dst + i + 64, d1);
@@ -301,7 +320,8 @@ crc32c_fold_run(uint32_t reg, uint8_t *dst, const uint8_t *src, size_t len, int 
     v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 1), crc32c_keys.k256));
     v = _mm_xor_si128(v, crc32c_fold128(_mm512_extracti32x4_epi32(a3, 2), crc32c_keys.k128));
     for (; len - i >= 16u; i += 16u) {
-        const __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        CRC32C_PIN(d);
         if (store) {
             _mm_storeu_si128((__m128i *)(void *)(dst + i), d);
         }
@@ -313,7 +333,8 @@ crc32c_fold_run(uint32_t reg, uint8_t *dst, const uint8_t *src, size_t len, int 
     c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(v, 1));
     uint32_t r = (uint32_t)c;
     for (; i < len; i++) {
-        const uint8_t byte = src[i];
+        /* volatile: one load, used for both the store and the sum. */
+        const uint8_t byte = *(const volatile uint8_t *)(src + i);
         if (store) {
             dst[i] = byte;
         }
@@ -321,6 +342,7 @@ crc32c_fold_run(uint32_t reg, uint8_t *dst, const uint8_t *src, size_t len, int 
     }
     return r;
 }
+
 CRC32C_FOLD_TARGET static uint32_t crc32c_copy_fold(uint32_t reg, uint8_t *dst,
                                                     const uint8_t *src, size_t len)
 {

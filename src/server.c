@@ -56,7 +56,8 @@ struct shmchan_server {
     uint8_t *base;
     shmchan_layout_t layout;
     const volatile sig_atomic_t *cancel;
-    shmchan_spinner_t spin;
+    shmchan_spinner_t wait_spin; /* shmchan_server_wait's: learned from all clients */
+    shmchan_spinner_t send_spin; /* shmchan_server_send's: room in one client's lane */
     int closed;
     int scan_due;       /* look at the slot semaphores before sleeping */
     int64_t next_scan;  /* monotonic ns of the next periodic look */
@@ -370,7 +371,8 @@ shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *o
     srv->semid = -1;
     srv->layout = layout;
     srv->cancel = opts->cancel;
-    shmchan_spinner_init(&srv->spin, opts->spin_ns);
+    shmchan_spinner_init(&srv->wait_spin, opts->spin_ns);
+    shmchan_spinner_init(&srv->send_spin, opts->spin_ns);
     srv->semvals = calloc(layout.nsems, sizeof *srv->semvals);
     srv->slots = calloc(layout.params.max_clients, sizeof *srv->slots);
     shmchan_err_t err = SHMCHAN_E_NO_MEMORY;
@@ -798,19 +800,25 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
          * whatever the lanes look like. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (shmchan_spin_until(any_readable_cb, srv,
-                               shmchan_spinner_budget(&srv->spin, any_message_open(srv)))) {
+        int64_t started = 0;
+        const uint32_t spin =
+            shmchan_spinner_budget(&srv->wait_spin, any_message_open(srv), sleep_ns, &started);
+        if (shmchan_spin_until(any_readable_cb, srv, spin)) {
             continue;
+        }
+        if (spin != 0) { /* the spin took time: the gate again */
+            GUARD(shmchan_wait_gate(&w, &sleep_ns));
         }
         if (arm_and_recheck(srv, 1)) {
             (void)arm_and_recheck(srv, 0);
             continue;
         }
         err = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
-        shmchan_spinner_slept(&srv->spin, err);
         /* Lower the flags before a removed set closes us: closing detaches
-         * the segment they live in. */
+         * the segment they live in (and the spinner's look at the lanes
+         * comes before that too). */
         (void)arm_and_recheck(srv, 0);
+        shmchan_spinner_slept(&srv->wait_spin, started, err == SHMCHAN_OK && any_readable_cb(srv));
         err = server_set_result(srv, err);
         if (err == SHMCHAN_OK) {
             srv->wake_unscanned = 1;
@@ -902,10 +910,14 @@ static shmchan_err_t server_send_message(shmchan_server_t *srv, uint32_t client,
         /* The gate: every round passes here before it may spin or sleep. */
         int64_t sleep_ns = 0;
         GUARD(shmchan_wait_gate(&w, &sleep_ns));
-        if (spin_until_writable(&slot->tx, len,
-                                shmchan_spinner_budget(&srv->spin,
-                                                    shmchan_lane_send_open(&slot->tx)))) {
+        int64_t started = 0;
+        const uint32_t spin = shmchan_spinner_budget(&srv->send_spin, shmchan_lane_send_open(&slot->tx),
+                                                     sleep_ns, &started);
+        if (spin_until_writable(&slot->tx, len, spin)) {
             continue;
+        }
+        if (spin != 0) { /* the spin took time: the gate again */
+            GUARD(shmchan_wait_gate(&w, &sleep_ns));
         }
         shmchan_lane_set_producer_waiting(&slot->tx, 1);
         shmchan_shm_fence_seq_cst();
@@ -914,8 +926,9 @@ static shmchan_err_t server_send_message(shmchan_server_t *srv, uint32_t client,
             continue;
         }
         e = shmchan_wake_wait(srv->semid, SHMCHAN_SEM_SERVER_WAKE, sleep_ns, srv->cancel);
-        shmchan_spinner_slept(&srv->spin, e);
         shmchan_lane_set_producer_waiting(&slot->tx, 0);
+        shmchan_spinner_slept(&srv->send_spin, started,
+                              e == SHMCHAN_OK && shmchan_lane_writable(&slot->tx, len));
         /* The wake may have been meant for shmchan_server_wait (a connect,
          * a release): make sure it looks. */
         srv->scan_due = 1;

@@ -10,6 +10,17 @@
 
 #include "src/crc32c.h"
 
+/* Reproducible bytes that are not a short pattern (xorshift64). */
+static void fill_xorshift(uint8_t *buf, size_t n, uint64_t x)
+{
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+}
+
 static void test_check_value(void **state)
 {
     (void)state;
@@ -75,13 +86,7 @@ static void test_hardware_matches_portable_long(void **state)
     (void)state;
     enum { MAX = 3 * 3 * 1024 + 64 };
     static uint8_t buf[MAX + 8];
-    uint64_t x = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; i < sizeof buf; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf[i] = (uint8_t)x;
-    }
+    fill_xorshift(buf, sizeof buf, 0x9E3779B97F4A7C15ull);
     const size_t lens[] = {255,  256,  257,  271,  272,  511,  512,  513,  767,  3071,
                            3072, 3073, 3080, 6143, 6144, 6145, 9216, 9217, MAX};
     for (size_t off = 0; off < 8; off += 3) {
@@ -105,13 +110,7 @@ static void test_copy_sums_what_it_copies(void **state)
     enum { MAX = 2 * 1024 + 64, GUARD = 16 };
     static uint8_t src[MAX + 8];
     static uint8_t dst[GUARD + MAX + 8 + GUARD];
-    uint64_t x = 0x2545F4914F6CDD1Dull;
-    for (size_t i = 0; i < sizeof src; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        src[i] = (uint8_t)x;
-    }
+    fill_xorshift(src, sizeof src, 0x2545F4914F6CDD1Dull);
     for (size_t len = 0; len <= MAX; len += (len < 600 ? 1 : 61)) {
         for (size_t off = 0; off < 8; off += 3) {
             const size_t doff = GUARD + (7 - off);

@@ -59,6 +59,22 @@ static void test_late_or_missing_answer_never_raises(void **state)
     assert_int_equal(a.budget_ns, 2000);
 }
 
+/* An answer faster than half the floor still arms a spin: the floor, not
+ * a budget that the halving rule would read as "do not spin". */
+static void test_very_prompt_answer_arms_the_floor(void **state)
+{
+    (void)state;
+    shmchan_spin_adapt_t a;
+    shmchan_spin_adapt_init(&a);
+    shmchan_spin_adapt_slept(&a, 1, 0);
+    assert_int_equal(a.budget_ns, SHMCHAN_SPIN_ADAPT_MIN_NS);
+    shmchan_spin_adapt_init(&a);
+    shmchan_spin_adapt_slept(&a, 1, SHMCHAN_SPIN_ADAPT_MIN_NS / 2u - 1u);
+    assert_int_equal(a.budget_ns, SHMCHAN_SPIN_ADAPT_MIN_NS);
+    shmchan_spin_adapt_slept(&a, 1, SHMCHAN_SPIN_ADAPT_MIN_NS);
+    assert_int_equal(a.budget_ns, 2u * SHMCHAN_SPIN_ADAPT_MIN_NS);
+}
+
 /* Halving stops at the floor: a half of at least SHMCHAN_SPIN_ADAPT_MIN_NS
  * is kept, a smaller one is 0 (not a spin of a few hundred ns that can
  * catch nothing but costs a clock read). */
@@ -106,6 +122,7 @@ int main(void)
         cmocka_unit_test(test_prompt_answer_arms_twice_the_wait),
         cmocka_unit_test(test_late_or_missing_answer_never_raises),
         cmocka_unit_test(test_halving_floor),
+        cmocka_unit_test(test_very_prompt_answer_arms_the_floor),
         cmocka_unit_test(test_idle_channel_stops_spinning),
     };
     return cmocka_run_group_tests_name("spin_adapt", tests, NULL, NULL);

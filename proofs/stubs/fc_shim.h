@@ -59,5 +59,7 @@ uint64_t fc_atomic_bad_width(void);
     ensures \result == 0 || \result == 1; */
 int fc_cpu_supports(void);
 #define __builtin_cpu_supports(feature) fc_cpu_supports()
+/* The runtime's CPU probe initialisation: nothing to model. */
+#define __builtin_cpu_init() ((void)0)
 
 #endif /* SHMCHAN_FC_SHIM_H */
