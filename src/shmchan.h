@@ -163,11 +163,21 @@ typedef struct shmchan_server_options {
      * non-zero, the call returns SHMCHAN_E_INTERRUPTED (for programs whose
      * handler only sets a flag). */
     const volatile sig_atomic_t *cancel;
+    /* Who may connect besides the server's own uid (docs/multiuser.md):
+     * the uids in allow_uids, and any client whose kernel-recorded gid, or
+     * one of whose account's groups, is in allow_gids. Both empty (the
+     * default): the server's own uid only. The arrays are copied at
+     * create. */
+    const uid_t *allow_uids;
+    size_t allow_uids_count;
+    const gid_t *allow_gids;
+    size_t allow_gids_count;
 } shmchan_server_options_t;
 
 typedef struct shmchan_client_options {
     int connect_timeout_ms; /* how long to wait for a server still starting */
-    uid_t expected_uid;     /* owner and creator the objects must have (default: euid) */
+    uid_t expected_uid;     /* the server's uid: owner and creator its objects must
+                               have (default: euid; `client --server-uid`) */
     unsigned max_mode;      /* refuse objects granting more than this (default 0600) */
     uint32_t spin_ns;       /* as in shmchan_server_options_t */
     const volatile sig_atomic_t *cancel;
@@ -195,6 +205,11 @@ typedef struct shmchan_event {
      * at the scan. For logs: not authentication (any process of the uid can
      * operate on the token). */
     pid_t pid;
+    /* CONNECT: the client's uid and gid as the kernel recorded them (the
+     * creator of its connection's objects, docs/multiuser.md), never a
+     * value read from shared memory. */
+    uid_t uid;
+    gid_t gid;
 } shmchan_event_t;
 
 /* Creates a channel at `key` (IPC_CREAT|IPC_EXCL). The calling process holds
