@@ -226,7 +226,7 @@ static void check_accepted(uint8_t *image, size_t image_len, const uint8_t *head
     /* The writer reproduces every static field of what the reader accepted. */
     uint8_t *fresh = fuzz_alloc(SHMCHAN_LAYOUT_HEADER_SIZE);
     memset(fresh, 0xA5, SHMCHAN_LAYOUT_HEADER_SIZE);
-    shmchan_layout_write_header(fresh, layout, info->semid, info->nonce);
+    shmchan_layout_write_header(fresh, layout, info->semid, info->doorbell_semid, info->nonce);
     FUZZ_CHECK(le64_at(fresh) == 0); /* magic comes last, separately */
     shmchan_layout_publish_magic(fresh);
     FUZZ_CHECK(memcmp(fresh, header, SHMCHAN_HDR_STATIC_END) == 0);

@@ -15,7 +15,9 @@
 #include <sys/sem.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "channel_internal.h"
+#include "conn.h"
 #include "lane.h"
 #include "layout.h"
 #include "judge.h"
@@ -40,6 +42,11 @@ struct shmchan_client {
     shmchan_lane_t tx; /* client -> server; used by the sending thread only */
     shmchan_lane_t rx; /* server -> client; used by the receiving thread only */
     uint8_t *rx_stash; /* rx's reassembly buffer, if messages come in fragments */
+    /* Multi-user (layout.multiuser, docs/multiuser.md): the server's
+     * doorbell, and the connection's own objects, which we created and gave
+     * to the server; the channel's segment is then attached read-only. */
+    int doorbell_semid;
+    shmchan_conn_objects_t conn;
 };
 
 void shmchan_client_options_init(shmchan_client_options_t *opts)
@@ -74,19 +81,47 @@ static void client_set_closed(shmchan_client_t *cli)
     __atomic_store_n(&cli->closed, 1, __ATOMIC_RELEASE);
 }
 
+/* Where our slot lives (see server.c, "where a slot lives"): its
+ * semaphores and memory, and the semaphore that wakes the server. */
+static int slot_set(const shmchan_client_t *cli)
+{
+    return cli->layout.multiuser ? cli->conn.semid : cli->semid;
+}
+
 static unsigned short slot_sem(const shmchan_client_t *cli, unsigned which)
 {
-    return shmchan_layout_slot_sem(cli->slot, which);
+    return shmchan_slot_semnum((int)cli->layout.multiuser, cli->slot, which);
+}
+
+static uint8_t *slot_mem(const shmchan_client_t *cli)
+{
+    if (cli->layout.multiuser) {
+        return cli->conn.base;
+    }
+    return cli->base + shmchan_layout_slot_offset(&cli->layout, cli->slot);
+}
+
+static void wake_server(const shmchan_client_t *cli)
+{
+    if (cli->layout.multiuser) {
+        (void)shmchan_wake_post(cli->doorbell_semid, SHMCHAN_DOORBELL_WAKE, NULL);
+    } else {
+        wake_server(cli);
+    }
 }
 
 /* -------------------------------------------------------------- connect */
 
+/* `readable`: a multi-user channel's own set and header segment, which
+ * every client may read (mode 0644: they hold no message, and only the
+ * server may alter them); nothing else grants others more than max_mode. */
 static shmchan_err_t check_owner(const char *what, int id, key_t key, uid_t uid, uid_t cuid,
-                                 unsigned mode, const shmchan_client_options_t *o,
+                                 unsigned mode, int readable, const shmchan_client_options_t *o,
                                  shmchan_diag_t *diag)
 {
     char why[96];
-    if (shmchan_ownership_problem(o->expected_uid, o->max_mode, uid, cuid, mode, why,
+    const unsigned max_mode = readable ? (o->max_mode | 0044u) : o->max_mode;
+    if (shmchan_ownership_problem(o->expected_uid, max_mode, uid, cuid, mode, why,
                                   sizeof why) != NULL) {
         shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0, "%s %d at key 0x%08x: %s", what, id,
                          (unsigned)key, why);
@@ -113,6 +148,42 @@ static shmchan_err_t died_while_starting(shmchan_client_t *cli, shmchan_diag_t *
         return SHMCHAN_E_CLOSED;
     }
     return SHMCHAN_OK;
+}
+
+/* Multi-user: waits until NOT_READY is 0, which needs read permission
+ * only. A new set's values are all 0, so 0 means "ready" only once the
+ * server's first semop (which raised NOT_READY with the marker and the
+ * token) has run: sem_otime != 0 says so. Before that (the server is
+ * between semget and that call, microseconds) we look again after a slice
+ * of at most 1 ms, within the same gate. */
+static shmchan_err_t wait_ready_multiuser(shmchan_client_t *cli, int timeout_ms,
+                                          shmchan_diag_t *diag)
+{
+    struct sembuf zero = {.sem_num = SHMCHAN_SEM_MU_NOT_READY, .sem_op = 0, .sem_flg = 0};
+    shmchan_wait_t w;
+    shmchan_wait_begin(&w, timeout_ms, cli->cancel);
+    for (;;) {
+        int64_t sleep_ns = 0;
+        shmchan_err_t err = shmchan_wait_gate(&w, &sleep_ns);
+        if (err == SHMCHAN_E_TIMEOUT) {
+            shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
+                             "channel at key 0x%08x (semid %d) did not become ready within %d ms",
+                             (unsigned)cli->key, cli->semid, timeout_ms);
+        }
+        GUARD(err);
+        shmchan_sys_sem_info_t sem;
+        GUARD(shmchan_sys_sem_stat(cli->semid, &sem, diag));
+        if (sem.otime == 0) {
+            const int64_t slice = 1000000;
+            shmchan_sys_sleep_ns(sleep_ns < slice ? sleep_ns : slice);
+            continue;
+        }
+        GUARD(died_while_starting(cli, diag));
+        err = shmchan_sys_semop(cli->semid, &zero, 1, sleep_ns, cli->cancel, diag);
+        if (err != SHMCHAN_E_TIMEOUT) {
+            return err;
+        }
+    }
 }
 
 /* Waits until READY >= 1 without changing it: {READY -1, READY +1} is one
@@ -175,7 +246,9 @@ static shmchan_err_t attach_and_validate(shmchan_client_t *cli, const shmchan_cl
     GUARD(shmchan_sys_shm_lookup(cli->key, &cli->shmid, diag));
     shmchan_sys_shm_info_t shm;
     GUARD(shmchan_sys_shm_stat(cli->shmid, &shm, diag));
-    GUARD(check_owner("segment", cli->shmid, cli->key, shm.uid, shm.cuid, shm.mode, o, diag));
+    const int multiuser = sem->nsems == SHMCHAN_SEM_MU_COUNT;
+    GUARD(check_owner("segment", cli->shmid, cli->key, shm.uid, shm.cuid, shm.mode, multiuser, o,
+                      diag));
     cli->server_pid = shm.cpid;
     if (shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || shm.segsz > (uint64_t)SIZE_MAX) {
         shmchan_diag_set(diag, SHMCHAN_E_LAYOUT_SIZE, 0,
@@ -183,7 +256,8 @@ static shmchan_err_t attach_and_validate(shmchan_client_t *cli, const shmchan_cl
                          (unsigned)cli->key, (unsigned long long)shm.segsz);
         return SHMCHAN_E_LAYOUT_SIZE;
     }
-    GUARD(shmchan_sys_shm_attach(cli->shmid, 0, &cli->base, diag));
+    /* A multi-user channel's header is the server's alone: read-only. */
+    GUARD(shmchan_sys_shm_attach(cli->shmid, multiuser, &cli->base, diag));
     shmchan_header_info_t hdr;
     const shmchan_err_t err = shmchan_layout_read_header(cli->base, (size_t)shm.segsz, &hdr);
     if (err != SHMCHAN_OK) {
@@ -200,7 +274,108 @@ static shmchan_err_t attach_and_validate(shmchan_client_t *cli, const shmchan_cl
         return SHMCHAN_E_FOREIGN;
     }
     cli->layout = hdr.layout;
+    cli->doorbell_semid = multiuser ? (int)hdr.doorbell_semid : -1;
     return SHMCHAN_OK;
+}
+
+/* ------------------------------------------------ multi-user connect
+ * docs/multiuser.md, "Connect". */
+
+/* The doorbell: the header (the server's, which no one else may write)
+ * names its id, and the channel's doorbell key must name the same set. A
+ * client cannot IPC_STAT it (mode 0622/0620 grants no read): the id is the
+ * server's word, checked against the key, whose lookup needs no right. */
+static shmchan_err_t check_doorbell(shmchan_client_t *cli, shmchan_diag_t *diag)
+{
+    int at_key = -1;
+    GUARD(shmchan_sys_sem_lookup(shmchan_doorbell_key(cli->key), &at_key, diag));
+    if (at_key != cli->doorbell_semid) {
+        shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
+                         "channel at key 0x%08x names doorbell %d, but the set at its doorbell "
+                         "key 0x%08x is %d",
+                         (unsigned)cli->key, cli->doorbell_semid,
+                         (unsigned)shmchan_doorbell_key(cli->key), at_key);
+        return SHMCHAN_E_FOREIGN;
+    }
+    return SHMCHAN_OK;
+}
+
+/* Creates our connection at the first free slot key: the kernel's
+ * IPC_EXCL makes exactly one creator win each key. */
+static shmchan_err_t create_connection(shmchan_client_t *cli, const shmchan_client_options_t *o,
+                                       shmchan_diag_t *diag)
+{
+    for (uint32_t s = 0; s < cli->layout.params.max_clients; s++) {
+        const shmchan_err_t err =
+            shmchan_conn_create(shmchan_conn_key(cli->key, s), cli->layout.slot_stride,
+                                o->expected_uid, &cli->conn, diag);
+        if (err == SHMCHAN_OK) {
+            cli->slot = s;
+            cli->holds_slot = 1;
+            return SHMCHAN_OK;
+        }
+        if (err != SHMCHAN_E_ALREADY_RUNNING) {
+            return err;
+        }
+    }
+    shmchan_diag_set(diag, SHMCHAN_E_NO_SLOT, 0,
+                     "channel at key 0x%08x: all %u connection keys taken",
+                     (unsigned)cli->key, cli->layout.params.max_clients);
+    return SHMCHAN_E_NO_SLOT;
+}
+
+/* What a verdict other than ACCEPTED means, in words naming our uid. */
+static shmchan_err_t refused(shmchan_client_t *cli, int verdict, shmchan_diag_t *diag)
+{
+    if (verdict == SHMCHAN_CONN_VERDICT_REFUSED_UID) {
+        char name[64];
+        shmchan_account_user_name(geteuid(), name, sizeof name);
+        shmchan_diag_set(diag, SHMCHAN_E_PERMISSION, EACCES,
+                         "channel at key 0x%08x: the server refused uid %u (%s): not allowed "
+                         "to connect",
+                         (unsigned)cli->key, (unsigned)geteuid(), name[0] ? name : "no account");
+        return SHMCHAN_E_PERMISSION;
+    }
+    shmchan_diag_set(diag, SHMCHAN_E_PROTOCOL, 0,
+                     "channel at key 0x%08x: the server refused our connection objects "
+                     "(verdict %d)",
+                     (unsigned)cli->key, verdict);
+    return SHMCHAN_E_PROTOCOL;
+}
+
+/* Rings HELLO and WAKE, then waits for the server's verdict on our own set:
+ * in slices, each passing the gate (deadline, cancel) and a look at the
+ * server's token. The verdict is a value only the server (owner) and we
+ * (creator) may set. */
+static shmchan_err_t await_verdict(shmchan_client_t *cli, int timeout_ms, shmchan_diag_t *diag)
+{
+    GUARD(shmchan_wake_post(cli->doorbell_semid, SHMCHAN_DOORBELL_HELLO, diag));
+    GUARD(shmchan_wake_post(cli->doorbell_semid, SHMCHAN_DOORBELL_WAKE, diag));
+    shmchan_wait_t w;
+    shmchan_wait_begin(&w, timeout_ms, cli->cancel);
+    for (;;) {
+        int verdict = 0;
+        GUARD(shmchan_sys_sem_getval(cli->conn.semid, SHMCHAN_CONN_SEM_VERDICT, &verdict, diag));
+        if (verdict == SHMCHAN_CONN_VERDICT_ACCEPTED) {
+            return SHMCHAN_OK;
+        }
+        if (verdict != SHMCHAN_CONN_VERDICT_PENDING) {
+            return refused(cli, verdict, diag);
+        }
+        int64_t sleep_ns = 0;
+        shmchan_err_t err = shmchan_wait_gate(&w, &sleep_ns);
+        if (err == SHMCHAN_E_TIMEOUT) {
+            shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
+                             "channel at key 0x%08x: no verdict on our connection within %d ms",
+                             (unsigned)cli->key, timeout_ms);
+        }
+        GUARD(err);
+        GUARD(server_alive(cli, diag));
+        err = shmchan_wake_wait(cli->conn.semid, SHMCHAN_CONN_SEM_RX, sleep_ns, cli->cancel);
+        if (err != SHMCHAN_OK && err != SHMCHAN_E_TIMEOUT) {
+            return err;
+        }
+    }
 }
 
 /* Claims the first slot the server offers, atomically per slot:
@@ -236,6 +411,15 @@ static void release_slot(shmchan_client_t *cli)
     if (!cli->holds_slot) {
         return;
     }
+    if (cli->layout.multiuser) {
+        /* Token back (with SEM_UNDO: nothing left for the kernel to undo),
+         * then both objects removed as their creator. The server, if it
+         * holds the segment, keeps its mapping until it has drained it. */
+        (void)shmchan_conn_destroy(&cli->conn);
+        cli->holds_slot = 0;
+        wake_server(cli);
+        return;
+    }
     /* -1 with SEM_UNDO cancels the +1's undo entry: nothing is left for the
      * kernel to adjust at our exit. */
     struct sembuf op = {.sem_num = slot_sem(cli, SHMCHAN_SEM_SLOT_OWNER),
@@ -243,7 +427,7 @@ static void release_slot(shmchan_client_t *cli)
                         .sem_flg = SEM_UNDO | IPC_NOWAIT};
     (void)shmchan_sys_semop(cli->semid, &op, 1, 0, NULL, NULL);
     cli->holds_slot = 0;
-    (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
+    wake_server(cli);
 }
 
 static void client_free(shmchan_client_t *cli)
@@ -270,14 +454,20 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     GUARD(found);
     shmchan_sys_sem_info_t sem;
     GUARD(shmchan_sys_sem_stat(cli->semid, &sem, diag));
-    GUARD(check_owner("semaphore set", cli->semid, cli->key, sem.uid, sem.cuid, sem.mode, o, diag));
+    const int multiuser = sem.nsems == SHMCHAN_SEM_MU_COUNT;
+    GUARD(check_owner("semaphore set", cli->semid, cli->key, sem.uid, sem.cuid, sem.mode, multiuser,
+                      o, diag));
     if (!shmchan_layout_nsems_valid(sem.nsems)) {
         shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
                          "semaphore set %d at key 0x%08x has %u semaphores: not shmchan's",
                          cli->semid, (unsigned)cli->key, sem.nsems);
         return SHMCHAN_E_FOREIGN;
     }
-    GUARD(wait_ready(cli, o->connect_timeout_ms, diag));
+    if (multiuser) {
+        GUARD(wait_ready_multiuser(cli, o->connect_timeout_ms, diag));
+    } else {
+        GUARD(wait_ready(cli, o->connect_timeout_ms, diag));
+    }
     int marker = 0;
     GUARD(shmchan_sys_sem_getval(cli->semid, SHMCHAN_SEM_MARKER, &marker, diag));
     if (marker != SHMCHAN_SEM_MARKER_VALUE) {
@@ -288,27 +478,32 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     }
     GUARD(attach_and_validate(cli, o, &sem, diag));
     GUARD(server_alive(cli, diag));
-    GUARD(claim_slot(cli, diag));
+    if (multiuser) {
+        GUARD(check_doorbell(cli, diag));
+        GUARD(create_connection(cli, o, diag));
+        GUARD(await_verdict(cli, o->connect_timeout_ms, diag));
+    } else {
+        GUARD(claim_slot(cli, diag));
+    }
 
-    const uint64_t sb = shmchan_layout_slot_offset(&cli->layout, cli->slot);
+    uint8_t *sb = slot_mem(cli);
     const uint32_t cap = cli->layout.params.lane_capacity;
     const uint32_t maxp = cli->layout.params.max_payload;
-    GUARD(shmchan_lane_init(&cli->tx, cli->base + sb + SHMCHAN_SLOT_OFF_C2S_CTL,
-                            cli->base + shmchan_layout_c2s_ring_offset(&cli->layout, cli->slot),
+    GUARD(shmchan_lane_init(&cli->tx, sb + SHMCHAN_SLOT_OFF_C2S_CTL, sb + SHMCHAN_SLOT_OFF_RINGS,
                             cap, maxp));
-    GUARD(shmchan_lane_init(&cli->rx, cli->base + sb + SHMCHAN_SLOT_OFF_S2C_CTL,
-                            cli->base + shmchan_layout_s2c_ring_offset(&cli->layout, cli->slot),
-                            cap, maxp));
+    GUARD(shmchan_lane_init(&cli->rx, sb + SHMCHAN_SLOT_OFF_S2C_CTL,
+                            sb + SHMCHAN_SLOT_OFF_RINGS + cap, cap, maxp));
     GUARD(shmchan_lane_provide_stash(&cli->rx, &cli->rx_stash));
     /* The slot's generation, which the server wrote before it offered the
      * slot (the semop of our claim orders the two): both lanes count from
      * its range. A peer that rewrites the word only breaks its own lanes. */
-    const uint32_t generation =
-        shmchan_shm_load_u32_acquire(cli->base + sb + SHMCHAN_SLOT_OFF_GENERATION);
+    const uint32_t generation = shmchan_shm_load_u32_acquire(sb + SHMCHAN_SLOT_OFF_GENERATION);
     shmchan_lane_set_first_seq(&cli->tx, shmchan_layout_first_seq(generation));
     shmchan_lane_set_first_seq(&cli->rx, shmchan_layout_first_seq(generation));
     /* Tell the server; it notices claims on its next look anyway. */
-    GUARD(shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, diag));
+    if (!multiuser) {
+        GUARD(shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, diag));
+    }
     return SHMCHAN_OK;
 }
 
@@ -332,6 +527,9 @@ shmchan_err_t shmchan_client_connect(key_t key, const shmchan_client_options_t *
     cli->key = key;
     cli->shmid = -1;
     cli->semid = -1;
+    cli->doorbell_semid = -1;
+    cli->conn.semid = -1;
+    cli->conn.shmid = -1;
     cli->cancel = opts->cancel;
     shmchan_spinner_init(&cli->tx_spin, opts->spin_ns);
     shmchan_spinner_init(&cli->rx_spin, opts->spin_ns);
@@ -358,8 +556,8 @@ static shmchan_err_t peer_state(shmchan_client_t *cli)
     if (st != SHMCHAN_SERVER_STATE_READY) {
         return SHMCHAN_E_CLOSED;
     }
-    const uint64_t off = shmchan_layout_slot_offset(&cli->layout, cli->slot) + SHMCHAN_SLOT_OFF_STATE;
-    if (shmchan_shm_load_u32_acquire(cli->base + off) == SHMCHAN_SLOT_STATE_KICKED) {
+    if (shmchan_shm_load_u32_acquire(slot_mem(cli) + SHMCHAN_SLOT_OFF_STATE) ==
+        SHMCHAN_SLOT_STATE_KICKED) {
         return SHMCHAN_E_PROTOCOL;
     }
     return SHMCHAN_OK;
@@ -433,7 +631,7 @@ static shmchan_err_t client_send_message(shmchan_client_t *cli, const void *data
          * asleep waiting for the rest while we wait for room. A failed post
          * (server gone) is reported by the next call, not as a failed send. */
         if (shmchan_lane_progressed(&cli->tx) && shmchan_lane_consumer_needs_wake(&cli->tx)) {
-            (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
+            wake_server(cli);
         }
         if (r == SHMCHAN_OK) {
             return SHMCHAN_OK;
@@ -461,7 +659,7 @@ static shmchan_err_t client_send_message(shmchan_client_t *cli, const void *data
             continue;
         }
         const shmchan_err_t wt =
-            shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_TX), sleep_ns, cli->cancel);
+            shmchan_wake_wait(slot_set(cli), slot_sem(cli, SHMCHAN_SEM_SLOT_TX), sleep_ns, cli->cancel);
         shmchan_lane_set_producer_waiting(&cli->tx, 0);
         shmchan_spinner_slept(&cli->tx_spin, started,
                               wt == SHMCHAN_OK && shmchan_lane_writable(&cli->tx, len));
@@ -490,7 +688,7 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
         /* Also after fragments of a message not yet whole: the server may
          * be asleep waiting for the room they freed. */
         if (shmchan_lane_progressed(&cli->rx) && shmchan_lane_producer_needs_wake(&cli->rx)) {
-            (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
+            wake_server(cli);
         }
         if (r == SHMCHAN_OK) {
             if (type == SHMCHAN_FRAME_GOODBYE) {
@@ -525,7 +723,7 @@ shmchan_err_t shmchan_client_recv(shmchan_client_t *cli, void *buf, size_t cap, 
             continue;
         }
         const shmchan_err_t wt =
-            shmchan_wake_wait(cli->semid, slot_sem(cli, SHMCHAN_SEM_SLOT_RX), sleep_ns, cli->cancel);
+            shmchan_wake_wait(slot_set(cli), slot_sem(cli, SHMCHAN_SEM_SLOT_RX), sleep_ns, cli->cancel);
         shmchan_lane_set_consumer_waiting(&cli->rx, 0);
         shmchan_spinner_slept(&cli->rx_spin, started,
                               wt == SHMCHAN_OK && shmchan_lane_readable(&cli->rx));
@@ -542,7 +740,7 @@ void shmchan_client_disconnect(shmchan_client_t *cli)
         /* Best effort: lets the server report a clean goodbye rather than a
          * vanished client. Never blocks. */
         if (shmchan_lane_try_send(&cli->tx, SHMCHAN_FRAME_GOODBYE, NULL, 0) == SHMCHAN_OK) {
-            (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
+            wake_server(cli);
         }
     }
     client_free(cli);

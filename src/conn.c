@@ -18,14 +18,17 @@ static uint32_t mix(uint32_t channel)
     return (uint32_t)(x ^ (x >> 31));
 }
 
-/* 1 if `point` lies in the window [base, base + SHMCHAN_MAX_CLIENTS_LIMIT)
- * of free-running 32-bit keys. */
+/* A channel's derived keys: one per slot, then the doorbell's. */
+#define KEY_WINDOW (SHMCHAN_MAX_CLIENTS_LIMIT + 1u)
+
+/* 1 if `point` lies in the window [base, base + KEY_WINDOW) of
+ * free-running 32-bit keys. */
 static int in_window(uint32_t base, uint32_t point)
 {
-    return point - base < SHMCHAN_MAX_CLIENTS_LIMIT;
+    return point - base < KEY_WINDOW;
 }
 
-key_t shmchan_conn_key(key_t channel, uint32_t slot)
+static uint32_t window_base(key_t channel)
 {
     const uint32_t ch = (uint32_t)channel;
     uint32_t base = mix(ch);
@@ -33,9 +36,19 @@ key_t shmchan_conn_key(key_t channel, uint32_t slot)
      * key. Windows one stride apart are disjoint, so each of the two
      * forbidden keys spoils at most one of them: the third is clean. */
     for (int attempt = 0; attempt < 2 && (in_window(base, 0u) || in_window(base, ch)); attempt++) {
-        base += 2u * SHMCHAN_MAX_CLIENTS_LIMIT;
+        base += 2u * KEY_WINDOW;
     }
-    return (key_t)(base + (slot % SHMCHAN_MAX_CLIENTS_LIMIT));
+    return base;
+}
+
+key_t shmchan_conn_key(key_t channel, uint32_t slot)
+{
+    return (key_t)(window_base(channel) + (slot % SHMCHAN_MAX_CLIENTS_LIMIT));
+}
+
+key_t shmchan_doorbell_key(key_t channel)
+{
+    return (key_t)(window_base(channel) + SHMCHAN_MAX_CLIENTS_LIMIT);
 }
 
 int shmchan_conn_allowed(const shmchan_allow_t *allow, uid_t cuid, gid_t cgid,

@@ -50,6 +50,12 @@ enum {
  * precondition. */
 key_t shmchan_conn_key(key_t channel, uint32_t slot);
 
+/* The key of the channel's doorbell (docs/multiuser.md): the next one after
+ * the slots' window. A key, not IPC_PRIVATE, so that a doorbell left by a
+ * server killed before it wrote the doorbell's id anywhere is still found
+ * (and reclaimed) from the channel key alone. */
+key_t shmchan_doorbell_key(key_t channel);
+
 /* Who may connect: the server's own uid always; then any uid in `uids`,
  * and any client whose creator gid, or any group of its account, is in
  * `gids`. */

@@ -109,7 +109,7 @@ static shmchan_err_t conn_build(shmchan_conn_objects_t *o, uint64_t size, uid_t 
     GUARD(shmchan_sys_shm_create(o->key, size, SHMCHAN_CONN_MODE, &o->shmid, diag));
     GUARD(shmchan_sys_shm_attach(o->shmid, 0, &o->base, diag));
     GUARD(shmchan_sys_shm_give(o->shmid, server_uid, diag));
-    return shmchan_sys_sem_give(o->semid, server_uid, diag);
+    return shmchan_sys_sem_give(o->semid, server_uid, SHMCHAN_SYS_GID_KEEP, diag);
 }
 
 shmchan_err_t shmchan_conn_create(key_t key, uint64_t size, uid_t server_uid,

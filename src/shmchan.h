@@ -138,6 +138,8 @@ typedef struct shmchan_client shmchan_client_t;
 #define SHMCHAN_DEFAULT_LANE_CAPACITY 65536u
 #define SHMCHAN_DEFAULT_MODE 0600u
 #define SHMCHAN_DEFAULT_CONNECT_TIMEOUT_MS 3000
+/* The most uids, and the most gids, one server may allow. */
+#define SHMCHAN_ALLOW_MAX 256u
 /* How often a blocked call re-checks that its peer is still alive. A peer
  * that dies without a word is noticed within this (docs/lifecycle.md). */
 #define SHMCHAN_LIVENESS_PERIOD_MS 100

@@ -257,7 +257,7 @@ shmchan_err_t shmchan_sys_sem_stat(int semid, shmchan_sys_sem_info_t *info, shmc
     return SHMCHAN_OK;
 }
 
-shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, shmchan_diag_t *diag)
+shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, gid_t gid, shmchan_diag_t *diag)
 {
     struct semid_ds ds;
     memset(&ds, 0, sizeof ds);
@@ -267,10 +267,13 @@ shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, shmchan_diag_t *diag)
         return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, IPC_STAT)", semid);
     }
     ds.sem_perm.uid = uid;
+    if (gid != SHMCHAN_SYS_GID_KEEP) {
+        ds.sem_perm.gid = gid;
+    }
     if (semctl(semid, 0, IPC_SET, arg) < 0) {
         const int e = errno;
-        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, IPC_SET uid=%u)", semid,
-                    (unsigned)uid);
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, IPC_SET uid=%u gid=%u)", semid,
+                    (unsigned)uid, (unsigned)ds.sem_perm.gid);
     }
     return SHMCHAN_OK;
 }
@@ -357,6 +360,18 @@ int64_t shmchan_sys_now_ns(void)
     /* CLOCK_MONOTONIC cannot fail with a valid pointer (clock_gettime(2)). */
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
+}
+
+void shmchan_sys_sleep_ns(int64_t ns)
+{
+    if (ns <= 0) {
+        return;
+    }
+    const struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
+                                .tv_nsec = (long)(ns % 1000000000)};
+    /* One sleep, not resumed after a signal: the caller's loop looks at its
+     * gate (deadline, cancel flag) again either way. */
+    (void)nanosleep(&ts, NULL);
 }
 
 int64_t shmchan_sys_wall_seconds(void)

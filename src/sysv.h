@@ -80,8 +80,11 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_lookup(key_t key, int *semid,
                                                         shmchan_diag_t *diag);
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_stat(int semid, shmchan_sys_sem_info_t *info,
                                                       shmchan_diag_t *diag);
-/* The same for a semaphore set. */
-SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, shmchan_diag_t *diag);
+/* The same for a semaphore set; gid, unless SHMCHAN_SYS_GID_KEEP, becomes
+ * the set's group too (a doorbell given to the one allowed group). */
+#define SHMCHAN_SYS_GID_KEEP ((gid_t)-1)
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, gid_t gid,
+                                                      shmchan_diag_t *diag);
 shmchan_err_t shmchan_sys_sem_remove(int semid, shmchan_diag_t *diag);
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_getval(int semid, unsigned short semnum,
                                                         int *value, shmchan_diag_t *diag);
@@ -121,6 +124,9 @@ shmchan_err_t shmchan_sys_sem_enumerate(int (*fn)(int semid, key_t key, void *),
 
 /* Clocks and randomness. */
 int64_t shmchan_sys_now_ns(void);      /* CLOCK_MONOTONIC */
+/* Sleeps up to ns (a signal may end it sooner). Only for the one wait no
+ * semaphore can stand for: a set created but not yet operated on. */
+void shmchan_sys_sleep_ns(int64_t ns);
 int64_t shmchan_sys_wall_seconds(void); /* CLOCK_REALTIME, for sem_ctime */
 uint64_t shmchan_sys_random_u64(void);
 

@@ -157,7 +157,7 @@ static uint8_t *image_alloc(size_t len)
 static uint8_t *image_published(const shmchan_layout_t *l)
 {
     uint8_t *img = image_alloc((size_t)l->total_size);
-    shmchan_layout_write_header(img, l, TEST_SEMID, TEST_NONCE);
+    shmchan_layout_write_header(img, l, TEST_SEMID, 0, TEST_NONCE);
     shmchan_layout_publish_magic(img);
     return img;
 }
@@ -327,7 +327,7 @@ static void test_header_round_trip(void **state)
         const size_t len = (size_t)l.total_size;
         uint8_t *img = image_alloc(len);
 
-        shmchan_layout_write_header(img, &l, TEST_SEMID, TEST_NONCE);
+        shmchan_layout_write_header(img, &l, TEST_SEMID, 0, TEST_NONCE);
         /* Before the magic is published the image is not a channel. */
         shmchan_header_info_t info;
         CHECK_ERR(shmchan_layout_read_header(img, len, &info), SHMCHAN_E_LAYOUT_MAGIC);

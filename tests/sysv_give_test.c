@@ -57,7 +57,7 @@ static void test_give_changes_owner_only(void **state)
     shmchan_sys_shm_info_t shm_before, shm_after;
     assert_int_equal(shmchan_sys_sem_stat(g_semid, &sem_before, NULL), SHMCHAN_OK);
     assert_int_equal(shmchan_sys_shm_stat(g_shmid, &shm_before, NULL), SHMCHAN_OK);
-    assert_int_equal(shmchan_sys_sem_give(g_semid, SERVER_UID, NULL), SHMCHAN_OK);
+    assert_int_equal(shmchan_sys_sem_give(g_semid, SERVER_UID, SHMCHAN_SYS_GID_KEEP, NULL), SHMCHAN_OK);
     assert_int_equal(shmchan_sys_shm_give(g_shmid, SERVER_UID, NULL), SHMCHAN_OK);
     assert_int_equal(shmchan_sys_sem_stat(g_semid, &sem_after, NULL), SHMCHAN_OK);
     assert_int_equal(shmchan_sys_shm_stat(g_shmid, &shm_after, NULL), SHMCHAN_OK);
@@ -84,7 +84,7 @@ static int third_gives(void *arg)
     }
     shmchan_diag_t d;
     memset(&d, 0, sizeof d);
-    if (shmchan_sys_sem_give(g_semid, THIRD_UID, &d) != SHMCHAN_E_PERMISSION) {
+    if (shmchan_sys_sem_give(g_semid, THIRD_UID, SHMCHAN_SYS_GID_KEEP, &d) != SHMCHAN_E_PERMISSION) {
         fprintf(stderr, "sem give by a third uid: %s\n", d.text);
         return 1;
     }
@@ -124,7 +124,7 @@ static void test_give_removed(void **state)
     remove_both();
     shmchan_diag_t d;
     memset(&d, 0, sizeof d);
-    assert_int_equal(shmchan_sys_sem_give(g_semid, SERVER_UID, &d), SHMCHAN_E_CLOSED);
+    assert_int_equal(shmchan_sys_sem_give(g_semid, SERVER_UID, SHMCHAN_SYS_GID_KEEP, &d), SHMCHAN_E_CLOSED);
     assert_non_null(strstr(d.text, "IPC_STAT"));
     assert_int_equal(shmchan_sys_shm_give(g_shmid, SERVER_UID, &d), SHMCHAN_E_CLOSED);
     assert_non_null(strstr(d.text, "IPC_STAT"));

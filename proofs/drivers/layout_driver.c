@@ -55,7 +55,7 @@ static void drive_write_header(void)
      * hold total_size bytes"); the header is the first 256 of them. */
     shmchan_layout_t layout;
     any_layout(&layout);
-    shmchan_layout_write_header(hdr_store, &layout, ANY_U32(), ANY_U64());
+    shmchan_layout_write_header(hdr_store, &layout, ANY_U32(), ANY_U32(), ANY_U64());
     shmchan_layout_publish_magic(hdr_store);
 }
 

@@ -1,0 +1,372 @@
+/*
+ * multiuser_channel_test.c - multi-user channels (docs/multiuser.md) with
+ * real other uids: a client of another uid chats and is named by the
+ * kernel; a uid that is not allowed is refused before the server reads a
+ * byte of it; an allowed but hostile client of a third uid gets EACCES or
+ * EPERM on every object of another client's connection and on the
+ * server's objects, and the victim's connection still works afterwards; a
+ * root server serves an unprivileged client.
+ *
+ * Needs root outside a user namespace (setresuid to uids nobody mapped):
+ * tests/BUILD tags it "local" and main() unshares an IPC namespace of its
+ * own. It fails, never skips, where it cannot run.
+ */
+/* unshare(2) and CLONE_NEWIPC are Linux extensions of <sched.h>. */
+#define _GNU_SOURCE 1
+
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "src/conn.h"
+#include "src/layout.h"
+#include "src/shmchan.h"
+#include "tests/testutil.h"
+
+#define SERVER_UID ((uid_t)61001)
+#define CLIENT_UID ((uid_t)61002)
+#define THIRD_UID ((uid_t)61003)
+#define SERVER_GID ((gid_t)61001)
+#define CLIENT_GID ((gid_t)61002)
+#define THIRD_GID ((gid_t)61003)
+
+#define T_MS 10000
+
+/* Exit codes of the children, so that the parent's assertion says what
+ * went wrong where. */
+enum {
+    CHILD_OK = 0,
+    CHILD_BECOME = 77,
+    CHILD_CREATE = 10,
+    CHILD_WAIT = 11,
+    CHILD_WRONG_UID = 12,
+    CHILD_SEND = 13,
+    CHILD_CONNECT = 20,
+    CHILD_RECV = 21,
+    CHILD_REPLY = 22,
+    CHILD_NOT_REFUSED = 23,
+    CHILD_DIAG = 24,
+    CHILD_TOUCHED = 30
+};
+
+static key_t g_key;
+static testutil_event_t g_ready; /* the server is up */
+static testutil_event_t g_step;  /* the victim is connected */
+static testutil_event_t g_done;  /* the hostile client has tried everything */
+
+/* ---- the server ------------------------------------------------------- */
+
+struct server_plan {
+    uid_t uid; /* run as (0: stay root) */
+    gid_t gid;
+    uid_t allow[2];
+    size_t nallow;
+    uid_t connects_from; /* every CONNECT must name this uid */
+    int clients;         /* serve until this many have left */
+};
+
+/* Serves `clients` clients: answers "ping" with "pong", and checks that
+ * every CONNECT carries the uid the plan expects (the kernel's cuid). */
+static int server_main(void *p)
+{
+    const struct server_plan *plan = p;
+    if (plan->uid != 0 && testutil_become(plan->uid, plan->gid) != 0) {
+        return CHILD_BECOME;
+    }
+    shmchan_server_options_t o;
+    shmchan_server_options_init(&o);
+    o.allow_uids = plan->allow;
+    o.allow_uids_count = plan->nallow;
+    shmchan_server_t *srv = NULL;
+    shmchan_diag_t d;
+    if (shmchan_server_create(g_key, &o, &srv, &d) != SHMCHAN_OK) {
+        fprintf(stderr, "server: %s\n", d.text);
+        return CHILD_CREATE;
+    }
+    testutil_event_signal(&g_ready);
+    int rc = CHILD_OK;
+    for (int left = 0; left < plan->clients && rc == CHILD_OK;) {
+        shmchan_event_t ev;
+        char buf[64];
+        if (shmchan_server_wait(srv, T_MS, &ev, buf, sizeof buf) != SHMCHAN_OK) {
+            rc = CHILD_WAIT;
+        } else if (ev.kind == SHMCHAN_EVENT_CONNECT && ev.uid != plan->connects_from) {
+            fprintf(stderr, "server: CONNECT from uid %u, want %u\n", (unsigned)ev.uid,
+                    (unsigned)plan->connects_from);
+            rc = CHILD_WRONG_UID;
+        } else if (ev.kind == SHMCHAN_EVENT_MESSAGE && ev.len == 4 && memcmp(buf, "ping", 4) == 0 &&
+                   shmchan_server_send(srv, ev.client, "pong", 4, T_MS) != SHMCHAN_OK) {
+            rc = CHILD_SEND;
+        } else if (ev.kind == SHMCHAN_EVENT_DISCONNECT) {
+            left++;
+        }
+    }
+    shmchan_server_destroy(srv);
+    return rc;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+struct client_plan {
+    uid_t uid;
+    gid_t gid;
+    uid_t server_uid;
+    int signal_connected; /* signal g_step once connected, then wait for g_done */
+};
+
+/* Connects, says ping, expects pong, leaves. */
+static int chat_main(void *p)
+{
+    const struct client_plan *plan = p;
+    if (testutil_become(plan->uid, plan->gid) != 0) {
+        return CHILD_BECOME;
+    }
+    if (testutil_event_wait(&g_ready, T_MS) != 0) {
+        return CHILD_CONNECT;
+    }
+    shmchan_client_options_t o;
+    shmchan_client_options_init(&o);
+    o.expected_uid = plan->server_uid;
+    shmchan_client_t *cli = NULL;
+    shmchan_diag_t d;
+    if (shmchan_client_connect(g_key, &o, &cli, &d) != SHMCHAN_OK) {
+        fprintf(stderr, "client uid %u: %s\n", (unsigned)plan->uid, d.text);
+        return CHILD_CONNECT;
+    }
+    if (plan->signal_connected) {
+        testutil_event_signal(&g_step);
+        if (testutil_event_wait(&g_done, T_MS) != 0) {
+            shmchan_client_disconnect(cli);
+            return CHILD_CONNECT;
+        }
+    }
+    char buf[8];
+    uint32_t len = 0;
+    int rc = CHILD_OK;
+    if (shmchan_client_send(cli, "ping", 4, T_MS) != SHMCHAN_OK) {
+        rc = CHILD_SEND;
+    } else if (shmchan_client_recv(cli, buf, sizeof buf, &len, T_MS) != SHMCHAN_OK) {
+        rc = CHILD_RECV;
+    } else if (len != 4 || memcmp(buf, "pong", 4) != 0) {
+        rc = CHILD_REPLY;
+    }
+    shmchan_client_disconnect(cli);
+    return rc;
+}
+
+/* A uid the server does not allow: the connect must fail with PERMISSION
+ * and a message naming our uid. */
+static int refused_main(void *p)
+{
+    const struct client_plan *plan = p;
+    if (testutil_become(plan->uid, plan->gid) != 0) {
+        return CHILD_BECOME;
+    }
+    if (testutil_event_wait(&g_ready, T_MS) != 0) {
+        return CHILD_CONNECT;
+    }
+    shmchan_client_options_t o;
+    shmchan_client_options_init(&o);
+    o.expected_uid = plan->server_uid;
+    shmchan_client_t *cli = NULL;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    const shmchan_err_t e = shmchan_client_connect(g_key, &o, &cli, &d);
+    if (e != SHMCHAN_E_PERMISSION) {
+        fprintf(stderr, "refused client: got %s (%s)\n", shmchan_strerror(e), d.text);
+        shmchan_client_disconnect(cli);
+        return CHILD_NOT_REFUSED;
+    }
+    char want[32];
+    (void)snprintf(want, sizeof want, "uid %u", (unsigned)plan->uid);
+    if (strstr(d.text, want) == NULL) {
+        fprintf(stderr, "refused client: diag does not name %s: %s\n", want, d.text);
+        return CHILD_DIAG;
+    }
+    return CHILD_OK;
+}
+
+/* In the hostile child: `rc` must be -1 with errno `want`. */
+static int denied(const char *what, long rc, int want)
+{
+    if (rc == -1 && errno == want) {
+        return 0;
+    }
+    fprintf(stderr, "hostile uid %u: %s: got %s, want %s\n", (unsigned)geteuid(), what,
+            rc == -1 ? strerror(errno) : "success", strerror(want));
+    return 1;
+}
+
+/* An allowed client of a third uid tries every operation on the victim's
+ * connection (slot 0's objects) and on the server's set and header. */
+static int hostile_main(void *p)
+{
+    (void)p;
+    if (testutil_become(THIRD_UID, THIRD_GID) != 0) {
+        return CHILD_BECOME;
+    }
+    if (testutil_event_wait(&g_step, T_MS) != 0) {
+        return CHILD_CONNECT;
+    }
+    int bad = 0;
+    const key_t conn = shmchan_conn_key(g_key, 0);
+    const int csem = semget(conn, 0, 0);
+    const int cshm = shmget(conn, 0, 0);
+    const int ssem = semget(g_key, 0, 0);
+    const int sshm = shmget(g_key, 0, 0);
+    if (csem < 0 || cshm < 0 || ssem < 0 || sshm < 0) {
+        fprintf(stderr, "hostile: objects not found (%d %d %d %d)\n", csem, cshm, ssem, sshm);
+        return CHILD_TOUCHED;
+    }
+    struct sembuf post = {SHMCHAN_CONN_SEM_RX, 1, IPC_NOWAIT};
+    struct sembuf take = {SHMCHAN_CONN_SEM_OWNER, -1, IPC_NOWAIT};
+    struct semid_ds sds;
+    struct shmid_ds mds;
+    bad += denied("semop +1 on the victim's RX", semop(csem, &post, 1), EACCES);
+    bad += denied("semop -1 on the victim's token", semop(csem, &take, 1), EACCES);
+    bad += denied("GETVAL of the victim's set", semctl(csem, 0, GETVAL), EACCES);
+    bad += denied("SETVAL of the victim's verdict", semctl(csem, SHMCHAN_CONN_SEM_VERDICT, SETVAL, 1),
+                  EACCES);
+    bad += denied("IPC_STAT of the victim's set", semctl(csem, 0, IPC_STAT, &sds), EACCES);
+    bad += denied("IPC_RMID of the victim's set", semctl(csem, 0, IPC_RMID), EPERM);
+    bad += denied("shmat of the victim's segment", (long)(intptr_t)shmat(cshm, NULL, SHM_RDONLY),
+                  EACCES);
+    bad += denied("IPC_STAT of the victim's segment", shmctl(cshm, IPC_STAT, &mds), EACCES);
+    bad += denied("IPC_RMID of the victim's segment", shmctl(cshm, IPC_RMID, NULL), EPERM);
+    struct sembuf down = {SHMCHAN_SEM_SERVER_ALIVE, -1, IPC_NOWAIT};
+    bad += denied("semop -1 on the server's token", semop(ssem, &down, 1), EACCES);
+    bad += denied("SETVAL of the server's token", semctl(ssem, SHMCHAN_SEM_SERVER_ALIVE, SETVAL, 0),
+                  EACCES);
+    bad += denied("IPC_RMID of the server's set", semctl(ssem, 0, IPC_RMID), EPERM);
+    bad += denied("shmat of the server's header for writing", (long)(intptr_t)shmat(sshm, NULL, 0),
+                  EACCES);
+    bad += denied("IPC_RMID of the server's header", shmctl(sshm, IPC_RMID, NULL), EPERM);
+    testutil_event_signal(&g_done);
+    return bad == 0 ? CHILD_OK : CHILD_TOUCHED;
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static void events_init(void)
+{
+    assert_int_equal(testutil_event_init(&g_ready), 0);
+    assert_int_equal(testutil_event_init(&g_step), 0);
+    assert_int_equal(testutil_event_init(&g_done), 0);
+}
+
+static void events_close(void)
+{
+    testutil_event_close(&g_ready);
+    testutil_event_close(&g_step);
+    testutil_event_close(&g_done);
+}
+
+/* Waits for every child; each must exit CHILD_OK. Then nothing may be left. */
+static void expect_children(const pid_t *pids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_true(pids[i] > 0);
+        const int status = testutil_wait(pids[i], 3 * T_MS);
+        if (status == CHILD_BECOME) {
+            fail_msg("cannot change uid: run as root outside a user namespace");
+        }
+        if (status != CHILD_OK) {
+            fail_msg("child %zu exited %d", i, status);
+        }
+    }
+    assert_int_equal(testutil_count_sem(), 0);
+    assert_int_equal(testutil_count_shm(), 0);
+}
+
+static void test_other_uid_chats(void **state)
+{
+    (void)state;
+    events_init();
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
+    expect_children(pids, 2);
+    events_close();
+}
+
+/* The refused client runs first and to its end (the server's plan counts
+ * only the allowed client's visit, and fails on any CONNECT from another
+ * uid), then the allowed one chats. */
+static void test_uid_not_allowed_is_refused(void **state)
+{
+    (void)state;
+    events_init();
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1};
+    struct client_plan third = {THIRD_UID, THIRD_GID, SERVER_UID, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    const pid_t server = testutil_spawn(server_main, &srv);
+    const pid_t refused = testutil_spawn(refused_main, &third);
+    assert_true(refused > 0);
+    const int status = testutil_wait(refused, 3 * T_MS);
+    if (status != CHILD_OK) {
+        (void)testutil_wait(server, 1);
+        fail_msg("refused client exited %d", status);
+    }
+    /* The refused client read g_ready; the allowed one needs its own. */
+    testutil_event_signal(&g_ready);
+    const pid_t pids[2] = {server, testutil_spawn(chat_main, &cli)};
+    expect_children(pids, 2);
+    events_close();
+}
+
+static void test_hostile_allowed_client_touches_nothing(void **state)
+{
+    (void)state;
+    events_init();
+    /* Both uids allowed, so the hostile one is a legitimate client too;
+     * only the victim connects (every CONNECT must be the victim's). */
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID, THIRD_UID}, 2, CLIENT_UID, 1};
+    struct client_plan victim = {CLIENT_UID, CLIENT_GID, SERVER_UID, 1};
+    const pid_t pids[3] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &victim),
+                           testutil_spawn(hostile_main, NULL)};
+    expect_children(pids, 3);
+    events_close();
+}
+
+static void test_root_server_unprivileged_client(void **state)
+{
+    (void)state;
+    events_init();
+    struct server_plan srv = {0, 0, {CLIENT_UID}, 1, CLIENT_UID, 1};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, 0, 0};
+    const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
+    expect_children(pids, 2);
+    events_close();
+}
+
+int main(void)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "multiuser_channel_test: needs root (setresuid to three uids)\n");
+        return 1;
+    }
+    if (unshare(CLONE_NEWIPC) != 0) {
+        fprintf(stderr, "multiuser_channel_test: unshare(CLONE_NEWIPC): %s\n", strerror(errno));
+        return 1;
+    }
+    g_key = testutil_key(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_other_uid_chats, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_uid_not_allowed_is_refused, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_hostile_allowed_client_touches_nothing,
+                               testutil_purge_fixture),
+        cmocka_unit_test_setup(test_root_server_unprivileged_client, testutil_purge_fixture),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
