@@ -106,7 +106,7 @@ static void wake_server(const shmchan_client_t *cli)
     if (cli->layout.multiuser) {
         (void)shmchan_wake_post(cli->doorbell_semid, SHMCHAN_DOORBELL_WAKE, NULL);
     } else {
-        wake_server(cli);
+        (void)shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, NULL);
     }
 }
 

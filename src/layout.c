@@ -152,7 +152,10 @@ shmchan_err_t shmchan_layout_read_header(const uint8_t *image, size_t image_len,
 
 uint64_t shmchan_layout_slot_offset(const shmchan_layout_t *layout, uint32_t slot)
 {
-    if (slot >= layout->params.max_clients) {
+    /* A multi-user channel's segment holds no slot (each is in its
+     * client's own segment, at offset 0): the same sentinel as a slot out
+     * of range. */
+    if (slot >= layout->params.max_clients || layout->multiuser) {
         return layout->total_size;
     }
     return SHMCHAN_LAYOUT_HEADER_SIZE + layout->slot_stride * slot;
@@ -160,7 +163,7 @@ uint64_t shmchan_layout_slot_offset(const shmchan_layout_t *layout, uint32_t slo
 
 uint64_t shmchan_layout_c2s_ring_offset(const shmchan_layout_t *layout, uint32_t slot)
 {
-    if (slot >= layout->params.max_clients) {
+    if (slot >= layout->params.max_clients || layout->multiuser) {
         return layout->total_size;
     }
     return shmchan_layout_slot_offset(layout, slot) + SHMCHAN_SLOT_OFF_RINGS;
@@ -168,7 +171,7 @@ uint64_t shmchan_layout_c2s_ring_offset(const shmchan_layout_t *layout, uint32_t
 
 uint64_t shmchan_layout_s2c_ring_offset(const shmchan_layout_t *layout, uint32_t slot)
 {
-    if (slot >= layout->params.max_clients) {
+    if (slot >= layout->params.max_clients || layout->multiuser) {
         return layout->total_size;
     }
     return shmchan_layout_c2s_ring_offset(layout, slot) + layout->params.lane_capacity;

@@ -6,11 +6,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "layout.h"
 #include "probe.h"
 #include "safety.h"
 #include "shm_atomic.h"
 #include "sysv.h"
+
+/* A multi-user channel's own set and header are readable by everyone
+ * (docs/multiuser.md: they hold no message; only the server alters them),
+ * so for objects of those shapes - a set of SHMCHAN_SEM_MU_COUNT, a
+ * segment of the header alone - read bits do not make them foreign. Every
+ * later check reads f->max_mode, so this is the one place that says so. */
+static void allow_readable_shape(shmchan_probe_facts_t *f)
+{
+    const int mu_set = f->sem_present && f->sem.nsems == SHMCHAN_SEM_MU_COUNT;
+    const int mu_shm = f->shm_present && f->shm.segsz == SHMCHAN_LAYOUT_HEADER_SIZE &&
+                       (!f->sem_present || mu_set);
+    if (mu_set || mu_shm) {
+        f->max_mode |= 0044u;
+    }
+}
 
 static void gather_sem(key_t key, shmchan_probe_facts_t *f)
 {
@@ -35,20 +51,21 @@ static void gather_sem(key_t key, shmchan_probe_facts_t *f)
      * the largest shmchan set, and the count GETALL will write is asked
      * again right before it (shmchan_sys_sem_getall). */
     const uint32_t max_nsems = shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT);
-    if (f->sem.nsems < SHMCHAN_SEM_FIXED || f->sem.nsems > max_nsems) {
+    if (f->sem.nsems < SHMCHAN_SEM_MU_COUNT || f->sem.nsems > max_nsems) {
         return;
     }
     unsigned short values[SHMCHAN_SEM_FIXED + SHMCHAN_SEM_PER_SLOT * SHMCHAN_MAX_CLIENTS_LIMIT];
     uint32_t nsems = 0;
     if (shmchan_sys_sem_getall(semid, values, max_nsems, &nsems, &d) != SHMCHAN_OK ||
-        nsems < SHMCHAN_SEM_FIXED) {
+        nsems < SHMCHAN_SEM_MU_COUNT) {
         f->sem_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
         return;
     }
     f->sem_values_read = 1;
     f->sem_marker = values[SHMCHAN_SEM_MARKER];
     f->sem_alive = values[SHMCHAN_SEM_SERVER_ALIVE];
-    f->sem_ready = values[SHMCHAN_SEM_READY];
+    f->sem_ready = nsems == SHMCHAN_SEM_MU_COUNT ? values[SHMCHAN_SEM_MU_NOT_READY] == 0
+                                                 : values[SHMCHAN_SEM_READY];
     pid_t pid = 0;
     if (shmchan_sys_sem_getpid(semid, SHMCHAN_SEM_SERVER_ALIVE, &pid, &d) == SHMCHAN_OK) {
         f->sem_alive_pid = pid;
@@ -77,6 +94,7 @@ static void gather_shm(key_t key, shmchan_probe_facts_t *f)
     /* Attach only what is ours: attaching a foreign segment, even read-only,
      * changes its nattch and atime, and "foreign" means "never touched". */
     char why[96];
+    allow_readable_shape(f);
     if (shmchan_ownership_problem(f->me, f->max_mode, f->shm.uid, f->shm.cuid, f->shm.mode, why,
                                   sizeof why) != NULL ||
         f->shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || f->shm.segsz > (uint64_t)SIZE_MAX) {
@@ -89,7 +107,7 @@ static void gather_shm(key_t key, shmchan_probe_facts_t *f)
     }
     f->header_read = 1;
     f->header_err = shmchan_layout_read_header(image, (size_t)f->shm.segsz, &f->header);
-    if (f->header_err == SHMCHAN_OK) {
+    if (f->header_err == SHMCHAN_OK && !f->header.layout.multiuser) {
         const shmchan_layout_t *l = &f->header.layout;
         for (uint32_t s = 0; s < l->params.max_clients; s++) {
             const uint64_t off = shmchan_layout_slot_offset(l, s) + SHMCHAN_SLOT_OFF_STATE;
@@ -113,9 +131,39 @@ shmchan_err_t shmchan_probe_gather(key_t key, unsigned max_mode, shmchan_probe_f
     facts->sem.semid = -1;
     facts->shm.shmid = -1;
     gather_sem(key, facts);
+    allow_readable_shape(facts);
     gather_shm(key, facts);
     (void)diag;
     return SHMCHAN_OK;
+}
+
+/* After a dead multi-user channel's pair is gone: its doorbell (ours if we
+ * own and created it), and every connection given to us whose client's
+ * token is down (conn.h's rule: DEAD). A connection whose client still
+ * holds its token is left to that client, which removes it as creator when
+ * it finds the server gone. */
+static void reclaim_multiuser_leftovers(key_t key)
+{
+    const uid_t me = geteuid();
+    int semid = -1;
+    shmchan_sys_sem_info_t bell;
+    if (shmchan_sys_sem_lookup(shmchan_doorbell_key(key), &semid, NULL) == SHMCHAN_OK &&
+        shmchan_sys_sem_stat(semid, &bell, NULL) == SHMCHAN_OK && bell.uid == me &&
+        bell.cuid == me && bell.nsems == SHMCHAN_DOORBELL_COUNT) {
+        (void)shmchan_sys_sem_remove(semid, NULL);
+    }
+    for (uint32_t s = 0; s < SHMCHAN_MAX_CLIENTS_LIMIT; s++) {
+        shmchan_conn_facts_t c;
+        if (shmchan_conn_gather(shmchan_conn_key(key, s), 0, NULL, 0, &c, NULL) != SHMCHAN_OK ||
+            !c.sem_present || !c.sem_readable || c.sem.uid != me ||
+            c.sem.nsems != SHMCHAN_CONN_NSEMS || c.sem.otime == 0 || c.owner_value != 0) {
+            continue;
+        }
+        if (c.shm_present && c.shm_readable && c.shm.uid == me && c.shm.cuid == c.sem.cuid) {
+            (void)shmchan_sys_shm_remove(c.shm.shmid, NULL);
+        }
+        (void)shmchan_sys_sem_remove(c.sem.semid, NULL);
+    }
 }
 
 shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmchan_judgement_t *j,
@@ -184,6 +232,9 @@ shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmcha
     }
     if (j->remove_sem) {
         GUARD(shmchan_sys_sem_remove(f->sem.semid, diag));
+    }
+    if (f->sem_present && f->sem.nsems == SHMCHAN_SEM_MU_COUNT) {
+        reclaim_multiuser_leftovers(f->key);
     }
     return SHMCHAN_OK;
 }

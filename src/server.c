@@ -57,6 +57,7 @@ struct server_slot {
     uint8_t *conn_base;
     uid_t uid;
     gid_t gid;
+    int refused_semid; /* the last set refused at this slot's key: reported once */
 };
 
 struct shmchan_server {
@@ -594,6 +595,7 @@ shmchan_err_t shmchan_server_create(key_t key, const shmchan_server_options_t *o
         for (uint32_t s = 0; s < layout.params.max_clients; s++) {
             srv->slots[s].conn_semid = -1;
             srv->slots[s].conn_shmid = -1;
+            srv->slots[s].refused_semid = -1;
         }
         shmchan_conn_modes_t modes;
         shmchan_conn_modes(&srv->allow, &modes);
@@ -862,7 +864,7 @@ static shmchan_err_t conn_attach(shmchan_server_t *srv, const shmchan_conn_facts
 
 /* Multi-user: judges the objects at free slot s's key (conn.h, the one
  * rule) and acts on the verdict, always by the ids judged. Returns 1 with
- * a CONNECT in *ev, else 0. */
+ * a CONNECT or a REFUSED in *ev, else 0. */
 static int conn_judge_slot(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev)
 {
     struct server_slot *slot = &srv->slots[s];
@@ -872,16 +874,29 @@ static int conn_judge_slot(shmchan_server_t *srv, uint32_t s, shmchan_event_t *e
                             SHMCHAN_ACCOUNT_GROUPS_MAX, &f, NULL) != SHMCHAN_OK) {
         return 0;
     }
-    switch (shmchan_conn_judge(&f, &srv->allow, NULL, 0)) {
+    const shmchan_conn_decision_t decision = shmchan_conn_judge(&f, &srv->allow, NULL, 0);
+    switch (decision) {
     case SHMCHAN_CONN_ABSENT:
     case SHMCHAN_CONN_PENDING:
         return 0;
     case SHMCHAN_CONN_REFUSE_UID:
-        conn_tell(f.sem.semid, SHMCHAN_CONN_VERDICT_REFUSED_UID);
-        return 0;
     case SHMCHAN_CONN_REFUSE_SHAPE:
-        conn_tell(f.sem.semid, SHMCHAN_CONN_VERDICT_REFUSED_SHAPE);
-        return 0;
+        conn_tell(f.sem.semid, decision == SHMCHAN_CONN_REFUSE_UID
+                                   ? SHMCHAN_CONN_VERDICT_REFUSED_UID
+                                   : SHMCHAN_CONN_VERDICT_REFUSED_SHAPE);
+        /* Told at every judging until its client removes it; reported
+         * once (a set's id names one set while it exists). */
+        if (slot->refused_semid == f.sem.semid) {
+            return 0;
+        }
+        slot->refused_semid = f.sem.semid;
+        ev->kind = SHMCHAN_EVENT_REFUSED;
+        ev->client = s;
+        ev->uid = f.sem.cuid;
+        ev->gid = f.sem.cgid;
+        ev->reason = decision == SHMCHAN_CONN_REFUSE_UID ? SHMCHAN_E_PERMISSION
+                                                         : SHMCHAN_E_PROTOCOL;
+        return 1;
     case SHMCHAN_CONN_DEAD:
         /* Given to us, its client gone: ours to remove. The segment only
          * if it too is ours and the same client's. */

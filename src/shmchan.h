@@ -191,7 +191,12 @@ void shmchan_client_options_init(shmchan_client_options_t *opts);
 typedef enum shmchan_event_kind {
     SHMCHAN_EVENT_CONNECT = 1,    /* a client took slot `client` */
     SHMCHAN_EVENT_MESSAGE = 2,    /* `len` bytes from `client` are in the buffer */
-    SHMCHAN_EVENT_DISCONNECT = 3  /* `client` is gone; `reason` says how */
+    SHMCHAN_EVENT_DISCONNECT = 3, /* `client` is gone; `reason` says how */
+    /* Multi-user: a connection at slot `client`'s key was refused before any
+     * byte of it was read: `uid`/`gid` are its creator's (the kernel's),
+     * `reason` PERMISSION (that uid may not connect) or PROTOCOL (objects
+     * not of the shape a connection must have). Once per connection. */
+    SHMCHAN_EVENT_REFUSED = 4
 } shmchan_event_kind_t;
 
 typedef struct shmchan_event {
@@ -207,7 +212,7 @@ typedef struct shmchan_event {
      * at the scan. For logs: not authentication (any process of the uid can
      * operate on the token). */
     pid_t pid;
-    /* CONNECT: the client's uid and gid as the kernel recorded them (the
+    /* CONNECT, REFUSED: the client's uid and gid as the kernel recorded them (the
      * creator of its connection's objects, docs/multiuser.md), never a
      * value read from shared memory. */
     uid_t uid;

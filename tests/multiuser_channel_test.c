@@ -74,6 +74,7 @@ struct server_plan {
     size_t nallow;
     uid_t connects_from; /* every CONNECT must name this uid */
     int clients;         /* serve until this many have left */
+    uid_t refuses;       /* exactly one REFUSED, naming this uid (0: none) */
 };
 
 /* Serves `clients` clients: answers "ping" with "pong", and checks that
@@ -96,6 +97,7 @@ static int server_main(void *p)
     }
     testutil_event_signal(&g_ready);
     int rc = CHILD_OK;
+    int refusals = 0;
     for (int left = 0; left < plan->clients && rc == CHILD_OK;) {
         shmchan_event_t ev;
         char buf[64];
@@ -108,9 +110,19 @@ static int server_main(void *p)
         } else if (ev.kind == SHMCHAN_EVENT_MESSAGE && ev.len == 4 && memcmp(buf, "ping", 4) == 0 &&
                    shmchan_server_send(srv, ev.client, "pong", 4, T_MS) != SHMCHAN_OK) {
             rc = CHILD_SEND;
+        } else if (ev.kind == SHMCHAN_EVENT_REFUSED &&
+                   (ev.uid != plan->refuses || ev.reason != SHMCHAN_E_PERMISSION)) {
+            fprintf(stderr, "server: REFUSED uid %u (%s), want uid %u\n", (unsigned)ev.uid,
+                    shmchan_strerror(ev.reason), (unsigned)plan->refuses);
+            rc = CHILD_WRONG_UID;
         } else if (ev.kind == SHMCHAN_EVENT_DISCONNECT) {
             left++;
         }
+        refusals += ev.kind == SHMCHAN_EVENT_REFUSED;
+    }
+    if (rc == CHILD_OK && refusals != (plan->refuses != 0)) {
+        fprintf(stderr, "server: %d REFUSED events, want %d\n", refusals, plan->refuses != 0);
+        rc = CHILD_WRONG_UID;
     }
     shmchan_server_destroy(srv);
     return rc;
@@ -293,7 +305,7 @@ static void test_other_uid_chats(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0};
     struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
     const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
@@ -307,7 +319,7 @@ static void test_uid_not_allowed_is_refused(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, THIRD_UID};
     struct client_plan third = {THIRD_UID, THIRD_GID, SERVER_UID, 0};
     struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
     const pid_t server = testutil_spawn(server_main, &srv);
@@ -331,7 +343,7 @@ static void test_hostile_allowed_client_touches_nothing(void **state)
     events_init();
     /* Both uids allowed, so the hostile one is a legitimate client too;
      * only the victim connects (every CONNECT must be the victim's). */
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID, THIRD_UID}, 2, CLIENT_UID, 1};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID, THIRD_UID}, 2, CLIENT_UID, 1, 0};
     struct client_plan victim = {CLIENT_UID, CLIENT_GID, SERVER_UID, 1};
     const pid_t pids[3] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &victim),
                            testutil_spawn(hostile_main, NULL)};
@@ -343,7 +355,7 @@ static void test_root_server_unprivileged_client(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {0, 0, {CLIENT_UID}, 1, CLIENT_UID, 1};
+    struct server_plan srv = {0, 0, {CLIENT_UID}, 1, CLIENT_UID, 1, 0};
     struct client_plan cli = {CLIENT_UID, CLIENT_GID, 0, 0};
     const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
