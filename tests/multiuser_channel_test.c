@@ -25,6 +25,7 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -175,6 +176,39 @@ static int chat_main(void *p)
     }
     shmchan_client_disconnect(cli);
     return rc;
+}
+
+/* Connects, says it is connected, then waits in recv: to be killed there,
+ * or (expect_server_death) to see the server die, which recv must report
+ * as CLOSED within its timeout; then leaves (removing its objects). */
+static int waiter_main(void *p)
+{
+    const struct client_plan *plan = p;
+    if (testutil_become(plan->uid, plan->gid) != 0) {
+        return CHILD_BECOME;
+    }
+    if (testutil_event_wait(&g_ready, T_MS) != 0) {
+        return CHILD_CONNECT;
+    }
+    shmchan_client_options_t o;
+    shmchan_client_options_init(&o);
+    o.expected_uid = plan->server_uid;
+    shmchan_client_t *cli = NULL;
+    shmchan_diag_t d;
+    if (shmchan_client_connect(g_key, &o, &cli, &d) != SHMCHAN_OK) {
+        fprintf(stderr, "waiter uid %u: %s\n", (unsigned)plan->uid, d.text);
+        return CHILD_CONNECT;
+    }
+    testutil_event_signal(&g_step);
+    char buf[8];
+    uint32_t len = 0;
+    const shmchan_err_t e = shmchan_client_recv(cli, buf, sizeof buf, &len, T_MS);
+    shmchan_client_disconnect(cli);
+    if (e != SHMCHAN_E_CLOSED) {
+        fprintf(stderr, "waiter: recv returned %s, want CLOSED\n", shmchan_strerror(e));
+        return CHILD_RECV;
+    }
+    return CHILD_OK;
 }
 
 /* A uid the server does not allow: the connect must fail with PERMISSION
@@ -362,6 +396,47 @@ static void test_root_server_unprivileged_client(void **state)
     events_close();
 }
 
+/* kill -9 of a client of another uid: the server reports it gone and
+ * removes its connection's objects (it owns them); nothing is left once
+ * the server has closed. */
+static void test_killed_client_is_reclaimed(void **state)
+{
+    (void)state;
+    events_init();
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    const pid_t server = testutil_spawn(server_main, &srv);
+    const pid_t client = testutil_spawn(waiter_main, &cli);
+    assert_true(client > 0);
+    assert_int_equal(testutil_event_wait(&g_step, T_MS), 0);
+    assert_int_equal(kill(client, SIGKILL), 0);
+    assert_int_equal(testutil_wait(client, T_MS), 128 + SIGKILL);
+    expect_children(&server, 1);
+    events_close();
+}
+
+/* kill -9 of the server with a client of another uid attached: the client
+ * learns it from the kernel (the token released in the server's name) and
+ * removes its own objects; the next server at the key reclaims the dead
+ * one's set, header and doorbell and starts. */
+static void test_killed_server_is_reclaimed(void **state)
+{
+    (void)state;
+    events_init();
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    const pid_t server = testutil_spawn(server_main, &srv);
+    const pid_t client = testutil_spawn(waiter_main, &cli);
+    assert_true(server > 0);
+    assert_int_equal(testutil_event_wait(&g_step, T_MS), 0);
+    assert_int_equal(kill(server, SIGKILL), 0);
+    assert_int_equal(testutil_wait(server, T_MS), 128 + SIGKILL);
+    struct server_plan next = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 0, 0};
+    const pid_t pids[2] = {client, testutil_spawn(server_main, &next)};
+    expect_children(pids, 2);
+    events_close();
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -379,6 +454,8 @@ int main(void)
         cmocka_unit_test_setup(test_hostile_allowed_client_touches_nothing,
                                testutil_purge_fixture),
         cmocka_unit_test_setup(test_root_server_unprivileged_client, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_killed_client_is_reclaimed, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_killed_server_is_reclaimed, testutil_purge_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
