@@ -32,6 +32,7 @@ static void any_layout(shmchan_layout_t *l)
     l->nsems = ANY_U32();
     l->slot_stride = ANY_U64();
     l->total_size = ANY_U64();
+    l->multiuser = ANY_U32(); /* any value: the code tests it against 0 only */
 }
 
 static void drive_compute(void)
