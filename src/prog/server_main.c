@@ -19,13 +19,16 @@
  *
  * Who may connect besides the server's own uid is --allow-uid and
  * --allow-group (names resolved before any IPC, resolve.c); the library
- * enforces it with the kernel's record of each client's uid.
+ * enforces it with the kernel's record of each client's uid, which
+ * --verbose logs on every connect.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/account.h"
 #include "src/prog/args.h"
+#include "src/prog/escape.h"
 #include "src/prog/io.h"
 #include "src/prog/resolve.h"
 #include "src/shmchan.h"
@@ -41,13 +44,17 @@
 #define HELLO_CHAT 'C'
 #define RECEIPT 'R'
 
+/* A user name in the --verbose log: longer names are cut (a log line, not
+ * an identity: the uid printed beside it is what the kernel attested). */
+#define LOG_NAME_MAX 256
+
 static void print_usage(FILE *out)
 {
     (void)fprintf(
         out,
         "Usage: server [--key KEY] [--greet[=TEXT]] [--max-clients N] [--max-payload N]\n"
         "              [--lane-capacity N] [--mode MODE] [--allow-uid USER]...\n"
-        "              [--allow-group GROUP]...\n"
+        "              [--allow-group GROUP]... [--verbose]\n"
         "       server --help | --version\n"
         "\n"
         "Creates a shmchan channel (a System V segment and semaphore set, owner-only\n"
@@ -76,6 +83,8 @@ static void print_usage(FILE *out)
         "                    let members of GROUP (a group name or a gid) connect\n"
         "                    too; repeatable, at most %d different ones\n"
         "                    (default for both: only the server's own uid connects)\n"
+        "  --verbose         log each client's connect (with the uid the kernel\n"
+        "                    recorded for it) and disconnect on stderr\n"
         "  -h, --help        this text\n"
         "  --version         the version\n"
         "\n"
@@ -105,6 +114,7 @@ typedef struct server_ctx {
     key_t key;
     shmchan_server_t *srv;
     int greet;
+    int verbose;
     uint8_t *hello; /* 'G' + greeting, or 'C' */
     uint32_t hello_len;
     uint8_t *buf; /* one message, max_payload bytes */
@@ -218,16 +228,69 @@ static int on_message(const server_ctx_t *ctx, const shmchan_event_t *ev)
     return KEEP_SERVING;
 }
 
+/* --verbose: "server: client 3 connected: uid 1000 (alice)", the uid as the
+ * kernel recorded it (ev->uid), the name from the system's user database,
+ * "(no account)" if the uid has none. */
+static void log_connect(const shmchan_event_t *ev)
+{
+    char name[LOG_NAME_MAX];
+    shmchan_account_user_name(ev->uid, name, sizeof name);
+    if (name[0] == '\0') {
+        shmchan_prog_say(stderr, "server: client %u connected: uid %u (no account)\n", ev->client,
+                         (unsigned)ev->uid);
+        return;
+    }
+    /* The database may be a directory service whose names nobody here
+     * wrote: escaped like a peer's bytes, so that a name cannot act on the
+     * terminal or forge a line. At most 4 bytes per byte: all of it fits. */
+    char shown[SHMCHAN_ESCAPE_MAX_UNIT * LOG_NAME_MAX];
+    size_t used = 0;
+    (void)shmchan_escape_terminal((const uint8_t *)name, strlen(name), shown, sizeof shown, &used);
+    shmchan_prog_say(stderr, "server: client %u connected: uid %u (%s)\n", ev->client,
+                     (unsigned)ev->uid, shown);
+}
+
+/* --verbose: "server: client 3 disconnected: REASON". */
+static void log_disconnect(const shmchan_event_t *ev)
+{
+    switch (ev->reason) {
+    case SHMCHAN_OK:
+        shmchan_prog_say(stderr, "server: client %u disconnected: left (said goodbye)\n",
+                         ev->client);
+        return;
+    case SHMCHAN_E_CLOSED:
+        shmchan_prog_say(stderr,
+                         "server: client %u disconnected: vanished (exited or was killed without "
+                         "a goodbye)\n",
+                         ev->client);
+        return;
+    case SHMCHAN_E_PROTOCOL:
+        shmchan_prog_say(stderr, "server: client %u disconnected: dropped: %s (%s)\n", ev->client,
+                         shmchan_strerror(ev->reason), shmchan_strerror(ev->detail));
+        return;
+    default:
+        shmchan_prog_say(stderr, "server: client %u disconnected: %s\n", ev->client,
+                         shmchan_strerror(ev->reason));
+        return;
+    }
+}
+
 static int on_event(const server_ctx_t *ctx, const shmchan_event_t *ev)
 {
     switch (ev->kind) {
     case SHMCHAN_EVENT_CONNECT:
+        if (ctx->verbose) {
+            log_connect(ev);
+        }
         send_hello(ctx, ev);
         return KEEP_SERVING;
     case SHMCHAN_EVENT_MESSAGE:
         return on_message(ctx, ev);
     case SHMCHAN_EVENT_DISCONNECT:
-        if (ev->reason == SHMCHAN_E_PROTOCOL) {
+        if (ctx->verbose) {
+            /* The same facts as the line below, in the log's form. */
+            log_disconnect(ev);
+        } else if (ev->reason == SHMCHAN_E_PROTOCOL) {
             shmchan_prog_say(stderr, "server: dropped client %u: %s (%s)\n", ev->client,
                              shmchan_strerror(ev->reason), shmchan_strerror(ev->detail));
         }
@@ -309,6 +372,7 @@ static int run(const shmchan_prog_server_args_t *a, const server_allow_t *allow)
     memset(&ctx, 0, sizeof ctx);
     ctx.key = a->key;
     ctx.greet = a->greet;
+    ctx.verbose = a->verbose;
     shmchan_server_options_t opts;
     apply_args(a, allow, &opts);
 

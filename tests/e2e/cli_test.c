@@ -55,6 +55,7 @@ static void test_help(void **state)
     assert_true(e2e_contains(proc.out, proc.out_len, "128+N"));
     assert_true(e2e_contains(proc.out, proc.out_len, "--allow-uid USER"));
     assert_true(e2e_contains(proc.out, proc.out_len, "--allow-group GROUP"));
+    assert_true(e2e_contains(proc.out, proc.out_len, "--verbose"));
     e2e_assert_no_ipc_left();
 }
 
@@ -202,6 +203,49 @@ static void test_server_uid_reaches_the_library(void **state)
     e2e_assert_no_ipc_left();
 }
 
+/* 1 if `line` (up to its '\n') is "server: client N connected: uid U
+ * (NAME)" with decimal N and U and a non-empty NAME. */
+static int is_connect_line(const char *line)
+{
+    unsigned client = 0;
+    unsigned uid = 0;
+    int name_at = -1;
+    int end = -1;
+    if (sscanf(line, "server: client %u connected: uid %u (%n%*[^)\n])%n", &client, &uid,
+               &name_at, &end) != 2 ||
+        end < 0) {
+        return 0;
+    }
+    return line[end] == '\n' && end - name_at > 1;
+}
+
+/* server --verbose logs every connect (with the uid the kernel recorded
+ * and its account's name) and every disconnect (with how), on stderr;
+ * stdout stays the seed's. Without --verbose stderr stays empty
+ * (demo_test). */
+static void test_verbose_log(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(2);
+    assert_int_equal(e2e_start_server(&server, key, ARGS("--verbose")), 0);
+    assert_int_equal(e2e_run_client(&proc, key, "hi\n", 3), 0);
+    assert_int_equal(
+        e2e_wait_for(&server, 2, "server: client 0 disconnected: left (said goodbye)\n",
+                     E2E_DEADLINE_MS),
+        0);
+    if (!is_connect_line(server.err)) {
+        fail_msg("first stderr line is not a connect line: %s", server.err);
+    }
+    /* Which uid is the library's to report (ev.uid); this checks that
+     * the program prints it in the documented form. */
+    assert_int_equal(e2e_run_client(&proc, key, "exit\n", 5), 0);
+    assert_int_equal(e2e_finish(&server, E2E_DEADLINE_MS), 0);
+    assert_string_equal(server.out, E2E_CHAT_SERVER_HEAD "Server received: hi\n"
+                                                         "Server received: exit\n"
+                                                         "Server shutting down...\n");
+    e2e_assert_no_ipc_left();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +256,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_known_accounts_accepted, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_server_uid_reaches_the_library, e2e_setup,
                                         e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_verbose_log, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
