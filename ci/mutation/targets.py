@@ -11,9 +11,12 @@ LIB = ["src/error.c", "src/codec.c", "src/crc32c.c", "src/layout.c", "src/lane.c
        "src/judge.c", "src/slot_fsm.c", "src/spin_adapt.c", "src/sysv.c", "src/wake.c", "src/client.c",
        "src/inspect.c", "src/probe.c", "src/server.c"]
 PROG_COMMON = ["src/prog/args.c", "src/prog/io.c", "src/prog/escape.c"]
+# The names of --allow-uid/--allow-group/--server-uid made ids (src/BUILD
+# :prog_resolve, with the account layer it calls).
+PROG_RESOLVE = ["src/prog/resolve.c", "src/account.c"]
 PROGRAMS = {
-    "server": ["src/prog/server_main.c"] + PROG_COMMON,
-    "client": ["src/prog/client_main.c"] + PROG_COMMON,
+    "server": ["src/prog/server_main.c"] + PROG_COMMON + PROG_RESOLVE,
+    "client": ["src/prog/client_main.c"] + PROG_COMMON + PROG_RESOLVE,
     "shmchanctl": ["src/prog/shmchanctl_main.c"] + PROG_COMMON,
 }
 

@@ -8,12 +8,19 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "tests/e2e/e2e_util.h"
 
 static e2e_proc_t proc;
+static e2e_proc_t server;
+
+/* Names no system has (the programs take a name made of digits as a
+ * number, so these are not). */
+#define NO_USER "shmchan-no-such-user"
+#define NO_GROUP "shmchan-no-such-group"
 
 static const char *const programs[] = {"server", "client", "shmchanctl"};
 
@@ -43,8 +50,12 @@ static void test_help(void **state)
     const char *const help[] = {"--help", NULL};
     assert_int_equal(e2e_run(&proc, "client", help, NULL), 0);
     assert_true(e2e_contains(proc.out, proc.out_len, "  3 "));
+    assert_true(e2e_contains(proc.out, proc.out_len, "--server-uid USER"));
     assert_int_equal(e2e_run(&proc, "server", help, NULL), 0);
     assert_true(e2e_contains(proc.out, proc.out_len, "128+N"));
+    assert_true(e2e_contains(proc.out, proc.out_len, "--allow-uid USER"));
+    assert_true(e2e_contains(proc.out, proc.out_len, "--allow-group GROUP"));
+    assert_true(e2e_contains(proc.out, proc.out_len, "--verbose"));
     e2e_assert_no_ipc_left();
 }
 
@@ -99,6 +110,20 @@ static void test_bad_arguments(void **state)
     expect_usage_error("client", ARGS("--timeout=1.5"), "--timeout");
     expect_usage_error("client", ARGS("--key= 12"), "invalid key ' 12'");
     expect_usage_error("client", ARGS("positional"), "unexpected argument");
+    expect_usage_error("server", ARGS("--allow-uid="), "--allow-uid needs a user name or number");
+    expect_usage_error("server", ARGS("--verbose=1"), "--verbose takes no value");
+    expect_usage_error("client", ARGS("--server-uid=1", "--server-uid=1"),
+                       "--server-uid given twice");
+    /* Names the system does not know: found by the lookup after parsing,
+     * still the user's mistake. */
+    expect_usage_error("server", ARGS("--allow-uid", NO_USER),
+                       "--allow-uid '" NO_USER "': no such user");
+    expect_usage_error("server", ARGS("--allow-uid", "root", "--allow-group", NO_GROUP),
+                       "--allow-group '" NO_GROUP "': no such group");
+    /* (uid_t)-1 is "no uid" to the kernel, never an account's. */
+    expect_usage_error("server", ARGS("--allow-uid", "4294967295"), "no such user");
+    expect_usage_error("client", ARGS("--server-uid", NO_USER),
+                       "--server-uid '" NO_USER "': no such user");
     expect_usage_error("shmchanctl", ARGS("frobnicate"), "unknown command 'frobnicate'");
     expect_usage_error("shmchanctl", ARGS("inspect"), "needs --key");
     expect_usage_error("shmchanctl", ARGS("clean"), "needs --stale");
@@ -128,6 +153,99 @@ static void test_server_option_combinations(void **state)
     e2e_assert_no_ipc_left();
 }
 
+/* Names the system knows (root: uid 0 and gid 0 on every system) and
+ * numbers with or without an account are resolved, and the server goes on
+ * to create the channel: here to the library's refusal of a lane
+ * capacity, which comes after the lookups. */
+static void test_known_accounts_accepted(void **state)
+{
+    (void)state;
+    assert_int_equal(e2e_run(&proc, "server",
+                             ARGS("--allow-uid", "root", "--allow-uid", "0", "--allow-uid",
+                                  "54321", "--allow-group", "root", "--allow-group", "54321",
+                                  "--verbose", "--lane-capacity=1000"),
+                             NULL),
+                     2);
+    assert_true(e2e_contains(proc.err, proc.err_len, "lane_capacity=1000"));
+    assert_false(e2e_contains(proc.err, proc.err_len, "no such"));
+    assert_string_equal(proc.out, "");
+    e2e_assert_no_ipc_left();
+}
+
+/* client --server-uid reaches the library: a server of our own uid is
+ * refused when another uid is expected (exit 1, the library's reason
+ * names it), and served when ours is given by number. */
+static void test_server_uid_reaches_the_library(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(1);
+    assert_int_equal(e2e_start_server(&server, key, ARGS("--greet")), 0);
+
+    char other[16];
+    snprintf(other, sizeof other, "%u", (unsigned)geteuid() + 1u);
+    assert_int_equal(
+        e2e_start_client(&proc, key, ARGS("--server-uid", other, "--timeout=2000"), E2E_STDIN_NULL),
+        0);
+    assert_int_equal(e2e_finish(&proc, E2E_DEADLINE_MS), 1);
+    char expected[48];
+    snprintf(expected, sizeof expected, "expected uid %s", other);
+    if (!e2e_contains(proc.err, proc.err_len, expected)) {
+        fail_msg("client stderr lacks '%s': %s", expected, proc.err);
+    }
+    assert_string_equal(proc.out, "");
+
+    char mine[16];
+    snprintf(mine, sizeof mine, "%u", (unsigned)geteuid());
+    assert_int_equal(e2e_start_client(&proc, key, ARGS("--server-uid", mine), E2E_STDIN_NULL), 0);
+    assert_int_equal(e2e_finish(&proc, E2E_DEADLINE_MS), 0);
+    assert_string_equal(proc.out, E2E_GREET_CLIENT_OUT);
+    assert_int_equal(e2e_finish(&server, E2E_DEADLINE_MS), 0);
+    e2e_assert_no_ipc_left();
+}
+
+/* 1 if `line` (up to its '\n') is "server: client N connected: uid U
+ * (NAME)" with decimal N and U and a non-empty NAME. */
+static int is_connect_line(const char *line)
+{
+    unsigned client = 0;
+    unsigned uid = 0;
+    int name_at = -1;
+    int end = -1;
+    if (sscanf(line, "server: client %u connected: uid %u (%n%*[^)\n])%n", &client, &uid,
+               &name_at, &end) != 2 ||
+        end < 0) {
+        return 0;
+    }
+    return line[end] == '\n' && end - name_at > 1;
+}
+
+/* server --verbose logs every connect (with the uid the kernel recorded
+ * and its account's name) and every disconnect (with how), on stderr;
+ * stdout stays the seed's. Without --verbose stderr stays empty
+ * (demo_test). */
+static void test_verbose_log(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(2);
+    assert_int_equal(e2e_start_server(&server, key, ARGS("--verbose")), 0);
+    assert_int_equal(e2e_run_client(&proc, key, "hi\n", 3), 0);
+    assert_int_equal(
+        e2e_wait_for(&server, 2, "server: client 0 disconnected: left (said goodbye)\n",
+                     E2E_DEADLINE_MS),
+        0);
+    if (!is_connect_line(server.err)) {
+        fail_msg("first stderr line is not a connect line: %s", server.err);
+    }
+    /* Which uid is the library's to report (ev.uid); this checks that
+     * the program prints it in the documented form. */
+    assert_int_equal(e2e_run_client(&proc, key, "exit\n", 5), 0);
+    assert_int_equal(e2e_finish(&server, E2E_DEADLINE_MS), 0);
+    assert_string_equal(server.out, E2E_CHAT_SERVER_HEAD "Server received: hi\n"
+                                                         "Server received: exit\n"
+                                                         "Server shutting down...\n");
+    e2e_assert_no_ipc_left();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +253,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_server_option_combinations, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_known_accounts_accepted, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_server_uid_reaches_the_library, e2e_setup,
+                                        e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_verbose_log, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
