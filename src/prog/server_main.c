@@ -23,6 +23,7 @@
  * --verbose logs on every connect.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,26 +229,48 @@ static int on_message(const server_ctx_t *ctx, const shmchan_event_t *ev)
     return KEEP_SERVING;
 }
 
-/* --verbose: "server: client 3 connected: uid 1000 (alice)", the uid as the
- * kernel recorded it (ev->uid), the name from the system's user database,
- * "(no account)" if the uid has none. */
-static void log_connect(const shmchan_event_t *ev)
+/* "uid 1000 (alice)": the uid as the kernel recorded it (ev->uid), the name
+ * from the system's user database, "(no account)" if the uid has none. The
+ * database may be a directory service whose names nobody here wrote: the
+ * name is escaped like a peer's bytes, so that it cannot act on the
+ * terminal or forge a line (at most 4 bytes per byte: all of it fits). */
+static void describe_uid(uid_t uid, char *out, size_t len)
 {
     char name[LOG_NAME_MAX];
-    shmchan_account_user_name(ev->uid, name, sizeof name);
+    shmchan_account_user_name(uid, name, sizeof name);
     if (name[0] == '\0') {
-        shmchan_prog_say(stderr, "server: client %u connected: uid %u (no account)\n", ev->client,
-                         (unsigned)ev->uid);
+        (void)snprintf(out, len, "uid %u (no account)", (unsigned)uid);
         return;
     }
-    /* The database may be a directory service whose names nobody here
-     * wrote: escaped like a peer's bytes, so that a name cannot act on the
-     * terminal or forge a line. At most 4 bytes per byte: all of it fits. */
     char shown[SHMCHAN_ESCAPE_MAX_UNIT * LOG_NAME_MAX];
     size_t used = 0;
     (void)shmchan_escape_terminal((const uint8_t *)name, strlen(name), shown, sizeof shown, &used);
-    shmchan_prog_say(stderr, "server: client %u connected: uid %u (%s)\n", ev->client,
-                     (unsigned)ev->uid, shown);
+    (void)snprintf(out, len, "uid %u (%s)", (unsigned)uid, shown);
+}
+
+/* --verbose: "server: client 3 connected: uid 1000 (alice)". */
+static void log_connect(const shmchan_event_t *ev)
+{
+    char who[SHMCHAN_ESCAPE_MAX_UNIT * LOG_NAME_MAX + 32];
+    describe_uid(ev->uid, who, sizeof who);
+    shmchan_prog_say(stderr, "server: client %u connected: %s\n", ev->client, who);
+}
+
+/* Always (a refusal is an error someone should see): "server: refused a
+ * client at slot 2: uid 1001 (bob) may not connect". */
+static void log_refused(const shmchan_event_t *ev)
+{
+    char who[SHMCHAN_ESCAPE_MAX_UNIT * LOG_NAME_MAX + 32];
+    describe_uid(ev->uid, who, sizeof who);
+    if (ev->reason == SHMCHAN_E_PERMISSION) {
+        shmchan_prog_say(stderr, "server: refused a client at slot %u: %s may not connect\n",
+                         ev->client, who);
+    } else {
+        shmchan_prog_say(stderr,
+                         "server: refused a client at slot %u (%s): its objects are not a "
+                         "connection's (%s)\n",
+                         ev->client, who, shmchan_strerror(ev->reason));
+    }
 }
 
 /* --verbose: "server: client 3 disconnected: REASON". */
@@ -294,6 +317,9 @@ static int on_event(const server_ctx_t *ctx, const shmchan_event_t *ev)
             shmchan_prog_say(stderr, "server: dropped client %u: %s (%s)\n", ev->client,
                              shmchan_strerror(ev->reason), shmchan_strerror(ev->detail));
         }
+        return KEEP_SERVING;
+    case SHMCHAN_EVENT_REFUSED:
+        log_refused(ev);
         return KEEP_SERVING;
     }
     return KEEP_SERVING;
