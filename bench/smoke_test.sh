@@ -27,10 +27,10 @@ header=$(head -n 1 "$out")
 [ "$header" = "transport,mode,size,msgs_per_s,mb_per_s,p50_ns,p99_ns,p999_ns" ] ||
     fail "wrong header: $header"
 
-# 8 transports x 2 modes x 1 size, plus the memcpy reference row (stream),
+# 9 transports x 2 modes x 1 size, plus the memcpy reference row (stream),
 # nothing else on stdout.
 rows=$(tail -n +2 "$out" | wc -l)
-[ "$rows" -eq 17 ] || fail "expected 17 rows, got $rows"
+[ "$rows" -eq 19 ] || fail "expected 19 rows, got $rows"
 grep -q '^memcpy,stream,64,' "$out" || fail "no memcpy reference row"
 
 awk -F, '
@@ -98,4 +98,4 @@ status=0
     --lane-bytes 4096 >"$out" 2>"$err" || fail "fragmented cells: status $?"
 [ "$(grep -c ' checked, ' "$err" || true)" -eq 4 ] || fail "fragmented cells: not 4 verified cells"
 
-echo "PASS: 17 rows, well-formed; injected faults caught; fragmented cells verified"
+echo "PASS: 19 rows, well-formed; injected faults caught; fragmented cells verified"

@@ -813,6 +813,23 @@ static int slot_take(shmchan_server_t *srv, uint32_t s, shmchan_event_t *ev, voi
     return report != SHMCHAN_SLOT_SAY_NOTHING;
 }
 
+/* A slot some client holds (or held: connected, leaving, kicked, draining),
+ * stepped with its token's value: back to 0 is a release; a released slot
+ * delivers what its client published, one frame per scan. Both scans, so
+ * one rule for both kinds of channel. Returns 1 with *ev, 0, or -1. */
+static int slot_step_held(shmchan_server_t *srv, uint32_t s, unsigned owner, shmchan_event_t *ev,
+                          void *buf, size_t cap, shmchan_err_t *err)
+{
+    if (owner == 0 && slot_observe(srv, s, SHMCHAN_SLOT_EV_RELEASED, ev)) {
+        return 1;
+    }
+    const shmchan_slot_state_t st = srv->slots[s].state;
+    if (st == SHMCHAN_SLOT_DRAINING || st == SHMCHAN_SLOT_LEFT) {
+        return slot_take(srv, s, ev, buf, cap, err);
+    }
+    return 0;
+}
+
 /* Multi-user: 1 if the connection keys of free slots are to be judged now:
  * a client rang HELLO (cleared before the judging it triggers, so a hello
  * rung meanwhile is seen by the next scan), or a liveness period passed
@@ -976,17 +993,13 @@ static int scan_conns(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
                 return 1;
             }
             break;
-        default:
-            if (conn_owner(srv, s) == 0 && slot_observe(srv, s, SHMCHAN_SLOT_EV_RELEASED, ev)) {
-                return 1;
-            }
-            if (slot->state == SHMCHAN_SLOT_DRAINING || slot->state == SHMCHAN_SLOT_LEFT) {
-                const int got = slot_take(srv, s, ev, buf, cap, err);
-                if (got != 0) {
-                    return got;
-                }
+        default: {
+            const int got = slot_step_held(srv, s, conn_owner(srv, s), ev, buf, cap, err);
+            if (got != 0) {
+                return got;
             }
             break;
+        }
         }
     }
     if (srv->closed) {
@@ -1058,15 +1071,9 @@ static int scan_slots(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, siz
                     continue;
                 }
             }
-            if (owner == 0 && slot_observe(srv, s, SHMCHAN_SLOT_EV_RELEASED, ev)) {
-                return 1;
-            }
-            if (slot->state == SHMCHAN_SLOT_DRAINING || slot->state == SHMCHAN_SLOT_LEFT) {
-                /* Released: deliver what it published, one frame per scan. */
-                const int got = slot_take(srv, s, ev, buf, cap, err);
-                if (got != 0) {
-                    return got;
-                }
+            const int got = slot_step_held(srv, s, owner, ev, buf, cap, err);
+            if (got != 0) {
+                return got;
             }
             break;
         }
