@@ -47,6 +47,7 @@ struct shmchan_client {
      * to the server; the channel's segment is then attached read-only. */
     int doorbell_semid;
     shmchan_conn_objects_t conn;
+    int accepted; /* the verdict was ACCEPTED: the server's token is there to watch */
 };
 
 void shmchan_client_options_init(shmchan_client_options_t *opts)
@@ -150,42 +151,6 @@ static shmchan_err_t died_while_starting(shmchan_client_t *cli, shmchan_diag_t *
     return SHMCHAN_OK;
 }
 
-/* Multi-user: waits until NOT_READY is 0, which needs read permission
- * only. A new set's values are all 0, so 0 means "ready" only once the
- * server's first semop (which raised NOT_READY with the marker and the
- * token) has run: sem_otime != 0 says so. Before that (the server is
- * between semget and that call, microseconds) we look again after a slice
- * of at most 1 ms, within the same gate. */
-static shmchan_err_t wait_ready_multiuser(shmchan_client_t *cli, int timeout_ms,
-                                          shmchan_diag_t *diag)
-{
-    struct sembuf zero = {.sem_num = SHMCHAN_SEM_MU_NOT_READY, .sem_op = 0, .sem_flg = 0};
-    shmchan_wait_t w;
-    shmchan_wait_begin(&w, timeout_ms, cli->cancel);
-    for (;;) {
-        int64_t sleep_ns = 0;
-        shmchan_err_t err = shmchan_wait_gate(&w, &sleep_ns);
-        if (err == SHMCHAN_E_TIMEOUT) {
-            shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
-                             "channel at key 0x%08x (semid %d) did not become ready within %d ms",
-                             (unsigned)cli->key, cli->semid, timeout_ms);
-        }
-        GUARD(err);
-        shmchan_sys_sem_info_t sem;
-        GUARD(shmchan_sys_sem_stat(cli->semid, &sem, diag));
-        if (sem.otime == 0) {
-            const int64_t slice = 1000000;
-            shmchan_sys_sleep_ns(sleep_ns < slice ? sleep_ns : slice);
-            continue;
-        }
-        GUARD(died_while_starting(cli, diag));
-        err = shmchan_sys_semop(cli->semid, &zero, 1, sleep_ns, cli->cancel, diag);
-        if (err != SHMCHAN_E_TIMEOUT) {
-            return err;
-        }
-    }
-}
-
 /* Waits until READY >= 1 without changing it: {READY -1, READY +1} is one
  * atomic operation that can only proceed once the server has posted it.
  * In slices of at most one liveness period, like every other wait: the
@@ -220,10 +185,36 @@ static shmchan_err_t wait_ready(shmchan_client_t *cli, int timeout_ms, shmchan_d
     }
 }
 
+/* Multi-user: the server's token on our own connection (conn.h,
+ * SHMCHAN_CONN_SEM_SERVER), which it took with SEM_UNDO when it accepted us.
+ * Only it and we may operate on our set, so 0 after the verdict is the
+ * kernel's undo at its death (or its own close, which also removes the
+ * set). Before the verdict there is nothing to look at: the connect's
+ * timeout bounds the wait. */
+static shmchan_err_t server_alive_multiuser(shmchan_client_t *cli, shmchan_diag_t *diag)
+{
+    if (!cli->accepted) {
+        return SHMCHAN_OK;
+    }
+    int token = 0;
+    GUARD(shmchan_sys_sem_getval(cli->conn.semid, SHMCHAN_CONN_SEM_SERVER, &token, diag));
+    if (token == 0) {
+        shmchan_diag_set(diag, SHMCHAN_E_CLOSED, 0,
+                         "channel at key 0x%08x: its server (pid %d) is dead (its token on our "
+                         "connection is down)",
+                         (unsigned)cli->key, (int)cli->server_pid);
+        return SHMCHAN_E_CLOSED;
+    }
+    return SHMCHAN_OK;
+}
+
 /* SHMCHAN_E_CLOSED once the kernel says the server is dead (judge.h, the
  * one rule): a token that anyone else took down proves nothing. */
 static shmchan_err_t server_alive(shmchan_client_t *cli, shmchan_diag_t *diag)
 {
+    if (cli->layout.multiuser) {
+        return server_alive_multiuser(cli, diag);
+    }
     int alive = 0;
     pid_t alive_pid = 0;
     GUARD(shmchan_sys_sem_getval(cli->semid, SHMCHAN_SEM_SERVER_ALIVE, &alive, diag));
@@ -246,9 +237,7 @@ static shmchan_err_t attach_and_validate(shmchan_client_t *cli, const shmchan_cl
     GUARD(shmchan_sys_shm_lookup(cli->key, &cli->shmid, diag));
     shmchan_sys_shm_info_t shm;
     GUARD(shmchan_sys_shm_stat(cli->shmid, &shm, diag));
-    const int multiuser = sem->nsems == SHMCHAN_SEM_MU_COUNT;
-    GUARD(check_owner("segment", cli->shmid, cli->key, shm.uid, shm.cuid, shm.mode, multiuser, o,
-                      diag));
+    GUARD(check_owner("segment", cli->shmid, cli->key, shm.uid, shm.cuid, shm.mode, 0, o, diag));
     cli->server_pid = shm.cpid;
     if (shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || shm.segsz > (uint64_t)SIZE_MAX) {
         shmchan_diag_set(diag, SHMCHAN_E_LAYOUT_SIZE, 0,
@@ -256,8 +245,7 @@ static shmchan_err_t attach_and_validate(shmchan_client_t *cli, const shmchan_cl
                          (unsigned)cli->key, (unsigned long long)shm.segsz);
         return SHMCHAN_E_LAYOUT_SIZE;
     }
-    /* A multi-user channel's header is the server's alone: read-only. */
-    GUARD(shmchan_sys_shm_attach(cli->shmid, multiuser, &cli->base, diag));
+    GUARD(shmchan_sys_shm_attach(cli->shmid, 0, &cli->base, diag));
     shmchan_header_info_t hdr;
     const shmchan_err_t err = shmchan_layout_read_header(cli->base, (size_t)shm.segsz, &hdr);
     if (err != SHMCHAN_OK) {
@@ -274,7 +262,6 @@ static shmchan_err_t attach_and_validate(shmchan_client_t *cli, const shmchan_cl
         return SHMCHAN_E_FOREIGN;
     }
     cli->layout = hdr.layout;
-    cli->doorbell_semid = multiuser ? (int)hdr.doorbell_semid : -1;
     return SHMCHAN_OK;
 }
 
@@ -300,15 +287,38 @@ static shmchan_err_t check_doorbell(shmchan_client_t *cli, shmchan_diag_t *diag)
     return SHMCHAN_OK;
 }
 
+/* A connection of ours left at `key` by a process of our uid that died
+ * (the kernel's undo took its token down): we created it, so we may remove
+ * it, given away or not - or it would hold the key until its server came
+ * by. Returns 1 if removed. A leftover given to the server is the server's
+ * to remove too; whoever is first, the other finds nothing. */
+static int remove_own_leftover(key_t key)
+{
+    shmchan_conn_facts_t f;
+    if (shmchan_conn_gather(key, 0, NULL, 0, &f, NULL) != SHMCHAN_OK || !f.sem_readable ||
+        f.sem.cuid != geteuid() || f.sem.nsems != SHMCHAN_CONN_NSEMS || f.sem.otime == 0 ||
+        f.owner_value != 0) {
+        return 0;
+    }
+    if (f.shm_present && f.shm_readable && f.shm.cuid == geteuid()) {
+        (void)shmchan_sys_shm_remove(f.shm.shmid, NULL);
+    }
+    return shmchan_sys_sem_remove(f.sem.semid, NULL) == SHMCHAN_OK;
+}
+
 /* Creates our connection at the first free slot key: the kernel's
  * IPC_EXCL makes exactly one creator win each key. */
 static shmchan_err_t create_connection(shmchan_client_t *cli, const shmchan_client_options_t *o,
                                        shmchan_diag_t *diag)
 {
     for (uint32_t s = 0; s < cli->layout.params.max_clients; s++) {
-        const shmchan_err_t err =
-            shmchan_conn_create(shmchan_conn_key(cli->key, s), cli->layout.slot_stride,
-                                o->expected_uid, &cli->conn, diag);
+        const key_t key = shmchan_conn_key(cli->key, s);
+        shmchan_err_t err =
+            shmchan_conn_create(key, cli->layout.slot_stride, o->expected_uid, &cli->conn, diag);
+        if (err == SHMCHAN_E_ALREADY_RUNNING && remove_own_leftover(key)) {
+            err = shmchan_conn_create(key, cli->layout.slot_stride, o->expected_uid, &cli->conn,
+                                      diag);
+        }
         if (err == SHMCHAN_OK) {
             cli->slot = s;
             cli->holds_slot = 1;
@@ -357,6 +367,7 @@ static shmchan_err_t await_verdict(shmchan_client_t *cli, int timeout_ms, shmcha
         int verdict = 0;
         GUARD(shmchan_sys_sem_getval(cli->conn.semid, SHMCHAN_CONN_SEM_VERDICT, &verdict, diag));
         if (verdict == SHMCHAN_CONN_VERDICT_ACCEPTED) {
+            cli->accepted = 1;
             return SHMCHAN_OK;
         }
         if (verdict != SHMCHAN_CONN_VERDICT_PENDING) {
@@ -366,11 +377,18 @@ static shmchan_err_t await_verdict(shmchan_client_t *cli, int timeout_ms, shmcha
         shmchan_err_t err = shmchan_wait_gate(&w, &sleep_ns);
         if (err == SHMCHAN_E_TIMEOUT) {
             shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
-                             "channel at key 0x%08x: no verdict on our connection within %d ms",
+                             "channel at key 0x%08x: no verdict on our connection within %d ms (is its "
+                             "server still running?)",
                              (unsigned)cli->key, timeout_ms);
         }
         GUARD(err);
-        GUARD(server_alive(cli, diag));
+        if (shmchan_shm_load_u32_acquire(cli->base + SHMCHAN_HDR_OFF_SERVER_STATE) ==
+            SHMCHAN_SERVER_STATE_CLOSING) {
+            shmchan_diag_set(diag, SHMCHAN_E_CLOSED, 0,
+                             "channel at key 0x%08x: its server closed before judging us",
+                             (unsigned)cli->key);
+            return SHMCHAN_E_CLOSED;
+        }
         err = shmchan_wake_wait(cli->conn.semid, SHMCHAN_CONN_SEM_RX, sleep_ns, cli->cancel);
         if (err != SHMCHAN_OK && err != SHMCHAN_E_TIMEOUT) {
             return err;
@@ -441,6 +459,79 @@ static void client_free(shmchan_client_t *cli)
     free(cli);
 }
 
+static shmchan_err_t bind_lanes(shmchan_client_t *cli);
+
+/* Multi-user: the header segment, checked (owner and creator = the expected
+ * server, no write for others, the header's size) before it is attached,
+ * read-only. NOT_FOUND or LAYOUT_MAGIC: not there or not complete yet. */
+static shmchan_err_t read_multiuser_header(shmchan_client_t *cli,
+                                           const shmchan_client_options_t *o,
+                                           shmchan_diag_t *diag)
+{
+    GUARD(shmchan_sys_shm_lookup(cli->key, &cli->shmid, diag));
+    shmchan_sys_shm_info_t shm;
+    GUARD(shmchan_sys_shm_stat(cli->shmid, &shm, diag));
+    GUARD(check_owner("segment", cli->shmid, cli->key, shm.uid, shm.cuid, shm.mode, 1, o, diag));
+    if (shm.segsz != SHMCHAN_LAYOUT_HEADER_SIZE) {
+        shmchan_diag_set(diag, SHMCHAN_E_LAYOUT_SIZE, 0,
+                         "segment %d at key 0x%08x: size %llu, not a multi-user channel's header",
+                         cli->shmid, (unsigned)cli->key, (unsigned long long)shm.segsz);
+        return SHMCHAN_E_LAYOUT_SIZE;
+    }
+    cli->server_pid = shm.cpid;
+    GUARD(shmchan_sys_shm_attach(cli->shmid, 1, &cli->base, diag));
+    shmchan_header_info_t hdr;
+    shmchan_err_t err = shmchan_layout_read_header(cli->base, SHMCHAN_LAYOUT_HEADER_SIZE, &hdr);
+    if (err == SHMCHAN_OK && (!hdr.layout.multiuser || hdr.semid != (uint32_t)cli->semid)) {
+        err = SHMCHAN_E_FOREIGN;
+    }
+    if (err != SHMCHAN_OK) {
+        shmchan_diag_set(diag, err, 0,
+                         "segment %d at key 0x%08x: %s (a multi-user header naming set %d)",
+                         cli->shmid, (unsigned)cli->key, shmchan_strerror(err), cli->semid);
+        (void)shmchan_sys_shm_detach(cli->base, NULL);
+        cli->base = NULL;
+        return err;
+    }
+    cli->layout = hdr.layout;
+    cli->doorbell_semid = (int)hdr.doorbell_semid;
+    return SHMCHAN_OK;
+}
+
+/* Multi-user (docs/multiuser.md, "Connect"): the header, then our own
+ * connection, given to the server, and its verdict. The header is looked
+ * for again in slices of at most 1 ms, within the connect's timeout, while
+ * it is missing or incomplete: the server is between its semget and its
+ * magic, microseconds (no semaphore can stand for that wait: the set is
+ * the server's alone). */
+static shmchan_err_t client_build_multiuser(shmchan_client_t *cli,
+                                            const shmchan_client_options_t *o,
+                                            shmchan_diag_t *diag)
+{
+    shmchan_wait_t w;
+    shmchan_wait_begin(&w, o->connect_timeout_ms, cli->cancel);
+    for (;;) {
+        const shmchan_err_t e = read_multiuser_header(cli, o, diag);
+        if (e != SHMCHAN_E_NOT_FOUND && e != SHMCHAN_E_LAYOUT_MAGIC) {
+            GUARD(e);
+            break;
+        }
+        int64_t sleep_ns = 0;
+        const shmchan_err_t g = shmchan_wait_gate(&w, &sleep_ns);
+        if (g == SHMCHAN_E_TIMEOUT) {
+            shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
+                             "channel at key 0x%08x did not become ready within %d ms",
+                             (unsigned)cli->key, o->connect_timeout_ms);
+        }
+        GUARD(g);
+        shmchan_sys_sleep_ns(sleep_ns < 1000000 ? sleep_ns : 1000000);
+    }
+    GUARD(check_doorbell(cli, diag));
+    GUARD(create_connection(cli, o, diag));
+    GUARD(await_verdict(cli, o->connect_timeout_ms, diag));
+    return bind_lanes(cli);
+}
+
 static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_options_t *o,
                                   shmchan_diag_t *diag)
 {
@@ -453,21 +544,24 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     }
     GUARD(found);
     shmchan_sys_sem_info_t sem;
-    GUARD(shmchan_sys_sem_stat(cli->semid, &sem, diag));
-    const int multiuser = sem.nsems == SHMCHAN_SEM_MU_COUNT;
-    GUARD(check_owner("semaphore set", cli->semid, cli->key, sem.uid, sem.cuid, sem.mode, multiuser,
-                      o, diag));
+    const shmchan_err_t stat = shmchan_sys_sem_stat(cli->semid, &sem, diag);
+    /* A set we may not stat is a multi-user channel's (0600, its server's
+     * alone: conn.h, SHMCHAN_CONN_SEM_SERVER) or a stranger's: its header,
+     * which must be the expected server's, decides. */
+    if (stat == SHMCHAN_E_PERMISSION ||
+        (stat == SHMCHAN_OK && sem.nsems == SHMCHAN_SEM_MU_COUNT)) {
+        return client_build_multiuser(cli, o, diag);
+    }
+    GUARD(stat);
+    GUARD(check_owner("semaphore set", cli->semid, cli->key, sem.uid, sem.cuid, sem.mode, 0, o,
+                      diag));
     if (!shmchan_layout_nsems_valid(sem.nsems)) {
         shmchan_diag_set(diag, SHMCHAN_E_FOREIGN, 0,
                          "semaphore set %d at key 0x%08x has %u semaphores: not shmchan's",
                          cli->semid, (unsigned)cli->key, sem.nsems);
         return SHMCHAN_E_FOREIGN;
     }
-    if (multiuser) {
-        GUARD(wait_ready_multiuser(cli, o->connect_timeout_ms, diag));
-    } else {
-        GUARD(wait_ready(cli, o->connect_timeout_ms, diag));
-    }
+    GUARD(wait_ready(cli, o->connect_timeout_ms, diag));
     int marker = 0;
     GUARD(shmchan_sys_sem_getval(cli->semid, SHMCHAN_SEM_MARKER, &marker, diag));
     if (marker != SHMCHAN_SEM_MARKER_VALUE) {
@@ -478,14 +572,16 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     }
     GUARD(attach_and_validate(cli, o, &sem, diag));
     GUARD(server_alive(cli, diag));
-    if (multiuser) {
-        GUARD(check_doorbell(cli, diag));
-        GUARD(create_connection(cli, o, diag));
-        GUARD(await_verdict(cli, o->connect_timeout_ms, diag));
-    } else {
-        GUARD(claim_slot(cli, diag));
-    }
+    GUARD(claim_slot(cli, diag));
+    GUARD(bind_lanes(cli));
+    /* Tell the server; it notices claims on its next look anyway. */
+    return shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, diag);
+}
 
+/* Binds both lanes to our slot (in the channel's segment, or in our own
+ * connection's) and numbers them from the slot's generation. */
+static shmchan_err_t bind_lanes(shmchan_client_t *cli)
+{
     uint8_t *sb = slot_mem(cli);
     const uint32_t cap = cli->layout.params.lane_capacity;
     const uint32_t maxp = cli->layout.params.max_payload;
@@ -500,10 +596,6 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     const uint32_t generation = shmchan_shm_load_u32_acquire(sb + SHMCHAN_SLOT_OFF_GENERATION);
     shmchan_lane_set_first_seq(&cli->tx, shmchan_layout_first_seq(generation));
     shmchan_lane_set_first_seq(&cli->rx, shmchan_layout_first_seq(generation));
-    /* Tell the server; it notices claims on its next look anyway. */
-    if (!multiuser) {
-        GUARD(shmchan_wake_post(cli->semid, SHMCHAN_SEM_SERVER_WAKE, diag));
-    }
     return SHMCHAN_OK;
 }
 

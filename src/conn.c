@@ -111,7 +111,17 @@ shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *f,
         return decide(SHMCHAN_CONN_PENDING, why, len, "set %d belongs to uid %u, not to us",
                       sem->semid, (unsigned)sem->uid);
     }
-    /* Who it is comes first, from cuid, which only the kernel sets: a uid
+    /* Given to us with its client's token down: the kernel's undo of a
+     * client that died (or one that let go without removing). We own it,
+     * nobody uses it: ours to remove, whoever made it - before the uid and
+     * shape rules, or a refused client that died would hold the key for
+     * good. */
+    if (sem->nsems == SHMCHAN_CONN_NSEMS && sem->otime != 0 && f->owner_value == 0) {
+        return decide(SHMCHAN_CONN_DEAD, why, len,
+                      "set %d: the token of uid %u's client is down (pid %d)", sem->semid,
+                      (unsigned)sem->cuid, (int)f->owner_pid);
+    }
+    /* Who it is comes next, from cuid, which only the kernel sets: a uid
      * that may not connect is refused before anything else of it is
      * looked at (and no byte of it is ever read). */
     if (!shmchan_conn_allowed(allow, sem->cuid, sem->cgid, f->member_of, f->nmember_of)) {
@@ -126,13 +136,13 @@ shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *f,
                       sem->otime == 0 ? "never operated" : "operated", SHMCHAN_CONN_NSEMS,
                       SHMCHAN_CONN_MODE);
     }
-    /* Given to us, and its client's token back at 0: the kernel's undo of
-     * a client that died (or one that let go without removing). We own
-     * it, nobody uses it: ours to remove. */
-    if (f->owner_value == 0) {
-        return decide(SHMCHAN_CONN_DEAD, why, len,
-                      "set %d: the token of uid %u's client is down (pid %d)", sem->semid,
-                      (unsigned)sem->cuid, (int)f->owner_pid);
+    /* A verdict already in: an earlier server of this channel judged it
+     * (it was killed, and its client has not noticed yet: it will, from
+     * SERVER on its own set) - or we refused it. Taking it over would
+     * answer a client that never asked us, in lanes it is using. */
+    if (f->verdict_value != SHMCHAN_CONN_VERDICT_PENDING) {
+        return decide(SHMCHAN_CONN_JUDGED, why, len, "set %d: verdict %d is in already",
+                      sem->semid, f->verdict_value);
     }
     const shmchan_sys_shm_info_t *shm = &f->shm;
     if (!f->shm_present || !f->shm_readable) {
@@ -174,7 +184,7 @@ void shmchan_conn_modes(const shmchan_allow_t *allow, shmchan_conn_modes_t *out)
         out->doorbell_mode = 0600;
         return;
     }
-    out->server_mode = 0644;
+    out->server_mode = 0644; /* the header only */
     if (other_uids == 0 && allow->ngids == 1) {
         out->doorbell_mode = 0620;
         out->doorbell_set_gid = 1;
@@ -199,6 +209,8 @@ const char *shmchan_conn_decision_name(shmchan_conn_decision_t decision)
         return "REFUSE_SHAPE";
     case SHMCHAN_CONN_DEAD:
         return "DEAD";
+    case SHMCHAN_CONN_JUDGED:
+        return "JUDGED";
     }
     return "?";
 }

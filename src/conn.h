@@ -28,7 +28,15 @@ enum {
     SHMCHAN_CONN_SEM_RX = 1,      /* binary: wakes the client's receiver */
     SHMCHAN_CONN_SEM_TX = 2,      /* binary: wakes the client's sender */
     SHMCHAN_CONN_SEM_VERDICT = 3, /* shmchan_conn_verdict_value below */
-    SHMCHAN_CONN_NSEMS = 4
+    /* The server's SEM_UNDO token on this connection, taken when it
+     * accepts: how the client learns the server died. Only the client and
+     * the server may operate on this set, so no third process can move it
+     * or become its last operator (the channel's own set, which holds the
+     * server's token for inspection, stays 0600 for the same reason:
+     * any reader could otherwise complete a wait-for-zero on that token
+     * and stand in the kernel's record as its last operator). */
+    SHMCHAN_CONN_SEM_SERVER = 4,
+    SHMCHAN_CONN_NSEMS = 5
 };
 
 /* Values the server sets VERDICT to (0 until it has decided). */
@@ -78,6 +86,7 @@ typedef struct shmchan_conn_facts {
     shmchan_sys_sem_info_t sem;
     int owner_value;
     pid_t owner_pid;
+    int verdict_value; /* VERDICT: 0 until a server decided */
     int shm_present;
     int shm_readable;
     shmchan_sys_shm_info_t shm;
@@ -91,7 +100,8 @@ typedef enum shmchan_conn_decision {
     SHMCHAN_CONN_ACCEPT,        /* attach it, VERDICT = ACCEPTED */
     SHMCHAN_CONN_REFUSE_UID,    /* VERDICT = REFUSED_UID, attach nothing */
     SHMCHAN_CONN_REFUSE_SHAPE,  /* VERDICT = REFUSED_SHAPE, attach nothing */
-    SHMCHAN_CONN_DEAD           /* given to us, its client gone: remove both */
+    SHMCHAN_CONN_DEAD,          /* given to us, its client gone: remove both */
+    SHMCHAN_CONN_JUDGED         /* a verdict is in already (an earlier server's): leave it */
 } shmchan_conn_decision_t;
 
 /* 1 if the creator (cuid, cgid, and the groups of its account) may
@@ -117,17 +127,29 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_si
                                                      shmchan_conn_facts_t *facts,
                                                      shmchan_diag_t *diag);
 
+/* Removes a connection judged DEAD (given to `me`, its client's token
+ * down) by the ids gathered: the set, and the segment only if it too is
+ * ours and the same client's. */
+void shmchan_conn_remove_dead(const shmchan_conn_facts_t *facts, uid_t me);
+
+/* Every connection of the channel at `channel` that is DEAD for the calling
+ * uid, at each of the channel's connection keys (SHMCHAN_MAX_CLIENTS_LIMIT
+ * of them): the sweep of a multi-user server as it starts and closes, and
+ * of a stale channel's reclaim. A connection whose client holds its token
+ * is left to that client. */
+void shmchan_conn_sweep_dead(key_t channel);
+
 /* The modes of the server's shared objects under an allow list
  * (docs/multiuser.md, "Objects"). Only the server's own uid: everything
- * 0600, as a single-user channel. Otherwise the server's set and header are
- * readable by everyone (0644: clients read the liveness token and wait for
- * zero; nobody but the server alters them), and the doorbell is alterable
- * but not readable by the fewest it can be: the one allowed group (0620,
- * group = it) when only one group and no other uid is allowed, else
- * everyone (0622). The doorbell carries no data: what a ringer can do with
- * it is bounded in the threat model. */
+ * 0600, as a single-user channel. Otherwise the header is readable by
+ * everyone (0644: it holds no message, and only the server writes it), the
+ * channel's set stays 0600 (see SHMCHAN_CONN_SEM_SERVER), and the doorbell
+ * is alterable but not readable by the fewest it can be: the one allowed
+ * group (0620, group = it) when only one group and no other uid is
+ * allowed, else everyone (0622). The doorbell carries no data: what a
+ * ringer can do with it is bounded in the threat model. */
 typedef struct shmchan_conn_modes {
-    unsigned server_mode;   /* server set and header segment */
+    unsigned server_mode;   /* the header segment (the set is always 0600) */
     unsigned doorbell_mode;
     int doorbell_set_gid;   /* 1: give the doorbell to doorbell_gid */
     gid_t doorbell_gid;

@@ -6,10 +6,12 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "safety.h"
 #include "conn.h"
+#include "layout.h"
 #include "sysv.h"
 
 /* A stat refused for permission: the object exists and is not ours. */
@@ -43,6 +45,9 @@ shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_size, gid_t *groups, 
         GUARD(shmchan_sys_sem_getval(semid, SHMCHAN_CONN_SEM_OWNER, &f->owner_value, diag));
         GUARD(shmchan_sys_sem_getpid(semid, SHMCHAN_CONN_SEM_OWNER, &f->owner_pid, diag));
     }
+    if (f->sem.nsems > SHMCHAN_CONN_SEM_VERDICT) {
+        GUARD(shmchan_sys_sem_getval(semid, SHMCHAN_CONN_SEM_VERDICT, &f->verdict_value, diag));
+    }
     int shmid = -1;
     e = shmchan_sys_shm_lookup(key, &shmid, diag);
     if (e == SHMCHAN_E_NOT_FOUND) {
@@ -59,10 +64,35 @@ shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_size, gid_t *groups, 
     f->shm_readable = 1;
     /* The groups of the account the kernel names as creator: never of a
      * name or number anyone wrote. */
+    if (cap == 0) { /* no group is allowed: no lookup (it may be a slow directory) */
+        return SHMCHAN_OK;
+    }
     const size_t n = shmchan_account_groups(f->sem.cuid, groups, cap);
     f->member_of = groups;
     f->nmember_of = n < cap ? n : cap;
     return SHMCHAN_OK;
+}
+
+void shmchan_conn_remove_dead(const shmchan_conn_facts_t *f, uid_t me)
+{
+    if (f->shm_present && f->shm_readable && f->shm.uid == me && f->shm.cuid == f->sem.cuid) {
+        (void)shmchan_sys_shm_remove(f->shm.shmid, NULL);
+    }
+    (void)shmchan_sys_sem_remove(f->sem.semid, NULL);
+}
+
+void shmchan_conn_sweep_dead(key_t channel)
+{
+    const uid_t me = geteuid();
+    const shmchan_allow_t only_us = {me, NULL, 0, NULL, 0};
+    for (uint32_t s = 0; s < SHMCHAN_MAX_CLIENTS_LIMIT; s++) {
+        shmchan_conn_facts_t f;
+        if (shmchan_conn_gather(shmchan_conn_key(channel, s), 0, NULL, 0, &f, NULL) ==
+                SHMCHAN_OK &&
+            shmchan_conn_judge(&f, &only_us, NULL, 0) == SHMCHAN_CONN_DEAD) {
+            shmchan_conn_remove_dead(&f, me);
+        }
+    }
 }
 
 /* ---------------------------------------------------------- client half */

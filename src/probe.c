@@ -13,21 +13,6 @@
 #include "shm_atomic.h"
 #include "sysv.h"
 
-/* A multi-user channel's own set and header are readable by everyone
- * (docs/multiuser.md: they hold no message; only the server alters them),
- * so for objects of those shapes - a set of SHMCHAN_SEM_MU_COUNT, a
- * segment of the header alone - read bits do not make them foreign. Every
- * later check reads f->max_mode, so this is the one place that says so. */
-static void allow_readable_shape(shmchan_probe_facts_t *f)
-{
-    const int mu_set = f->sem_present && f->sem.nsems == SHMCHAN_SEM_MU_COUNT;
-    const int mu_shm = f->shm_present && f->shm.segsz == SHMCHAN_LAYOUT_HEADER_SIZE &&
-                       (!f->sem_present || mu_set);
-    if (mu_set || mu_shm) {
-        f->max_mode |= 0044u;
-    }
-}
-
 static void gather_sem(key_t key, shmchan_probe_facts_t *f)
 {
     int semid = -1;
@@ -94,8 +79,8 @@ static void gather_shm(key_t key, shmchan_probe_facts_t *f)
     /* Attach only what is ours: attaching a foreign segment, even read-only,
      * changes its nattch and atime, and "foreign" means "never touched". */
     char why[96];
-    allow_readable_shape(f);
-    if (shmchan_ownership_problem(f->me, f->max_mode, f->shm.uid, f->shm.cuid, f->shm.mode, why,
+    if (shmchan_ownership_problem(f->me, shmchan_probe_shm_max_mode(f), f->shm.uid, f->shm.cuid,
+                                  f->shm.mode, why,
                                   sizeof why) != NULL ||
         f->shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || f->shm.segsz > (uint64_t)SIZE_MAX) {
         return;
@@ -131,7 +116,6 @@ shmchan_err_t shmchan_probe_gather(key_t key, unsigned max_mode, shmchan_probe_f
     facts->sem.semid = -1;
     facts->shm.shmid = -1;
     gather_sem(key, facts);
-    allow_readable_shape(facts);
     gather_shm(key, facts);
     (void)diag;
     return SHMCHAN_OK;
@@ -139,7 +123,7 @@ shmchan_err_t shmchan_probe_gather(key_t key, unsigned max_mode, shmchan_probe_f
 
 /* After a dead multi-user channel's pair is gone: its doorbell (ours if we
  * own and created it), and every connection given to us whose client's
- * token is down (conn.h's rule: DEAD). A connection whose client still
+ * token is down (shmchan_conn_sweep_dead). A connection whose client still
  * holds its token is left to that client, which removes it as creator when
  * it finds the server gone. */
 static void reclaim_multiuser_leftovers(key_t key)
@@ -152,18 +136,7 @@ static void reclaim_multiuser_leftovers(key_t key)
         bell.cuid == me && bell.nsems == SHMCHAN_DOORBELL_COUNT) {
         (void)shmchan_sys_sem_remove(semid, NULL);
     }
-    for (uint32_t s = 0; s < SHMCHAN_MAX_CLIENTS_LIMIT; s++) {
-        shmchan_conn_facts_t c;
-        if (shmchan_conn_gather(shmchan_conn_key(key, s), 0, NULL, 0, &c, NULL) != SHMCHAN_OK ||
-            !c.sem_present || !c.sem_readable || c.sem.uid != me ||
-            c.sem.nsems != SHMCHAN_CONN_NSEMS || c.sem.otime == 0 || c.owner_value != 0) {
-            continue;
-        }
-        if (c.shm_present && c.shm_readable && c.shm.uid == me && c.shm.cuid == c.sem.cuid) {
-            (void)shmchan_sys_shm_remove(c.shm.shmid, NULL);
-        }
-        (void)shmchan_sys_sem_remove(c.sem.semid, NULL);
-    }
+    shmchan_conn_sweep_dead(key);
 }
 
 shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmchan_judgement_t *j,
@@ -220,7 +193,8 @@ shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmcha
                            shmchan_sys_sem_lookup(f->key, &semid, NULL) != SHMCHAN_E_NOT_FOUND;
         }
         if (now.key != f->key ||
-            shmchan_ownership_problem(f->me, f->max_mode, now.uid, now.cuid, now.mode, why,
+            shmchan_ownership_problem(f->me, shmchan_probe_shm_max_mode(f), now.uid, now.cuid,
+                                      now.mode, why,
                                       sizeof why) != NULL ||
             lone_changed) {
             shmchan_diag_set(diag, SHMCHAN_E_BUSY, 0,

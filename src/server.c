@@ -429,7 +429,11 @@ static shmchan_err_t server_build_multiuser(shmchan_server_t *srv,
                                             shmchan_diag_t *diag)
 {
     const shmchan_layout_t *l = &srv->layout;
-    GUARD(lost_race(shmchan_sys_sem_create(srv->key, l->nsems, modes->server_mode, &srv->semid,
+    /* The set stays 0600 (conn.h, SHMCHAN_CONN_SEM_SERVER: a reader could
+     * stand in the kernel's record as the last operator of our token).
+     * Connections that died with an earlier server of ours go first. */
+    shmchan_conn_sweep_dead(srv->key);
+    GUARD(lost_race(shmchan_sys_sem_create(srv->key, l->nsems, SHMCHAN_DEFAULT_MODE, &srv->semid,
                                            diag),
                     srv->key, diag));
     struct sembuf first[3] = {
@@ -450,8 +454,15 @@ static shmchan_err_t server_build_multiuser(shmchan_server_t *srv,
         GUARD(shmchan_sys_sem_give(srv->doorbell_semid, geteuid(), modes->doorbell_gid, diag));
     }
     memset(srv->base, 0, (size_t)l->total_size);
+    const uint64_t nonce = shmchan_sys_random_u64();
     shmchan_layout_write_header(srv->base, l, (uint32_t)srv->semid, (uint32_t)srv->doorbell_semid,
-                                shmchan_sys_random_u64());
+                                nonce);
+    /* Generations start where no earlier server of this channel's started
+     * (a random point): a frame left in a connection's ring by another
+     * instance is never the one expected next (protocol.md §2.2). */
+    for (uint32_t s = 0; s < l->params.max_clients; s++) {
+        srv->slots[s].generation = (uint32_t)(nonce >> 32) + s * 0x10000u;
+    }
     shmchan_layout_publish_magic(srv->base);
     shmchan_shm_store_u32_release(srv->base + SHMCHAN_HDR_OFF_SERVER_STATE,
                                   SHMCHAN_SERVER_STATE_READY);
@@ -489,6 +500,7 @@ static shmchan_err_t server_teardown(shmchan_server_t *srv)
         for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
             conn_release(srv, s);
         }
+        shmchan_conn_sweep_dead(srv->key); /* refused clients that died, say */
     }
     if (srv->doorbell_semid >= 0) {
         keep_first(&first, shmchan_sys_sem_remove(srv->doorbell_semid, NULL));
@@ -887,14 +899,18 @@ static int conn_judge_slot(shmchan_server_t *srv, uint32_t s, shmchan_event_t *e
     struct server_slot *slot = &srv->slots[s];
     gid_t groups[SHMCHAN_ACCOUNT_GROUPS_MAX];
     shmchan_conn_facts_t f;
+    /* The creator's groups only matter, and are only looked up (a
+     * directory service may be slow), when some group is allowed. */
+    const size_t ngroups = srv->allow.ngids > 0 ? SHMCHAN_ACCOUNT_GROUPS_MAX : 0;
     if (shmchan_conn_gather(shmchan_conn_key(srv->key, s), srv->layout.slot_stride, groups,
-                            SHMCHAN_ACCOUNT_GROUPS_MAX, &f, NULL) != SHMCHAN_OK) {
+                            ngroups, &f, NULL) != SHMCHAN_OK) {
         return 0;
     }
     const shmchan_conn_decision_t decision = shmchan_conn_judge(&f, &srv->allow, NULL, 0);
     switch (decision) {
     case SHMCHAN_CONN_ABSENT:
     case SHMCHAN_CONN_PENDING:
+    case SHMCHAN_CONN_JUDGED:
         return 0;
     case SHMCHAN_CONN_REFUSE_UID:
     case SHMCHAN_CONN_REFUSE_SHAPE:
@@ -915,13 +931,7 @@ static int conn_judge_slot(shmchan_server_t *srv, uint32_t s, shmchan_event_t *e
                                                          : SHMCHAN_E_PROTOCOL;
         return 1;
     case SHMCHAN_CONN_DEAD:
-        /* Given to us, its client gone: ours to remove. The segment only
-         * if it too is ours and the same client's. */
-        if (f.shm_present && f.shm_readable && f.shm.uid == srv->allow.server_uid &&
-            f.shm.cuid == f.sem.cuid) {
-            (void)shmchan_sys_shm_remove(f.shm.shmid, NULL);
-        }
-        (void)shmchan_sys_sem_remove(f.sem.semid, NULL);
+        shmchan_conn_remove_dead(&f, srv->allow.server_uid);
         return 0;
     case SHMCHAN_CONN_ACCEPT:
         break;
@@ -937,6 +947,15 @@ static int conn_judge_slot(shmchan_server_t *srv, uint32_t s, shmchan_event_t *e
     slot->uid = f.sem.cuid;
     slot->gid = f.sem.cgid;
     if (slot_bind_lanes(srv, s) != SHMCHAN_OK) {
+        conn_tell(f.sem.semid, SHMCHAN_CONN_VERDICT_REFUSED_SHAPE);
+        conn_release(srv, s);
+        return 0;
+    }
+    /* Our token on the connection (SEM_UNDO): how the client learns we
+     * died. Taken before the verdict, so an accepted client always has
+     * it to watch. */
+    struct sembuf token = {SHMCHAN_CONN_SEM_SERVER, 1, SEM_UNDO | IPC_NOWAIT};
+    if (shmchan_sys_semop(f.sem.semid, &token, 1, 0, NULL, NULL) != SHMCHAN_OK) {
         conn_tell(f.sem.semid, SHMCHAN_CONN_VERDICT_REFUSED_SHAPE);
         conn_release(srv, s);
         return 0;

@@ -108,7 +108,8 @@ static void set_not_given(shmchan_conn_facts_t *f) { f->sem.uid = ALICE; }
 static void set_given_elsewhere(shmchan_conn_facts_t *f) { f->sem.uid = MALLORY; }
 static void creator_mallory(shmchan_conn_facts_t *f) { f->sem.cuid = f->shm.cuid = MALLORY; }
 static void creator_root(shmchan_conn_facts_t *f) { f->sem.cuid = f->shm.cuid = 0; }
-static void set_nsems(shmchan_conn_facts_t *f) { f->sem.nsems = 5; }
+static void set_nsems(shmchan_conn_facts_t *f) { f->sem.nsems = 4; }
+static void judged_before(shmchan_conn_facts_t *f) { f->verdict_value = 1; }
 static void set_mode_group(shmchan_conn_facts_t *f) { f->sem.mode = 0660; }
 static void set_mode_less(shmchan_conn_facts_t *f) { f->sem.mode = 0400; }
 static void set_never_operated(shmchan_conn_facts_t *f) { f->sem.otime = 0; }
@@ -132,7 +133,8 @@ static const row_t rows[] = {
     {"set given to a third uid", set_given_elsewhere, SHMCHAN_CONN_PENDING, "uid 1002"},
     {"creator not allowed", creator_mallory, SHMCHAN_CONN_REFUSE_UID, "uid 1002"},
     {"root client not allowed", creator_root, SHMCHAN_CONN_REFUSE_UID, "uid 0 "},
-    {"set of 5 semaphores", set_nsems, SHMCHAN_CONN_REFUSE_SHAPE, "5 semaphores"},
+    {"set of 4 semaphores", set_nsems, SHMCHAN_CONN_REFUSE_SHAPE, "4 semaphores"},
+    {"a verdict in already", judged_before, SHMCHAN_CONN_JUDGED, "verdict 1"},
     {"set mode 0660", set_mode_group, SHMCHAN_CONN_REFUSE_SHAPE, "mode 0660"},
     {"set mode 0400", set_mode_less, SHMCHAN_CONN_REFUSE_SHAPE, "mode 0400"},
     {"set never operated", set_never_operated, SHMCHAN_CONN_REFUSE_SHAPE, "never operated"},
@@ -176,9 +178,24 @@ static void test_uid_judged_before_shape(void **state)
     creator_mallory(&f);
     set_nsems(&f);
     no_segment(&f);
-    token_down(&f);
-    check_ctx_set("mallory, malformed and dead");
+    judged_before(&f);
+    check_ctx_set("mallory, malformed, judged before");
     expect(&f, &a, SHMCHAN_CONN_REFUSE_UID, "uid 1002");
+}
+
+/* A connection given to us whose client is gone is ours to remove, whoever
+ * made it: a refused client that died would otherwise hold its key for
+ * good (found by review: it was refused again at every judging). */
+static void test_dead_before_uid(void **state)
+{
+    (void)state;
+    const shmchan_allow_t a = allow_alice();
+    shmchan_conn_facts_t f;
+    good_facts(&f);
+    creator_mallory(&f);
+    token_down(&f);
+    check_ctx_set("mallory's connection, its client dead");
+    expect(&f, &a, SHMCHAN_CONN_DEAD, "uid 1002");
 }
 
 static void test_groups(void **state)
@@ -327,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_well_formed_connection_accepted),
         cmocka_unit_test(test_each_rule),
         cmocka_unit_test(test_uid_judged_before_shape),
+        cmocka_unit_test(test_dead_before_uid),
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_keys_of_windows_that_need_moving),

@@ -76,6 +76,7 @@ struct server_plan {
     uid_t connects_from; /* every CONNECT must name this uid */
     int clients;         /* serve until this many have left */
     uid_t refuses;       /* exactly one REFUSED, naming this uid (0: none) */
+    int connects;        /* exactly this many CONNECTs (-1: any number) */
 };
 
 /* Serves `clients` clients: answers "ping" with "pong", and checks that
@@ -99,6 +100,7 @@ static int server_main(void *p)
     testutil_event_signal(&g_ready);
     int rc = CHILD_OK;
     int refusals = 0;
+    int connects = 0;
     for (int left = 0; left < plan->clients && rc == CHILD_OK;) {
         shmchan_event_t ev;
         char buf[64];
@@ -120,6 +122,11 @@ static int server_main(void *p)
             left++;
         }
         refusals += ev.kind == SHMCHAN_EVENT_REFUSED;
+        connects += ev.kind == SHMCHAN_EVENT_CONNECT;
+    }
+    if (rc == CHILD_OK && plan->connects >= 0 && connects != plan->connects) {
+        fprintf(stderr, "server: %d CONNECT events, want %d\n", connects, plan->connects);
+        rc = CHILD_WRONG_UID;
     }
     if (rc == CHILD_OK && refusals != (plan->refuses != 0)) {
         fprintf(stderr, "server: %d REFUSED events, want %d\n", refusals, plan->refuses != 0);
@@ -291,6 +298,14 @@ static int hostile_main(void *p)
     bad += denied("IPC_STAT of the victim's segment", shmctl(cshm, IPC_STAT, &mds), EACCES);
     bad += denied("IPC_RMID of the victim's segment", shmctl(cshm, IPC_RMID, NULL), EPERM);
     struct sembuf down = {SHMCHAN_SEM_SERVER_ALIVE, -1, IPC_NOWAIT};
+    /* A wait-for-zero needs only read permission, and a completed one
+     * makes its caller the token's last operator in the kernel's record,
+     * the pid "dead" is judged by: the set must not be readable (found by
+     * review, when it was 0644). */
+    struct sembuf zero = {SHMCHAN_SEM_SERVER_ALIVE, 0, IPC_NOWAIT};
+    bad += denied("wait-for-zero on the server's token", semop(ssem, &zero, 1), EACCES);
+    struct semid_ds server_ds;
+    bad += denied("IPC_STAT of the server's set", semctl(ssem, 0, IPC_STAT, &server_ds), EACCES);
     bad += denied("semop -1 on the server's token", semop(ssem, &down, 1), EACCES);
     bad += denied("SETVAL of the server's token", semctl(ssem, SHMCHAN_SEM_SERVER_ALIVE, SETVAL, 0),
                   EACCES);
@@ -318,8 +333,8 @@ static void events_close(void)
     testutil_event_close(&g_done);
 }
 
-/* Waits for every child; each must exit CHILD_OK. Then nothing may be left. */
-static void expect_children(const pid_t *pids, size_t n)
+/* Waits for every child; each must exit CHILD_OK. */
+static void expect_children_running(const pid_t *pids, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         assert_true(pids[i] > 0);
@@ -331,6 +346,12 @@ static void expect_children(const pid_t *pids, size_t n)
             fail_msg("child %zu exited %d", i, status);
         }
     }
+}
+
+/* The same, then nothing may be left. */
+static void expect_children(const pid_t *pids, size_t n)
+{
+    expect_children_running(pids, n);
     assert_int_equal(testutil_count_sem(), 0);
     assert_int_equal(testutil_count_shm(), 0);
 }
@@ -339,7 +360,7 @@ static void test_other_uid_chats(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1};
     struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
     const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
@@ -353,7 +374,7 @@ static void test_uid_not_allowed_is_refused(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, THIRD_UID};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, THIRD_UID, -1};
     struct client_plan third = {THIRD_UID, THIRD_GID, SERVER_UID, 0};
     struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
     const pid_t server = testutil_spawn(server_main, &srv);
@@ -377,7 +398,7 @@ static void test_hostile_allowed_client_touches_nothing(void **state)
     events_init();
     /* Both uids allowed, so the hostile one is a legitimate client too;
      * only the victim connects (every CONNECT must be the victim's). */
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID, THIRD_UID}, 2, CLIENT_UID, 1, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID, THIRD_UID}, 2, CLIENT_UID, 1, 0, -1};
     struct client_plan victim = {CLIENT_UID, CLIENT_GID, SERVER_UID, 1};
     const pid_t pids[3] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &victim),
                            testutil_spawn(hostile_main, NULL)};
@@ -389,7 +410,7 @@ static void test_root_server_unprivileged_client(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {0, 0, {CLIENT_UID}, 1, CLIENT_UID, 1, 0};
+    struct server_plan srv = {0, 0, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1};
     struct client_plan cli = {CLIENT_UID, CLIENT_GID, 0, 0};
     const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
@@ -403,7 +424,7 @@ static void test_killed_client_is_reclaimed(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1};
     struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
     const pid_t server = testutil_spawn(server_main, &srv);
     const pid_t client = testutil_spawn(waiter_main, &cli);
@@ -423,7 +444,7 @@ static void test_killed_server_is_reclaimed(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1};
     struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
     const pid_t server = testutil_spawn(server_main, &srv);
     const pid_t client = testutil_spawn(waiter_main, &cli);
@@ -431,10 +452,73 @@ static void test_killed_server_is_reclaimed(void **state)
     assert_int_equal(testutil_event_wait(&g_step, T_MS), 0);
     assert_int_equal(kill(server, SIGKILL), 0);
     assert_int_equal(testutil_wait(server, T_MS), 128 + SIGKILL);
-    struct server_plan next = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 0, 0};
-    const pid_t pids[2] = {client, testutil_spawn(server_main, &next)};
+    /* The next server starts at once, while the client may still be
+     * connected to the dead one: it must not take that connection over
+     * (found by review: it did, and re-delivered frames the dead server
+     * had consumed). It serves exactly one CONNECT: a new client's, once
+     * the old one has seen the death and left. */
+    struct server_plan next = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, 1};
+    const pid_t next_server = testutil_spawn(server_main, &next);
+    const pid_t old_client[1] = {client};
+    expect_children_running(old_client, 1);
+    const pid_t pids[2] = {next_server, testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
     events_close();
+}
+
+/* Leaves, as uid `uid`, a connection at slot 0's key whose token the
+ * kernel then takes down: created, token taken, given to `give_to` (or
+ * kept if it is our own uid), and the process gone. */
+struct leftover_plan {
+    uid_t uid;
+    gid_t gid;
+    uid_t give_to;
+};
+
+static int leftover_main(void *p)
+{
+    const struct leftover_plan *plan = p;
+    if (testutil_become(plan->uid, plan->gid) != 0) {
+        return CHILD_BECOME;
+    }
+    shmchan_conn_objects_t o;
+    if (shmchan_conn_create(shmchan_conn_key(g_key, 0), 4096, plan->give_to, &o, NULL) !=
+        SHMCHAN_OK) {
+        return CHILD_CONNECT;
+    }
+    return CHILD_OK; /* exits holding the token: the kernel's undo lowers it */
+}
+
+/* A dead leftover at slot 0's key - a refused uid's, given to the server
+ * (`refused`), or the client's own, never given - must not hold the key:
+ * the server removes the first (DEAD before any other rule), the client
+ * the second (its own, as creator) and takes slot 0; nothing is left. Both
+ * were found by review: the first was refused again at every judging, the
+ * second skipped for good. */
+static void leftover_then_chat(const struct leftover_plan *left)
+{
+    events_init();
+    const pid_t maker = testutil_spawn(leftover_main, (void *)left);
+    expect_children_running(&maker, 1);
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, 1};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
+    expect_children(pids, 2);
+    events_close();
+}
+
+static void test_refused_clients_leftover_removed(void **state)
+{
+    (void)state;
+    const struct leftover_plan left = {THIRD_UID, THIRD_GID, SERVER_UID};
+    leftover_then_chat(&left);
+}
+
+static void test_own_leftover_removed(void **state)
+{
+    (void)state;
+    const struct leftover_plan left = {CLIENT_UID, CLIENT_GID, CLIENT_UID};
+    leftover_then_chat(&left);
 }
 
 int main(void)
@@ -456,6 +540,8 @@ int main(void)
         cmocka_unit_test_setup(test_root_server_unprivileged_client, testutil_purge_fixture),
         cmocka_unit_test_setup(test_killed_client_is_reclaimed, testutil_purge_fixture),
         cmocka_unit_test_setup(test_killed_server_is_reclaimed, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_refused_clients_leftover_removed, testutil_purge_fixture),
+        cmocka_unit_test_setup(test_own_leftover_removed, testutil_purge_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
