@@ -37,7 +37,7 @@ awk -F, '
     function num(x) { return x ~ /^[0-9]+(\.[0-9]+)?$/ && x + 0 > 0 }
     NR == 1 { next }
     NF != 8 { printf "line %d: %d fields\n", NR, NF; bad = 1; next }
-    $1 !~ /^(shmchan|shmchan_spin|shmchan_sleep|pipe|socketpair|sysv_mq|posix_mq|spin_ring|memcpy)$/ {
+    $1 !~ /^(shmchan|shmchan_spin|shmchan_sleep|shmchan_multiuser|pipe|socketpair|sysv_mq|posix_mq|spin_ring|memcpy)$/ {
         printf "line %d: unknown transport %s\n", NR, $1; bad = 1 }
     $2 !~ /^(stream|pingpong)$/ { printf "line %d: unknown mode %s\n", NR, $2; bad = 1 }
     $1 == "memcpy" && $2 != "stream" { printf "line %d: memcpy is a stream row only\n", NR; bad = 1 }
@@ -59,7 +59,7 @@ awk -F, '
 
 # Every cell verified its messages (progress lines on stderr say how many).
 checked=$(grep -c ' checked, ' "$err" || true)
-[ "$checked" -eq 16 ] || fail "expected 16 progress lines, got $checked"
+[ "$checked" -eq 18 ] || fail "expected 18 progress lines, got $checked"
 
 # A bad option must fail with status 2 and print nothing on stdout.
 status=0

@@ -289,21 +289,17 @@ static shmchan_err_t check_doorbell(shmchan_client_t *cli, shmchan_diag_t *diag)
 
 /* A connection of ours left at `key` by a process of our uid that died
  * (the kernel's undo took its token down): we created it, so we may remove
- * it, given away or not - or it would hold the key until its server came
- * by. Returns 1 if removed. A leftover given to the server is the server's
- * to remove too; whoever is first, the other finds nothing. */
+ * it, given away or not (shmchan_conn_dead_for) - or it would hold the key
+ * until its server came by. Returns 1 if removed. */
 static int remove_own_leftover(key_t key)
 {
     shmchan_conn_facts_t f;
-    if (shmchan_conn_gather(key, 0, NULL, 0, &f, NULL) != SHMCHAN_OK || !f.sem_readable ||
-        f.sem.cuid != geteuid() || f.sem.nsems != SHMCHAN_CONN_NSEMS || f.sem.otime == 0 ||
-        f.owner_value != 0) {
+    if (shmchan_conn_gather(key, 0, NULL, 0, &f, NULL) != SHMCHAN_OK ||
+        !shmchan_conn_dead_for(&f, geteuid())) {
         return 0;
     }
-    if (f.shm_present && f.shm_readable && f.shm.cuid == geteuid()) {
-        (void)shmchan_sys_shm_remove(f.shm.shmid, NULL);
-    }
-    return shmchan_sys_sem_remove(f.sem.semid, NULL) == SHMCHAN_OK;
+    shmchan_conn_remove_dead(&f, geteuid());
+    return 1;
 }
 
 /* Creates our connection at the first free slot key: the kernel's
@@ -544,15 +540,28 @@ static shmchan_err_t client_build(shmchan_client_t *cli, const shmchan_client_op
     }
     GUARD(found);
     shmchan_sys_sem_info_t sem;
-    const shmchan_err_t stat = shmchan_sys_sem_stat(cli->semid, &sem, diag);
-    /* A set we may not stat is a multi-user channel's (0600, its server's
-     * alone: conn.h, SHMCHAN_CONN_SEM_SERVER) or a stranger's: its header,
-     * which must be the expected server's, decides. */
-    if (stat == SHMCHAN_E_PERMISSION ||
-        (stat == SHMCHAN_OK && sem.nsems == SHMCHAN_SEM_MU_COUNT)) {
+    shmchan_diag_t stat_diag;
+    memset(&stat_diag, 0, sizeof stat_diag);
+    const shmchan_err_t stat = shmchan_sys_sem_stat(cli->semid, &sem, &stat_diag);
+    if (stat == SHMCHAN_OK && sem.nsems == SHMCHAN_SEM_MU_COUNT) {
         return client_build_multiuser(cli, o, diag);
     }
-    GUARD(stat);
+    /* A set we may not stat is a multi-user channel's (0600, its server's
+     * alone: conn.h, SHMCHAN_CONN_SEM_SERVER) or a stranger's: a multi-user
+     * header, which must be the expected server's, decides. Where the
+     * segment is not such a header, the set's refusal is the answer. */
+    if (stat == SHMCHAN_E_PERMISSION) {
+        const shmchan_err_t mu = client_build_multiuser(cli, o, diag);
+        if (mu != SHMCHAN_E_LAYOUT_SIZE) {
+            return mu;
+        }
+    }
+    if (stat != SHMCHAN_OK) {
+        if (diag != NULL) {
+            *diag = stat_diag;
+        }
+        return stat;
+    }
     GUARD(check_owner("semaphore set", cli->semid, cli->key, sem.uid, sem.cuid, sem.mode, 0, o,
                       diag));
     if (!shmchan_layout_nsems_valid(sem.nsems)) {

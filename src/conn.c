@@ -90,6 +90,18 @@ static shmchan_conn_decision_t decide(shmchan_conn_decision_t d, char *why, size
     return d;
 }
 
+/* A connection's set, operated on, its client's token down. */
+static int token_down(const shmchan_conn_facts_t *f)
+{
+    return f->sem_readable && f->sem.nsems == SHMCHAN_CONN_NSEMS && f->sem.otime != 0 &&
+           f->owner_value == 0;
+}
+
+int shmchan_conn_dead_for(const shmchan_conn_facts_t *f, uid_t me)
+{
+    return f->sem_present && token_down(f) && (f->sem.uid == me || f->sem.cuid == me);
+}
+
 shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *f,
                                            const shmchan_allow_t *allow, char *why, size_t len)
 {
@@ -116,7 +128,7 @@ shmchan_conn_decision_t shmchan_conn_judge(const shmchan_conn_facts_t *f,
      * nobody uses it: ours to remove, whoever made it - before the uid and
      * shape rules, or a refused client that died would hold the key for
      * good. */
-    if (sem->nsems == SHMCHAN_CONN_NSEMS && sem->otime != 0 && f->owner_value == 0) {
+    if (token_down(f)) {
         return decide(SHMCHAN_CONN_DEAD, why, len,
                       "set %d: the token of uid %u's client is down (pid %d)", sem->semid,
                       (unsigned)sem->cuid, (int)f->owner_pid);

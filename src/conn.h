@@ -127,17 +127,23 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_si
                                                      shmchan_conn_facts_t *facts,
                                                      shmchan_diag_t *diag);
 
-/* Removes a connection judged DEAD (given to `me`, its client's token
- * down) by the ids gathered: the set, and the segment only if it too is
- * ours and the same client's. */
+/* 1 if the connection described is over and `me` may remove it: a
+ * connection's shape, operated on, its client's token down (the kernel's
+ * undo of a dead client, or a client that let go), and `me` its owner (the
+ * server it was given to) or its creator (the client's uid). Pure. */
+int shmchan_conn_dead_for(const shmchan_conn_facts_t *facts, uid_t me);
+
+/* Removes a connection that is dead for `me` by the ids gathered: the set,
+ * and the segment only if it is the same client's and ours too. */
 void shmchan_conn_remove_dead(const shmchan_conn_facts_t *facts, uid_t me);
 
-/* Every connection of the channel at `channel` that is DEAD for the calling
+/* Every connection of the channel at `channel` that is dead for the calling
  * uid, at each of the channel's connection keys (SHMCHAN_MAX_CLIENTS_LIMIT
- * of them): the sweep of a multi-user server as it starts and closes, and
- * of a stale channel's reclaim. A connection whose client holds its token
- * is left to that client. */
-void shmchan_conn_sweep_dead(key_t channel);
+ * of them), removed unless dry_run; returns how many. The sweep of a
+ * multi-user server as it starts and closes, of a stale channel's reclaim,
+ * and of `shmchanctl clean --stale` run by a server's or a client's uid. A
+ * connection whose client holds its token is left to that client. */
+uint32_t shmchan_conn_sweep_dead(key_t channel, int dry_run);
 
 /* The modes of the server's shared objects under an allow list
  * (docs/multiuser.md, "Objects"). Only the server's own uid: everything

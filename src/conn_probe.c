@@ -75,24 +75,29 @@ shmchan_err_t shmchan_conn_gather(key_t key, uint64_t conn_size, gid_t *groups, 
 
 void shmchan_conn_remove_dead(const shmchan_conn_facts_t *f, uid_t me)
 {
-    if (f->shm_present && f->shm_readable && f->shm.uid == me && f->shm.cuid == f->sem.cuid) {
+    if (f->shm_present && f->shm_readable && f->shm.cuid == f->sem.cuid &&
+        (f->shm.uid == me || f->shm.cuid == me)) {
         (void)shmchan_sys_shm_remove(f->shm.shmid, NULL);
     }
     (void)shmchan_sys_sem_remove(f->sem.semid, NULL);
 }
 
-void shmchan_conn_sweep_dead(key_t channel)
+uint32_t shmchan_conn_sweep_dead(key_t channel, int dry_run)
 {
     const uid_t me = geteuid();
-    const shmchan_allow_t only_us = {me, NULL, 0, NULL, 0};
+    uint32_t found = 0;
     for (uint32_t s = 0; s < SHMCHAN_MAX_CLIENTS_LIMIT; s++) {
         shmchan_conn_facts_t f;
         if (shmchan_conn_gather(shmchan_conn_key(channel, s), 0, NULL, 0, &f, NULL) ==
                 SHMCHAN_OK &&
-            shmchan_conn_judge(&f, &only_us, NULL, 0) == SHMCHAN_CONN_DEAD) {
-            shmchan_conn_remove_dead(&f, me);
+            shmchan_conn_dead_for(&f, me)) {
+            found++;
+            if (!dry_run) {
+                shmchan_conn_remove_dead(&f, me);
+            }
         }
     }
+    return found;
 }
 
 /* ---------------------------------------------------------- client half */

@@ -136,7 +136,7 @@ static void reclaim_multiuser_leftovers(key_t key)
         bell.cuid == me && bell.nsems == SHMCHAN_DOORBELL_COUNT) {
         (void)shmchan_sys_sem_remove(semid, NULL);
     }
-    shmchan_conn_sweep_dead(key);
+    (void)shmchan_conn_sweep_dead(key, 0);
 }
 
 shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmchan_judgement_t *j,

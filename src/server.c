@@ -432,7 +432,7 @@ static shmchan_err_t server_build_multiuser(shmchan_server_t *srv,
     /* The set stays 0600 (conn.h, SHMCHAN_CONN_SEM_SERVER: a reader could
      * stand in the kernel's record as the last operator of our token).
      * Connections that died with an earlier server of ours go first. */
-    shmchan_conn_sweep_dead(srv->key);
+    (void)shmchan_conn_sweep_dead(srv->key, 0);
     GUARD(lost_race(shmchan_sys_sem_create(srv->key, l->nsems, SHMCHAN_DEFAULT_MODE, &srv->semid,
                                            diag),
                     srv->key, diag));
@@ -500,7 +500,7 @@ static shmchan_err_t server_teardown(shmchan_server_t *srv)
         for (uint32_t s = 0; s < srv->layout.params.max_clients; s++) {
             conn_release(srv, s);
         }
-        shmchan_conn_sweep_dead(srv->key); /* refused clients that died, say */
+        (void)shmchan_conn_sweep_dead(srv->key, 0); /* refused clients that died, say */
     }
     if (srv->doorbell_semid >= 0) {
         keep_first(&first, shmchan_sys_sem_remove(srv->doorbell_semid, NULL));

@@ -311,6 +311,10 @@ typedef struct shmchan_channel_info {
     pid_t server_pid;        /* kernel's last pid on the liveness token */
     uint32_t max_clients, max_payload, lane_capacity; /* 0 if no valid header */
     uint32_t clients;        /* slots marked active */
+    /* shmchan_remove_stale: multi-user connections at the key's connection
+     * keys that are over and ours to remove (we created them, or they were
+     * given to us), removed unless dry_run. */
+    uint32_t dead_connections;
     char reason[200];
 } shmchan_channel_info_t;
 
@@ -328,8 +332,12 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_list(shmchan_channel_info_t *infos, siz
                                               shmchan_diag_t *diag);
 
 /* Removes the channel at `key` if and only if it is stale and ours
- * (dry_run: only says so). SHMCHAN_E_ALREADY_RUNNING, _BUSY, _FOREIGN or
- * _NOT_FOUND otherwise; *info says what was found. */
+ * (dry_run: only says so), and whatever the channel, every multi-user
+ * connection at its connection keys that is over and ours (a client's uid
+ * cleans its own this way; info->dead_connections says how many).
+ * SHMCHAN_E_ALREADY_RUNNING, _BUSY, _FOREIGN or _NOT_FOUND if the channel
+ * is not stale and no connection was ours to remove; *info says what was
+ * found. */
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_remove_stale(key_t key, int dry_run,
                                                       shmchan_channel_info_t *info,
                                                       shmchan_diag_t *diag);

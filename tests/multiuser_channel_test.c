@@ -521,6 +521,51 @@ static void test_own_leftover_removed(void **state)
     leftover_then_chat(&left);
 }
 
+/* `shmchanctl clean --stale --key K` by uid `uid` (shmchan_remove_stale):
+ * exit 0 if it removed exactly `want` dead connections. */
+struct clean_plan {
+    uid_t uid;
+    gid_t gid;
+    uint32_t want;
+};
+
+static int clean_main(void *p)
+{
+    const struct clean_plan *plan = p;
+    if (testutil_become(plan->uid, plan->gid) != 0) {
+        return CHILD_BECOME;
+    }
+    shmchan_channel_info_t info;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    const shmchan_err_t e = shmchan_remove_stale(g_key, 0, &info, &d);
+    if (info.dead_connections != plan->want || (e == SHMCHAN_OK) != (plan->want > 0)) {
+        fprintf(stderr, "clean as uid %u: %s, %u dead connection(s), want %u\n",
+                (unsigned)plan->uid, shmchan_strerror(e), info.dead_connections, plan->want);
+        return CHILD_TOUCHED;
+    }
+    return CHILD_OK;
+}
+
+/* A client's connection left after both its server and it died: a third
+ * uid's clean removes nothing of it; the client's uid (its creator) removes
+ * it, with no channel left at the key. */
+static void test_client_uid_cleans_its_leftover(void **state)
+{
+    (void)state;
+    const struct leftover_plan left = {CLIENT_UID, CLIENT_GID, SERVER_UID};
+    const pid_t maker = testutil_spawn(leftover_main, (void *)&left);
+    expect_children_running(&maker, 1);
+    assert_int_equal(testutil_count_sem(), 1);
+    const struct clean_plan stranger = {THIRD_UID, THIRD_GID, 0};
+    const pid_t third = testutil_spawn(clean_main, (void *)&stranger);
+    expect_children_running(&third, 1);
+    assert_int_equal(testutil_count_sem(), 1);
+    const struct clean_plan creator = {CLIENT_UID, CLIENT_GID, 1};
+    const pid_t client = testutil_spawn(clean_main, (void *)&creator);
+    expect_children(&client, 1);
+}
+
 /* The key block's objects (testutil_purge_fixture), and whatever a failed
  * test left at the channel's derived keys, which lie outside that block:
  * a test's leftovers never meet the next test. */
@@ -563,6 +608,7 @@ int main(void)
         cmocka_unit_test_setup(test_killed_server_is_reclaimed, purge_channel),
         cmocka_unit_test_setup(test_refused_clients_leftover_removed, purge_channel),
         cmocka_unit_test_setup(test_own_leftover_removed, purge_channel),
+        cmocka_unit_test_setup(test_client_uid_cleans_its_leftover, purge_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
