@@ -10,7 +10,8 @@
  * The kinds alternate in rounds so that both see the same machine state;
  * 2 ms between connects let the server take each release first.
  *
- * Usage: connect_bench [--n N] [--rounds R]
+ * Usage: connect_bench [--n N] [--rounds R] [--only single|multi]
+ * (--only: one kind, e.g. under `strace -f -c` to count system calls)
  * Prints, per kind, the median and p99 of connect latency in microseconds
  * and the ratio multi/single of the medians. Exit 0, or 1 on any failure.
  * Run it on an idle machine (docs/benchmarks.md, "Method"); strace -f -c
@@ -139,13 +140,18 @@ int main(int argc, char **argv)
 {
     int n = 200;
     int rounds = 5;
+    int first_kind = 0;
+    int last_kind = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             n = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
+                   (strcmp(argv[i + 1], "single") == 0 || strcmp(argv[i + 1], "multi") == 0)) {
+            first_kind = last_kind = strcmp(argv[++i], "multi") == 0;
         } else {
-            fprintf(stderr, "usage: connect_bench [--n N] [--rounds R]\n");
+            fprintf(stderr, "usage: connect_bench [--n N] [--rounds R] [--only single|multi]\n");
             return 2;
         }
     }
@@ -160,21 +166,23 @@ int main(int argc, char **argv)
     }
     const key_t key = (key_t)(0x43420000u ^ ((uint32_t)getpid() << 4));
     for (int r = 0; r < rounds; r++) {
-        for (int kind = 0; kind < 2; kind++) {
+        for (int kind = first_kind; kind <= last_kind; kind++) {
             if (measure(key, kind, n, lat[kind] + (size_t)r * (size_t)n) != 0) {
                 return 1;
             }
         }
     }
-    double median[2];
-    for (int kind = 0; kind < 2; kind++) {
+    double median[2] = {0, 0};
+    for (int kind = first_kind; kind <= last_kind; kind++) {
         qsort(lat[kind], total, sizeof(int64_t), cmp_i64);
         median[kind] = (double)lat[kind][total / 2] / 1000.0;
         printf("%-12s connect: median %8.1f us, p99 %8.1f us (%zu connects)\n",
                kind ? "multi-user" : "single-user", median[kind],
                (double)lat[kind][total * 99 / 100] / 1000.0, total);
     }
-    printf("ratio multi-user / single-user (medians): %.2f\n", median[1] / median[0]);
+    if (first_kind != last_kind) {
+        printf("ratio multi-user / single-user (medians): %.2f\n", median[1] / median[0]);
+    }
     free(lat[0]);
     free(lat[1]);
     return 0;
