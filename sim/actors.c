@@ -76,6 +76,32 @@ static int any_connected(const sim_world_t *w)
     return 0;
 }
 
+/* 1 if a client whose pair the final oracle will judge honest (world.c,
+ * pair_honest, all but "the server is done") has messages the server has
+ * not delivered yet. Such a client can connect, send and leave while the
+ * server looks elsewhere: its CONNECT, messages and DISCONNECT are still in
+ * the channel, and the server must serve on until it has them, as an
+ * application that wants every message would (found by the campaign: seeds
+ * 848,683 and 994,648, where the server stopped serving when every client
+ * had gone and it had no slot connected, before its next scan would have
+ * reported the last client's visit). Only runs that used to fail that way
+ * see another schedule: in every other run this is 0 whenever the server
+ * stops. */
+static int messages_pending(const sim_world_t *w)
+{
+    if (w->server_cancelled || w->removed_outside || w->header_attacked || w->signalled_any) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < w->sc.clients; i++) {
+        const sim_client_rec_t *c = &w->clients[i];
+        if (c->connected && c->task->state == SIM_TASK_DONE && !c->cancelled &&
+            !w->slot_attacked[c->slot] && c->srv_got != c->sent_ok) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* A message the server delivered: if it is an honest one, it must be the
  * next of its client, intact, on that client's slot. */
 static void server_check_message(sim_world_t *w, const shmchan_event_t *ev, const uint8_t *buf)
@@ -254,7 +280,8 @@ void sim_actor_server(sim_task_t *t)
     server_misuse_handle(w, t, srv);
     int after = 0;
     for (int round = 0; round < SERVER_ROUNDS_MAX; round++) {
-        if (others_gone(w) && (!any_connected(w) || ++after > SIM_SERVER_ROUNDS_AFTER)) {
+        if (others_gone(w) && ((!any_connected(w) && !messages_pending(w)) ||
+                               ++after > SIM_SERVER_ROUNDS_AFTER)) {
             w->server_served_out = 1;
             break;
         }
