@@ -766,12 +766,16 @@ static shmchan_slot_report_t slot_apply(shmchan_server_t *srv, uint32_t s,
         ev->kind = SHMCHAN_EVENT_CONNECT;
         ev->client = s;
         ev->pid = pid;
-        ev->uid = slot->uid;
-        ev->gid = slot->gid;
+        /* Single-user: no client object names its creator; the channel's
+         * 0600 objects admit our own uid only (root aside). */
+        ev->uid = is_multiuser(srv) ? slot->uid : srv->allow.server_uid;
+        ev->gid = is_multiuser(srv) ? slot->gid : getegid();
         srv->scan_due = 1; /* look again: more may have changed */
     } else if (step.report == SHMCHAN_SLOT_SAY_DISCONNECT) {
         ev->kind = SHMCHAN_EVENT_DISCONNECT;
         ev->client = s;
+        ev->uid = is_multiuser(srv) ? slot->uid : srv->allow.server_uid;
+        ev->gid = is_multiuser(srv) ? slot->gid : getegid();
         ev->reason = step.reason;
         ev->detail = step.reason == SHMCHAN_E_PROTOCOL ? detail : SHMCHAN_OK;
         srv->scan_due = 1;

@@ -212,9 +212,11 @@ typedef struct shmchan_event {
      * at the scan. For logs: not authentication (any process of the uid can
      * operate on the token). */
     pid_t pid;
-    /* CONNECT, REFUSED: the client's uid and gid as the kernel recorded them (the
-     * creator of its connection's objects, docs/multiuser.md), never a
-     * value read from shared memory. */
+    /* CONNECT, DISCONNECT, REFUSED: the client's uid and gid as the kernel
+     * recorded them (the creator of its connection's objects,
+     * docs/multiuser.md), never a value read from shared memory. In a
+     * single-user channel: the server's own (its 0600 objects admit no
+     * other uid but root). */
     uid_t uid;
     gid_t gid;
 } shmchan_event_t;
