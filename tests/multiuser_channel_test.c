@@ -417,6 +417,20 @@ static void test_root_server_unprivileged_client(void **state)
     events_close();
 }
 
+/* A single-user channel (nobody else allowed) of an unprivileged server:
+ * its CONNECT names the server's own uid, the only one its 0600 objects
+ * admit (as root, the check could not tell 0 from "not set"). */
+static void test_single_user_names_its_own_uid(void **state)
+{
+    (void)state;
+    events_init();
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {0}, 0, SERVER_UID, 1, 0, 1};
+    struct client_plan cli = {SERVER_UID, SERVER_GID, SERVER_UID, 0};
+    const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
+    expect_children(pids, 2);
+    events_close();
+}
+
 /* kill -9 of a client of another uid: the server reports it gone and
  * removes its connection's objects (it owns them); nothing is left once
  * the server has closed. */
@@ -604,6 +618,7 @@ int main(void)
         cmocka_unit_test_setup(test_hostile_allowed_client_touches_nothing,
                                purge_channel),
         cmocka_unit_test_setup(test_root_server_unprivileged_client, purge_channel),
+        cmocka_unit_test_setup(test_single_user_names_its_own_uid, purge_channel),
         cmocka_unit_test_setup(test_killed_client_is_reclaimed, purge_channel),
         cmocka_unit_test_setup(test_killed_server_is_reclaimed, purge_channel),
         cmocka_unit_test_setup(test_refused_clients_leftover_removed, purge_channel),
