@@ -351,8 +351,10 @@ static shmchan_err_t refused(shmchan_client_t *cli, int verdict, shmchan_diag_t 
 
 /* Rings HELLO and WAKE, then waits for the server's verdict on our own set:
  * in slices, each passing the gate (deadline, cancel) and a look at the
- * server's token. The verdict is a value only the server (owner) and we
- * (creator) may set. */
+ * header's state word (a closing server). There is no server token to
+ * watch yet (it takes it as it accepts): a server that dies before judging
+ * us costs this wait its timeout, and the message says so. The verdict is
+ * a value only the server (owner) and we (creator) may set. */
 static shmchan_err_t await_verdict(shmchan_client_t *cli, int timeout_ms, shmchan_diag_t *diag)
 {
     GUARD(shmchan_wake_post(cli->doorbell_semid, SHMCHAN_DOORBELL_HELLO, diag));
@@ -373,8 +375,8 @@ static shmchan_err_t await_verdict(shmchan_client_t *cli, int timeout_ms, shmcha
         shmchan_err_t err = shmchan_wait_gate(&w, &sleep_ns);
         if (err == SHMCHAN_E_TIMEOUT) {
             shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
-                             "channel at key 0x%08x: no verdict on our connection within %d ms (is its "
-                             "server still running?)",
+                             "channel at key 0x%08x: no verdict on our connection within %d ms "
+                             "(is its server still running?)",
                              (unsigned)cli->key, timeout_ms);
         }
         GUARD(err);
