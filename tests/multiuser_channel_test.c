@@ -145,10 +145,12 @@ struct client_plan {
     int signal_connected; /* signal g_step once connected, then wait for g_done */
 };
 
-/* Connects, says ping, expects pong, leaves. */
-static int chat_main(void *p)
+/* As the plan's uid, once the server is up, connects; the result must be
+ * `want`. With SHMCHAN_OK, *cli is the handle; otherwise the diagnostic
+ * must name our uid. Returns CHILD_OK or the code of what went wrong. */
+static int client_begin(const struct client_plan *plan, shmchan_err_t want,
+                        shmchan_client_t **cli)
 {
-    const struct client_plan *plan = p;
     if (testutil_become(plan->uid, plan->gid) != 0) {
         return CHILD_BECOME;
     }
@@ -158,11 +160,33 @@ static int chat_main(void *p)
     shmchan_client_options_t o;
     shmchan_client_options_init(&o);
     o.expected_uid = plan->server_uid;
-    shmchan_client_t *cli = NULL;
     shmchan_diag_t d;
-    if (shmchan_client_connect(g_key, &o, &cli, &d) != SHMCHAN_OK) {
-        fprintf(stderr, "client uid %u: %s\n", (unsigned)plan->uid, d.text);
-        return CHILD_CONNECT;
+    memset(&d, 0, sizeof d);
+    const shmchan_err_t e = shmchan_client_connect(g_key, &o, cli, &d);
+    if (e != want) {
+        fprintf(stderr, "client uid %u: connect = %s, want %s (%s)\n", (unsigned)plan->uid,
+                shmchan_strerror(e), shmchan_strerror(want), d.text);
+        shmchan_client_disconnect(*cli);
+        *cli = NULL;
+        return want == SHMCHAN_OK ? CHILD_CONNECT : CHILD_NOT_REFUSED;
+    }
+    char uid[32];
+    (void)snprintf(uid, sizeof uid, "uid %u", (unsigned)plan->uid);
+    if (want != SHMCHAN_OK && strstr(d.text, uid) == NULL) {
+        fprintf(stderr, "client: the diagnostic does not name %s: %s\n", uid, d.text);
+        return CHILD_DIAG;
+    }
+    return CHILD_OK;
+}
+
+/* Connects, says ping, expects pong, leaves. */
+static int chat_main(void *p)
+{
+    const struct client_plan *plan = p;
+    shmchan_client_t *cli = NULL;
+    const int rc0 = client_begin(plan, SHMCHAN_OK, &cli);
+    if (rc0 != CHILD_OK) {
+        return rc0;
     }
     if (plan->signal_connected) {
         testutil_event_signal(&g_step);
@@ -191,20 +215,10 @@ static int chat_main(void *p)
 static int waiter_main(void *p)
 {
     const struct client_plan *plan = p;
-    if (testutil_become(plan->uid, plan->gid) != 0) {
-        return CHILD_BECOME;
-    }
-    if (testutil_event_wait(&g_ready, T_MS) != 0) {
-        return CHILD_CONNECT;
-    }
-    shmchan_client_options_t o;
-    shmchan_client_options_init(&o);
-    o.expected_uid = plan->server_uid;
     shmchan_client_t *cli = NULL;
-    shmchan_diag_t d;
-    if (shmchan_client_connect(g_key, &o, &cli, &d) != SHMCHAN_OK) {
-        fprintf(stderr, "waiter uid %u: %s\n", (unsigned)plan->uid, d.text);
-        return CHILD_CONNECT;
+    const int rc0 = client_begin(plan, SHMCHAN_OK, &cli);
+    if (rc0 != CHILD_OK) {
+        return rc0;
     }
     testutil_event_signal(&g_step);
     char buf[8];
@@ -219,35 +233,11 @@ static int waiter_main(void *p)
 }
 
 /* A uid the server does not allow: the connect must fail with PERMISSION
- * and a message naming our uid. */
+ * and a message naming our uid (client_begin checks both). */
 static int refused_main(void *p)
 {
-    const struct client_plan *plan = p;
-    if (testutil_become(plan->uid, plan->gid) != 0) {
-        return CHILD_BECOME;
-    }
-    if (testutil_event_wait(&g_ready, T_MS) != 0) {
-        return CHILD_CONNECT;
-    }
-    shmchan_client_options_t o;
-    shmchan_client_options_init(&o);
-    o.expected_uid = plan->server_uid;
     shmchan_client_t *cli = NULL;
-    shmchan_diag_t d;
-    memset(&d, 0, sizeof d);
-    const shmchan_err_t e = shmchan_client_connect(g_key, &o, &cli, &d);
-    if (e != SHMCHAN_E_PERMISSION) {
-        fprintf(stderr, "refused client: got %s (%s)\n", shmchan_strerror(e), d.text);
-        shmchan_client_disconnect(cli);
-        return CHILD_NOT_REFUSED;
-    }
-    char want[32];
-    (void)snprintf(want, sizeof want, "uid %u", (unsigned)plan->uid);
-    if (strstr(d.text, want) == NULL) {
-        fprintf(stderr, "refused client: diag does not name %s: %s\n", want, d.text);
-        return CHILD_DIAG;
-    }
-    return CHILD_OK;
+    return client_begin((const struct client_plan *)p, SHMCHAN_E_PERMISSION, &cli);
 }
 
 /* In the hostile child: `rc` must be -1 with errno `want`. */
