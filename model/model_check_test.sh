@@ -215,8 +215,8 @@ check witness_8_server_send_woken safety fail 'tail\[' \
 # ------------------------------------------------ the multi-user design
 # model/multiuser.pml (docs/multiuser.md, docs/model.md "The multi-user
 # design model"): its assertions are IDENTITY, NO LIVE REMOVAL, NO LOST
-# HELLO and NO LEFTOVER HELD. Alice may crash at every step; Xavier's uid is
-# not allowed; Mallory is allowed and hostile.
+# HELLO, NO LEFTOVER HELD and NO DEAD KEY HELD. Alice and Xavier may crash at
+# every step; Xavier's uid is not allowed; Mallory is allowed and hostile.
 model="$model_dir/multiuser.pml"
 check mu_alice_xavier safety pass "" "-DWITH_MALLORY=0"
 check mu_alice_mallory safety pass "" "-DWITH_XAVIER=0 -DMOVES=2"
@@ -224,6 +224,7 @@ check mu_mutant_clear_hello_late safety fail 'hello_pending' "-DWITH_MALLORY=0 -
 check mu_mutant_no_allow_check safety fail 'scuid' "-DWITH_MALLORY=0 -DMUT_NO_ALLOW_CHECK"
 check mu_mutant_by_key safety fail 'owner|creator|cuid' "-DWITH_XAVIER=0 -DMOVES=2 -DMUT_BY_KEY"
 check mu_mutant_remove_unchecked safety fail 'owner' "-DWITH_MALLORY=0 -DMUT_REMOVE_UNCHECKED"
+check mu_mutant_uid_before_dead safety fail 'o!=0' "-DWITH_MALLORY=0 -DMUT_UID_BEFORE_DEAD"
 check mu_witness_1_accepted safety fail 'scuid!=2' "-DWITNESS=1 -DWITH_MALLORY=0"
 check mu_witness_2_refused safety fail 'scuid!=3' "-DWITNESS=2 -DWITH_MALLORY=0"
 check mu_witness_3_dead_removed safety fail 'violated 0 ' "-DWITNESS=3 -DWITH_MALLORY=0"
