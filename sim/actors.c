@@ -76,9 +76,9 @@ static int any_connected(const sim_world_t *w)
     return 0;
 }
 
-/* 1 if a client whose pair the final oracle will judge honest (world.c,
- * pair_honest, all but "the server is done") has messages the server has
- * not delivered yet. Such a client can connect, send and leave while the
+/* 1 if a client the final oracle will judge honest
+ * (sim_client_judged_honest) has messages the server has not delivered
+ * yet. Such a client can connect, send and leave while the
  * server looks elsewhere: its CONNECT, messages and DISCONNECT are still in
  * the channel, and the server must serve on until it has them, as an
  * application that wants every message would (found by the campaign: seeds
@@ -89,13 +89,9 @@ static int any_connected(const sim_world_t *w)
  * stops. */
 static int messages_pending(const sim_world_t *w)
 {
-    if (w->server_cancelled || w->removed_outside || w->header_attacked || w->signalled_any) {
-        return 0;
-    }
     for (uint32_t i = 0; i < w->sc.clients; i++) {
         const sim_client_rec_t *c = &w->clients[i];
-        if (c->connected && c->task->state == SIM_TASK_DONE && !c->cancelled &&
-            !w->slot_attacked[c->slot] && c->srv_got != c->sent_ok) {
+        if (sim_client_judged_honest(w, c) && c->srv_got != c->sent_ok) {
             return 1;
         }
     }
@@ -132,6 +128,23 @@ static void server_check_message(sim_world_t *w, const shmchan_event_t *ev, cons
     c->srv_got++;
 }
 
+/* Misuses the library must refuse from their arguments alone (a caller's
+ * slip: a NULL pointer the contract forbids, a negative timeout, a slot out
+ * of range, a message over the limit): the documented error, before any
+ * system call and before any access to the shared memory, so the run's
+ * schedule and input are untouched. Made in every run, before the create
+ * and right after it; the oracle is "bad arguments cost nothing"
+ * (docs/simulation.md). `steps` is the task's count from before the call. */
+static void misuse_check(sim_world_t *w, sim_task_t *t, const char *what, shmchan_err_t got,
+                         shmchan_err_t want, uint64_t steps)
+{
+    if (got != want || t->steps != steps) {
+        sim_fail(&w->sched, "%s gave %s after %llu system calls (want %s, none)", what,
+                 shmchan_errname(got), (unsigned long long)(t->steps - steps),
+                 shmchan_errname(want));
+    }
+}
+
 /* A misuse the input may make before the real create: a call the library
  * must refuse from its arguments alone, with SHMCHAN_E_INVALID_ARGUMENT,
  * before any system call (so before anything exists that it would have
@@ -144,13 +157,10 @@ static void server_misuse(sim_world_t *w, sim_task_t *t, const shmchan_server_op
     const char *what = NULL;
     /* Every run: no place for the handle (no input byte: the schedule is
      * the same). */
-    const uint64_t before = t->steps;
-    const shmchan_err_t null_out = shmchan_server_create(SIM_KEY, good, NULL, NULL);
-    if (null_out != SHMCHAN_E_INVALID_ARGUMENT || t->steps != before) {
-        sim_fail(s, "server: create with no place for the handle gave %s after %llu system "
-                    "calls (want INVALID_ARGUMENT, none)",
-                 shmchan_errname(null_out), (unsigned long long)(t->steps - before));
-    }
+    const uint64_t before = t->steps; /* read first: argument order is unspecified */
+    misuse_check(w, t, "server: create with no place for the handle",
+                 shmchan_server_create(SIM_KEY, good, NULL, NULL), SHMCHAN_E_INVALID_ARGUMENT,
+                 before);
     switch (sim_choose(s, 8)) {
     case 0:
         key = IPC_PRIVATE;
@@ -183,23 +193,6 @@ static void server_misuse(sim_world_t *w, sim_task_t *t, const shmchan_server_op
                  what, shmchan_errname(err), (unsigned long long)(t->steps - steps));
     }
     shmchan_server_destroy(srv); /* NULL: a no-op, as documented */
-}
-
-/* Misuses of a live handle that the library must refuse from its
- * arguments alone (a caller's slip: a NULL pointer the contract forbids, a
- * negative timeout, a slot out of range, a message over the limit): the
- * documented error, before any system call and before any access to the
- * shared memory, so the run's schedule and input are untouched. Made in
- * every run, right after the create; the oracle is "bad arguments cost
- * nothing" (docs/simulation.md). */
-static void misuse_check(sim_world_t *w, sim_task_t *t, const char *what, shmchan_err_t got,
-                         shmchan_err_t want, uint64_t steps)
-{
-    if (got != want || t->steps != steps) {
-        sim_fail(&w->sched, "%s gave %s after %llu system calls (want %s, none)", what,
-                 shmchan_errname(got), (unsigned long long)(t->steps - steps),
-                 shmchan_errname(want));
-    }
 }
 
 static void server_misuse_handle(sim_world_t *w, sim_task_t *t, shmchan_server_t *srv)

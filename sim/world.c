@@ -426,11 +426,16 @@ int sim_fully_honest(const sim_world_t *w)
            !w->sc.faults;
 }
 
-static int pair_honest(const sim_world_t *w, const sim_client_rec_t *c)
+int sim_client_judged_honest(const sim_world_t *w, const sim_client_rec_t *c)
 {
     return c->connected && c->task->state == SIM_TASK_DONE && !c->cancelled &&
-           w->server->state == SIM_TASK_DONE && !w->server_cancelled && !w->removed_outside &&
-           !w->slot_attacked[c->slot] && !w->header_attacked && !w->signalled_any;
+           !w->server_cancelled && !w->removed_outside && !w->slot_attacked[c->slot] &&
+           !w->header_attacked && !w->signalled_any;
+}
+
+static int pair_honest(const sim_world_t *w, const sim_client_rec_t *c)
+{
+    return sim_client_judged_honest(w, c) && w->server->state == SIM_TASK_DONE;
 }
 
 

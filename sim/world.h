@@ -130,6 +130,11 @@ void sim_actor_rival(sim_task_t *t);
  * so far, and clients started after the server. */
 int sim_fully_honest(const sim_world_t *w);
 
+/* 1 if the final oracle's "no honest message lost" will judge client c
+ * once the server is done too: c connected and ran to completion, nothing
+ * cancelled, removed, attacked or signalled (world.c, pair_honest). */
+int sim_client_judged_honest(const sim_world_t *w, const sim_client_rec_t *c);
+
 /* The world of the run in progress. */
 sim_world_t *sim_world(void);
 
