@@ -60,9 +60,6 @@ typedef struct shmchan_judgement {
     char reason[200];
 } shmchan_judgement_t;
 
-/* The one rule for "is this object ours": owner uid and creator uid both
- * `expected`, and no permission bit beyond max_mode. NULL if ours, else
- * buf, holding why not. Used by the judge, the client and the prober. */
 /* The most a channel segment of ours may grant: max_mode, and read for
  * everyone on a multi-user channel's header (docs/multiuser.md: it holds no
  * message, only the server writes it), recognised by its shape - a segment
@@ -70,6 +67,9 @@ typedef struct shmchan_judgement {
  * set of any channel keeps max_mode. */
 unsigned shmchan_probe_shm_max_mode(const shmchan_probe_facts_t *f);
 
+/* The one rule for "is this object ours": owner uid and creator uid both
+ * `expected`, and no permission bit beyond max_mode. NULL if ours, else
+ * buf, holding why not. Used by the judge, the client and the prober. */
 const char *shmchan_ownership_problem(uid_t expected, unsigned max_mode, uid_t uid, uid_t cuid,
                                       unsigned mode, char *buf, size_t len);
 

@@ -217,6 +217,11 @@ static void test_groups(void **state)
     f.nmember_of = 3;
     check_ctx_set("alice is a member of staff");
     expect(&f, &staff, SHMCHAN_CONN_ACCEPT, NULL);
+    const gid_t other_groups[] = {ALICE_GID, 27};
+    f.member_of = other_groups;
+    f.nmember_of = 2;
+    check_ctx_set("alice is a member of other groups only");
+    expect(&f, &staff, SHMCHAN_CONN_REFUSE_UID, "gid 1001");
     /* The object's current gid is the owner's to set (IPC_SET): it proves
      * nothing and is not looked at. */
     f.member_of = NULL;
@@ -227,18 +232,45 @@ static void test_groups(void **state)
     check_ctx_clear();
 }
 
-/* The keys of one channel: distinct, never IPC_PRIVATE, never the channel's
- * own key, the same every time. Channels are sampled, plus the ones whose
- * mixed base puts 0 or the channel itself inside the window. */
+/* The unmoved base of a channel's window, from the test's own copy of
+ * splitmix64's finaliser (the published constants): the oracle the keys
+ * are checked against. */
+static uint32_t oracle_base(uint32_t ch)
+{
+    uint64_t x = (uint64_t)ch + 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return (uint32_t)(x ^ (x >> 31));
+}
+
+/* The window: 256 slot keys, then the doorbell's. */
+#define WINDOW (SHMCHAN_MAX_CLIENTS_LIMIT + 1u)
+
+/* 1 if the unmoved window of `ch` holds 0 or `ch` itself. */
+static int oracle_needs_move(uint32_t ch)
+{
+    const uint32_t base = oracle_base(ch);
+    return (0u - base) < WINDOW || (ch - base) < WINDOW;
+}
+
+/* The keys of one channel, the doorbell's included: distinct, never
+ * IPC_PRIVATE, never the channel's own key, the same every time, and where
+ * the unmoved window is clean, exactly that window (the keys are protocol:
+ * every client and server must derive the same ones). Channels are
+ * sampled, plus the ones whose mixed base puts 0 or the channel itself
+ * inside the window or just past it. */
 static void check_channel_keys(key_t channel)
 {
-    key_t seen[SHMCHAN_MAX_CLIENTS_LIMIT];
-    for (uint32_t i = 0; i < SHMCHAN_MAX_CLIENTS_LIMIT; i++) {
-        const key_t k = shmchan_conn_key(channel, i);
+    key_t seen[WINDOW];
+    const uint32_t base = oracle_base((uint32_t)channel);
+    const int moved = oracle_needs_move((uint32_t)channel);
+    for (uint32_t i = 0; i < WINDOW; i++) {
+        const key_t k = i < SHMCHAN_MAX_CLIENTS_LIMIT ? shmchan_conn_key(channel, i)
+                                                      : shmchan_doorbell_key(channel);
         check_ctx_set("channel 0x%08x slot %u: key 0x%08x", (unsigned)channel, i, (unsigned)k);
         CHECK(k != IPC_PRIVATE);
         CHECK(k != channel);
-        CHECK(shmchan_conn_key(channel, i) == k);
+        CHECK(moved || (uint32_t)k == base + i);
         for (uint32_t j = 0; j < i; j++) {
             CHECK(seen[j] != k);
         }
@@ -282,15 +314,9 @@ static void test_keys_of_windows_that_need_moving(void **state)
      * 256 below ch: about 1 channel in 2^24. The search is bounded and
      * only needs one of each; a channel that needs a move is checked. */
     for (uint32_t ch = 1; ch != 0 && ch < (1u << 26) && !(found_zero && found_self); ch++) {
-        /* The unmoved base, from the test's own copy of splitmix64's
-         * finaliser (the published constants), and whether it needs the
-         * move. */
-        uint64_t x = (uint64_t)ch + 0x9E3779B97F4A7C15ull;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-        const uint32_t base = (uint32_t)(x ^ (x >> 31));
-        const int covers_zero = (0u - base) < SHMCHAN_MAX_CLIENTS_LIMIT;
-        const int covers_self = (ch - base) < SHMCHAN_MAX_CLIENTS_LIMIT;
+        const uint32_t base = oracle_base(ch);
+        const int covers_zero = (0u - base) < WINDOW;
+        const int covers_self = (ch - base) < WINDOW;
         if ((covers_zero && !found_zero) || (covers_self && !found_self)) {
             found_zero |= covers_zero;
             found_self |= covers_self;
@@ -301,6 +327,68 @@ static void test_keys_of_windows_that_need_moving(void **state)
                   found_zero ? "found and checked" : "not found in the search",
                   found_self ? "found and checked" : "not found in the search");
     CHECK(found_zero || found_self);
+}
+
+/* The window's edges: channels whose unmoved window ends exactly at 0 or at
+ * themselves (the doorbell's key would be IPC_PRIVATE: it must move), or
+ * stops one key short of either (it must not move). Found once by a search
+ * of all 2^32 keys with oracle_base (5 s): too rare (about one key in 2^32
+ * each) for the bounded search above. The keys are inputs; what the test
+ * expects of them comes from the oracle. */
+static void test_window_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t channel;
+        uint32_t zero_or_self_at; /* 0 - base, or channel - base */
+        int moves;
+    } edge[] = {
+        {0x20d532b8u, 256, 1}, /* 0 is the doorbell's key of the unmoved window */
+        {0xc658c2f5u, 257, 0}, /* 0 is just past the window */
+        {0xf30d8b5bu, 257, 0}, /* the channel is just past its window */
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+        const uint32_t ch = edge[i].channel;
+        const uint32_t base = oracle_base(ch);
+        check_ctx_set("edge channel 0x%08x", (unsigned)ch);
+        /* the table is what the oracle says it is */
+        CHECK((0u - base) == edge[i].zero_or_self_at || (ch - base) == edge[i].zero_or_self_at);
+        CHECK(oracle_needs_move(ch) == edge[i].moves);
+        check_channel_keys((key_t)ch);
+    }
+    check_ctx_clear();
+}
+
+/* The rule "is this dead connection ours to remove" (clean --stale, the
+ * server's sweeps): its client's token down, and we are its owner (it was
+ * given to us) or its creator (we never gave it away). */
+static void test_dead_for(void **state)
+{
+    (void)state;
+    shmchan_conn_facts_t f;
+    good_facts(&f);
+    check_ctx_set("alive");
+    CHECK(!shmchan_conn_dead_for(&f, SERVER));
+    CHECK(!shmchan_conn_dead_for(&f, ALICE));
+    token_down(&f);
+    check_ctx_set("dead, given to the server");
+    CHECK(shmchan_conn_dead_for(&f, SERVER)); /* owner */
+    CHECK(shmchan_conn_dead_for(&f, ALICE));  /* creator */
+    CHECK(!shmchan_conn_dead_for(&f, MALLORY));
+    check_ctx_set("dead, never given");
+    f.sem.uid = ALICE;
+    CHECK(!shmchan_conn_dead_for(&f, SERVER));
+    CHECK(shmchan_conn_dead_for(&f, ALICE));
+    check_ctx_set("dead, not present");
+    f.sem.uid = SERVER;
+    f.sem_present = 0;
+    CHECK(!shmchan_conn_dead_for(&f, SERVER));
+    CHECK(!shmchan_conn_dead_for(&f, ALICE));
+    check_ctx_set("token raised, not down");
+    good_facts(&f);
+    token_raised(&f);
+    CHECK(!shmchan_conn_dead_for(&f, SERVER));
+    check_ctx_clear();
 }
 
 static void modes_are(const shmchan_allow_t *a, unsigned server, unsigned doorbell, int set_gid,
@@ -348,6 +436,8 @@ int main(void)
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_keys_of_windows_that_need_moving),
+        cmocka_unit_test(test_window_edges),
+        cmocka_unit_test(test_dead_for),
         cmocka_unit_test(test_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

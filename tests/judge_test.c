@@ -799,6 +799,38 @@ static void test_verdict_names(void **state)
     CHECK_STR(shmchan_verdict_name((shmchan_verdict_t)7), "unknown");
 }
 
+/* The read bits a multi-user channel may carry beyond max_mode (0044: its
+ * header is for every allowed uid to read) go to exactly one shape: a
+ * segment of the header alone, beside a set of three semaphores or none.
+ * Any other segment - a single-user channel's, whose slots hold messages -
+ * keeps max_mode. */
+static void test_multiuser_read_bits(void **state)
+{
+    (void)state;
+    shmchan_probe_facts_t f;
+    facts_empty(&f);
+    f.shm_present = 1;
+    f.shm.segsz = SHMCHAN_LAYOUT_HEADER_SIZE;
+    check_ctx_set("header alone, no set");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0644u);
+    f.sem_present = 1;
+    f.sem.nsems = SHMCHAN_SEM_MU_COUNT;
+    check_ctx_set("header alone, the multi-user set");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0644u);
+    f.sem.nsems = NSEMS_3;
+    check_ctx_set("header alone, a single-user set");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0600u);
+    f.sem.nsems = SHMCHAN_SEM_MU_COUNT;
+    f.shm.segsz = SHMCHAN_LAYOUT_HEADER_SIZE + 1u;
+    check_ctx_set("a larger segment, the multi-user set");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0600u);
+    f.shm_present = 0;
+    f.shm.segsz = SHMCHAN_LAYOUT_HEADER_SIZE;
+    check_ctx_set("no segment");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0600u);
+    check_ctx_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -809,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_mode_bits),
         cmocka_unit_test(test_nsems_shapes),
         cmocka_unit_test(test_verdict_names),
+        cmocka_unit_test(test_multiuser_read_bits),
     };
     return cmocka_run_group_tests_name("judge", tests, NULL, NULL);
 }

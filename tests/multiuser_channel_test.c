@@ -570,6 +570,98 @@ static void test_client_uid_cleans_its_leftover(void **state)
     expect_children(&client, 1);
 }
 
+/* A multi-user channel made by hand at the key, as uid `uid`: a set of
+ * three (0600) and a header segment (0644) whose header is valid but names
+ * the set `semid_delta` ids past its own (0: its own). No doorbell, no
+ * server: only the client's checks of the header can end its connect with
+ * FOREIGN. */
+struct fake_plan {
+    uid_t uid;
+    gid_t gid;
+    uint32_t semid_delta;
+};
+
+static int fake_channel_main(void *p)
+{
+    const struct fake_plan *plan = p;
+    if (testutil_become(plan->uid, plan->gid) != 0) {
+        return CHILD_BECOME;
+    }
+    const shmchan_params_t params = {4, 1000, 4096};
+    shmchan_layout_t l;
+    if (shmchan_layout_compute(&params, &l) != SHMCHAN_OK) {
+        return CHILD_CREATE;
+    }
+    shmchan_layout_make_multiuser(&l);
+    const int semid = semget(g_key, SHMCHAN_SEM_MU_COUNT, IPC_CREAT | IPC_EXCL | 0600);
+    const int shmid = shmget(g_key, SHMCHAN_LAYOUT_HEADER_SIZE, IPC_CREAT | IPC_EXCL | 0644);
+    if (semid < 0 || shmid < 0) {
+        return CHILD_CREATE;
+    }
+    void *base = shmat(shmid, NULL, 0);
+    if (base == (void *)-1) {
+        return CHILD_CREATE;
+    }
+    shmchan_layout_write_header(base, &l, (uint32_t)semid + plan->semid_delta, 0, 1);
+    shmchan_layout_publish_magic(base);
+    (void)shmdt(base);
+    return CHILD_OK;
+}
+
+/* As CLIENT_UID, expecting the server SERVER_UID: the connect must end with
+ * FOREIGN and a message containing `phrase`. */
+static int foreign_client_main(void *p)
+{
+    const char *phrase = p;
+    if (testutil_become(CLIENT_UID, CLIENT_GID) != 0) {
+        return CHILD_BECOME;
+    }
+    shmchan_client_options_t o;
+    shmchan_client_options_init(&o);
+    o.expected_uid = SERVER_UID;
+    o.connect_timeout_ms = 2000;
+    shmchan_client_t *cli = NULL;
+    shmchan_diag_t d;
+    memset(&d, 0, sizeof d);
+    const shmchan_err_t e = shmchan_client_connect(g_key, &o, &cli, &d);
+    if (e != SHMCHAN_E_FOREIGN || strstr(d.text, phrase) == NULL) {
+        fprintf(stderr, "client: connect = %s (%s), want FOREIGN naming \"%s\"\n",
+                shmchan_strerror(e), d.text, phrase);
+        shmchan_client_disconnect(cli);
+        return CHILD_NOT_REFUSED;
+    }
+    return CHILD_OK;
+}
+
+static void fake_then_refused(const struct fake_plan *fake, const char *phrase)
+{
+    const pid_t maker = testutil_spawn(fake_channel_main, (void *)fake);
+    expect_children_running(&maker, 1);
+    const pid_t client = testutil_spawn(foreign_client_main, (void *)phrase);
+    expect_children_running(&client, 1);
+    /* The client left nothing of its own: no connection was made. */
+    assert_int_equal(semget(shmchan_conn_key(g_key, 0), 0, 0), -1);
+}
+
+/* A channel that looks multi-user but is a third uid's: refused by its
+ * owner before a byte of it is read (the segment's owner and creator must
+ * be the expected server). */
+static void test_squatters_channel_refused(void **state)
+{
+    (void)state;
+    const struct fake_plan fake = {THIRD_UID, THIRD_GID, 0};
+    fake_then_refused(&fake, "uid 61003");
+}
+
+/* The expected server's header that names another set than the one at the
+ * key: refused (a header must describe the set it is found with). */
+static void test_header_naming_another_set_refused(void **state)
+{
+    (void)state;
+    const struct fake_plan fake = {SERVER_UID, SERVER_GID, 1};
+    fake_then_refused(&fake, "naming set");
+}
+
 /* The key block's objects (testutil_purge_fixture), and whatever a failed
  * test left at the channel's derived keys, which lie outside that block:
  * a test's leftovers never meet the next test. */
@@ -614,6 +706,8 @@ int main(void)
         cmocka_unit_test_setup(test_refused_clients_leftover_removed, purge_channel),
         cmocka_unit_test_setup(test_own_leftover_removed, purge_channel),
         cmocka_unit_test_setup(test_client_uid_cleans_its_leftover, purge_channel),
+        cmocka_unit_test_setup(test_squatters_channel_refused, purge_channel),
+        cmocka_unit_test_setup(test_header_naming_another_set_refused, purge_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
