@@ -551,12 +551,12 @@ static int clean_main(void *p)
     return CHILD_OK;
 }
 
-/* A client's connection left after both its server and it died: a third
- * uid's clean removes nothing of it; the client's uid (its creator) removes
- * it, with no channel left at the key. */
-static void test_client_uid_cleans_its_leftover(void **state)
+/* A client's connection left after both its server and it died, given to
+ * the server: a third uid's clean removes nothing of it; `cleaner` (its
+ * creator, or the server's uid, its owner) removes it, with no channel
+ * left at the key. */
+static void leftover_cleaned_by(const struct clean_plan *cleaner)
 {
-    (void)state;
     const struct leftover_plan left = {CLIENT_UID, CLIENT_GID, SERVER_UID};
     const pid_t maker = testutil_spawn(leftover_main, (void *)&left);
     expect_children_running(&maker, 1);
@@ -565,9 +565,22 @@ static void test_client_uid_cleans_its_leftover(void **state)
     const pid_t third = testutil_spawn(clean_main, (void *)&stranger);
     expect_children_running(&third, 1);
     assert_int_equal(testutil_count_sem(), 1);
+    const pid_t pid = testutil_spawn(clean_main, (void *)cleaner);
+    expect_children(&pid, 1);
+}
+
+static void test_client_uid_cleans_its_leftover(void **state)
+{
+    (void)state;
     const struct clean_plan creator = {CLIENT_UID, CLIENT_GID, 1};
-    const pid_t client = testutil_spawn(clean_main, (void *)&creator);
-    expect_children(&client, 1);
+    leftover_cleaned_by(&creator);
+}
+
+static void test_server_uid_cleans_a_given_leftover(void **state)
+{
+    (void)state;
+    const struct clean_plan owner = {SERVER_UID, SERVER_GID, 1};
+    leftover_cleaned_by(&owner);
 }
 
 /* A multi-user channel made by hand at the key, as uid `uid`: a set of
@@ -706,6 +719,7 @@ int main(void)
         cmocka_unit_test_setup(test_refused_clients_leftover_removed, purge_channel),
         cmocka_unit_test_setup(test_own_leftover_removed, purge_channel),
         cmocka_unit_test_setup(test_client_uid_cleans_its_leftover, purge_channel),
+        cmocka_unit_test_setup(test_server_uid_cleans_a_given_leftover, purge_channel),
         cmocka_unit_test_setup(test_squatters_channel_refused, purge_channel),
         cmocka_unit_test_setup(test_header_naming_another_set_refused, purge_channel),
     };
