@@ -72,6 +72,7 @@ TESTS = {
     "ctl_test": (["tests/e2e/ctl_test.c"] + E2E, [], True),
     "cli_test": (["tests/e2e/cli_test.c"] + E2E, [], True),
     "resolve_test": (["tests/e2e/resolve_test.c", "src/prog/resolve.c", "src/prog/io.c",
+                      "src/prog/escape.c",
                       "src/prog/args.c"], [], False),
     "client_exit_test": (["tests/e2e/client_exit_test.c", "tests/peer_map.c"] + E2E, [], True),
 }
