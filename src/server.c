@@ -94,7 +94,14 @@ struct shmchan_server {
     uid_t *allow_uids;
     gid_t *allow_gids;
     int64_t next_judge;
+    /* Multi-user: wakes somebody else took (robbed_wake), and until when
+     * sleeps are cut to ROBBED_SLICE_NS because of the last one. */
+    uint64_t robbed_wakes;
+    int64_t robbed_until;
 };
+
+/* The sleep slice while wakes are being taken (see robbed_wake). */
+#define ROBBED_SLICE_NS ((int64_t)1000000)
 
 void shmchan_server_options_init(shmchan_server_options_t *opts)
 {
@@ -127,6 +134,11 @@ int shmchan_server_shmid(const shmchan_server_t *srv)
 int shmchan_server_semid(const shmchan_server_t *srv)
 {
     return srv->semid;
+}
+
+uint64_t shmchan_server_robbed_wakes(const shmchan_server_t *srv)
+{
+    return srv->robbed_wakes;
 }
 
 /* ------------------------------------------------- where a slot lives
@@ -1128,6 +1140,35 @@ static int poll_all(shmchan_server_t *srv, shmchan_event_t *ev, void *buf, size_
     return 0;
 }
 
+/* Multi-user: whoever may post the doorbell may also take its wakes
+ * (docs/multiuser.md, "The doorbell: what is left"). A sleep that ran to
+ * its timeout although what it waited for had happened is the evidence,
+ * which no robber can hide: the client saw our waiting flag (the pairing
+ * of arm_and_recheck with the producer's fence) and so rang, and the ring
+ * did not reach us - or, rarely, the client is between its flag load and
+ * its semop. For one liveness period after each such sleep, sleeps are cut
+ * to ROBBED_SLICE_NS: a robbed message then waits about that long, not a
+ * whole period, at the price of that many wakeups, which is no more than
+ * anyone who may ring can cause anyway. A single-user channel's set is
+ * ours alone: nothing to do there. */
+static void robbed_wake(shmchan_server_t *srv, shmchan_err_t slept, int happened)
+{
+    if (is_multiuser(srv) && slept == SHMCHAN_E_TIMEOUT && happened) {
+        srv->robbed_wakes++;
+        srv->robbed_until =
+            shmchan_sys_now_ns() + (int64_t)SHMCHAN_LIVENESS_PERIOD_MS * 1000000;
+    }
+}
+
+static int64_t sleep_slice(const shmchan_server_t *srv, int64_t sleep_ns)
+{
+    if (srv->robbed_until == 0 || sleep_ns <= ROBBED_SLICE_NS ||
+        shmchan_sys_now_ns() >= srv->robbed_until) {
+        return sleep_ns;
+    }
+    return ROBBED_SLICE_NS;
+}
+
 /* Before sleeping: raise our waiting flag on every connected lane, then
  * look once more (Dekker: flag store, full fence, index load; the producer
  * does index store, full fence, flag load, so one of us sees the other). */
@@ -1284,12 +1325,17 @@ shmchan_err_t shmchan_server_wait(shmchan_server_t *srv, int timeout_ms, shmchan
             (void)arm_and_recheck(srv, 0);
             continue;
         }
-        err = shmchan_wake_wait(wake_semid(srv), wake_semnum(srv), sleep_ns, srv->cancel);
+        err = shmchan_wake_wait(wake_semid(srv), wake_semnum(srv), sleep_slice(srv, sleep_ns),
+                                srv->cancel);
         /* Lower the flags before a removed set closes us: closing detaches
-         * the segment they live in (and the spinner's look at the lanes
-         * comes before that too). */
+         * the segment they live in (and the looks at the lanes come before
+         * that too). */
         (void)arm_and_recheck(srv, 0);
-        shmchan_spinner_slept(&srv->wait_spin, started, err == SHMCHAN_OK && any_readable_cb(srv));
+        /* (Looked at after a timeout on a multi-user channel only: a
+         * single-user server does exactly what it did before.) */
+        const int readable = (err == SHMCHAN_OK || is_multiuser(srv)) && any_readable_cb(srv);
+        shmchan_spinner_slept(&srv->wait_spin, started, err == SHMCHAN_OK && readable);
+        robbed_wake(srv, err, readable);
         err = server_wake_result(srv, err);
         if (err == SHMCHAN_OK) {
             srv->wake_unscanned = 1;
@@ -1393,10 +1439,13 @@ static shmchan_err_t server_send_message(shmchan_server_t *srv, uint32_t client,
             shmchan_lane_set_producer_waiting(&slot->tx, 0);
             continue;
         }
-        e = shmchan_wake_wait(wake_semid(srv), wake_semnum(srv), sleep_ns, srv->cancel);
+        e = shmchan_wake_wait(wake_semid(srv), wake_semnum(srv), sleep_slice(srv, sleep_ns),
+                              srv->cancel);
         shmchan_lane_set_producer_waiting(&slot->tx, 0);
-        shmchan_spinner_slept(&srv->send_spin, started,
-                              e == SHMCHAN_OK && shmchan_lane_writable(&slot->tx, len));
+        const int writable =
+            (e == SHMCHAN_OK || is_multiuser(srv)) && shmchan_lane_writable(&slot->tx, len);
+        shmchan_spinner_slept(&srv->send_spin, started, e == SHMCHAN_OK && writable);
+        robbed_wake(srv, e, writable);
         /* The wake may have been meant for shmchan_server_wait (a connect,
          * a release): make sure it looks. */
         srv->scan_due = 1;

@@ -254,6 +254,14 @@ uint32_t shmchan_server_max_payload(const shmchan_server_t *srv);
 int shmchan_server_shmid(const shmchan_server_t *srv);
 int shmchan_server_semid(const shmchan_server_t *srv);
 
+/* Multi-user channels: how many of the server's sleeps ran to their
+ * timeout although a client had written (or made room) and rung - wakes
+ * somebody else took from the doorbell, which anyone who may post it can
+ * do (docs/multiuser.md, "The doorbell: what is left"). After each, the
+ * server sleeps in 1 ms slices for one liveness period. Always 0 on a
+ * single-user channel. */
+uint64_t shmchan_server_robbed_wakes(const shmchan_server_t *srv);
+
 /* Tells connected clients goodbye, then removes (IPC_RMID) the semaphore
  * set and the segment and detaches. Returns the first failure of those
  * steps (an object someone already removed is not a failure), but always

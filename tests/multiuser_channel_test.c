@@ -77,6 +77,7 @@ struct server_plan {
     int clients;         /* serve until this many have left */
     uid_t refuses;       /* exactly one REFUSED, naming this uid (0: none) */
     int connects;        /* exactly this many CONNECTs (-1: any number) */
+    int robbed;          /* 1: some wake must have been seen taken by another */
 };
 
 /* Serves `clients` clients: answers "ping" with "pong", and checks that
@@ -128,6 +129,10 @@ static int server_main(void *p)
         fprintf(stderr, "server: %d CONNECT events, want %d\n", connects, plan->connects);
         rc = CHILD_WRONG_UID;
     }
+    if (rc == CHILD_OK && plan->robbed && shmchan_server_robbed_wakes(srv) == 0) {
+        fprintf(stderr, "server: no robbed wake seen\n");
+        rc = CHILD_WAIT;
+    }
     if (rc == CHILD_OK && refusals != (plan->refuses != 0)) {
         fprintf(stderr, "server: %d REFUSED events, want %d\n", refusals, plan->refuses != 0);
         rc = CHILD_WRONG_UID;
@@ -143,6 +148,7 @@ struct client_plan {
     gid_t gid;
     uid_t server_uid;
     int signal_connected; /* signal g_step once connected, then wait for g_done */
+    int round_trips;      /* ping/pongs in chat_main (0: one) */
 };
 
 /* As the plan's uid, once the server is up, connects; the result must be
@@ -198,12 +204,14 @@ static int chat_main(void *p)
     char buf[8];
     uint32_t len = 0;
     int rc = CHILD_OK;
-    if (shmchan_client_send(cli, "ping", 4, T_MS) != SHMCHAN_OK) {
-        rc = CHILD_SEND;
-    } else if (shmchan_client_recv(cli, buf, sizeof buf, &len, T_MS) != SHMCHAN_OK) {
-        rc = CHILD_RECV;
-    } else if (len != 4 || memcmp(buf, "pong", 4) != 0) {
-        rc = CHILD_REPLY;
+    for (int i = 0; i < (plan->round_trips > 0 ? plan->round_trips : 1) && rc == CHILD_OK; i++) {
+        if (shmchan_client_send(cli, "ping", 4, T_MS) != SHMCHAN_OK) {
+            rc = CHILD_SEND;
+        } else if (shmchan_client_recv(cli, buf, sizeof buf, &len, T_MS) != SHMCHAN_OK) {
+            rc = CHILD_RECV;
+        } else if (len != 4 || memcmp(buf, "pong", 4) != 0) {
+            rc = CHILD_REPLY;
+        }
     }
     shmchan_client_disconnect(cli);
     return rc;
@@ -350,8 +358,8 @@ static void test_other_uid_chats(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1};
-    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 0};
     const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
     events_close();
@@ -364,9 +372,9 @@ static void test_uid_not_allowed_is_refused(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, THIRD_UID, -1};
-    struct client_plan third = {THIRD_UID, THIRD_GID, SERVER_UID, 0};
-    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, THIRD_UID, -1, 0};
+    struct client_plan third = {THIRD_UID, THIRD_GID, SERVER_UID, 0, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 0};
     const pid_t server = testutil_spawn(server_main, &srv);
     const pid_t refused = testutil_spawn(refused_main, &third);
     assert_true(refused > 0);
@@ -388,8 +396,8 @@ static void test_hostile_allowed_client_touches_nothing(void **state)
     events_init();
     /* Both uids allowed, so the hostile one is a legitimate client too;
      * only the victim connects (every CONNECT must be the victim's). */
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID, THIRD_UID}, 2, CLIENT_UID, 1, 0, -1};
-    struct client_plan victim = {CLIENT_UID, CLIENT_GID, SERVER_UID, 1};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID, THIRD_UID}, 2, CLIENT_UID, 1, 0, -1, 0};
+    struct client_plan victim = {CLIENT_UID, CLIENT_GID, SERVER_UID, 1, 0};
     const pid_t pids[3] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &victim),
                            testutil_spawn(hostile_main, NULL)};
     expect_children(pids, 3);
@@ -400,8 +408,8 @@ static void test_root_server_unprivileged_client(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {0, 0, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1};
-    struct client_plan cli = {CLIENT_UID, CLIENT_GID, 0, 0};
+    struct server_plan srv = {0, 0, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, 0, 0, 0};
     const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
     events_close();
@@ -414,8 +422,8 @@ static void test_single_user_names_its_own_uid(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {0}, 0, SERVER_UID, 1, 0, 1};
-    struct client_plan cli = {SERVER_UID, SERVER_GID, SERVER_UID, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {0}, 0, SERVER_UID, 1, 0, 1, 0};
+    struct client_plan cli = {SERVER_UID, SERVER_GID, SERVER_UID, 0, 0};
     const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
     events_close();
@@ -428,8 +436,8 @@ static void test_killed_client_is_reclaimed(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1};
-    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 0};
     const pid_t server = testutil_spawn(server_main, &srv);
     const pid_t client = testutil_spawn(waiter_main, &cli);
     assert_true(client > 0);
@@ -448,8 +456,8 @@ static void test_killed_server_is_reclaimed(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1};
-    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 0};
     const pid_t server = testutil_spawn(server_main, &srv);
     const pid_t client = testutil_spawn(waiter_main, &cli);
     assert_true(server > 0);
@@ -461,7 +469,7 @@ static void test_killed_server_is_reclaimed(void **state)
      * (found by review: it did, and re-delivered frames the dead server
      * had consumed). It serves exactly one CONNECT: a new client's, once
      * the old one has seen the death and left. */
-    struct server_plan next = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, 1};
+    struct server_plan next = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, 1, 0};
     const pid_t next_server = testutil_spawn(server_main, &next);
     const pid_t old_client[1] = {client};
     expect_children_running(old_client, 1);
@@ -504,8 +512,8 @@ static void leftover_then_chat(const struct leftover_plan *left)
     events_init();
     const pid_t maker = testutil_spawn(leftover_main, (void *)left);
     expect_children_running(&maker, 1);
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, 1};
-    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0};
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, 1, 0};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 0};
     const pid_t pids[2] = {testutil_spawn(server_main, &srv), testutil_spawn(chat_main, &cli)};
     expect_children(pids, 2);
     events_close();
@@ -581,6 +589,52 @@ static void test_server_uid_cleans_a_given_leftover(void **state)
     (void)state;
     const struct clean_plan owner = {SERVER_UID, SERVER_GID, 1};
     leftover_cleaned_by(&owner);
+}
+
+/* A uid the server does not allow, which may still post the doorbell (0622
+ * with --allow-uid): takes every wake it can, blocked in semop, until the
+ * server's close removes the doorbell. */
+static int robber_main(void *p)
+{
+    (void)p;
+    if (testutil_become(THIRD_UID, THIRD_GID) != 0) {
+        return CHILD_BECOME;
+    }
+    if (testutil_event_wait(&g_ready, T_MS) != 0) {
+        return CHILD_CONNECT;
+    }
+    const int doorbell = semget(shmchan_doorbell_key(g_key), 0, 0);
+    if (doorbell < 0) {
+        return CHILD_CONNECT;
+    }
+    testutil_event_signal(&g_step); /* in place: the client may start */
+    struct sembuf take = {SHMCHAN_DOORBELL_WAKE, -1, 0};
+    while (semop(doorbell, &take, 1) == 0 || errno == EINTR) {
+    }
+    return errno == EIDRM || errno == EINVAL ? CHILD_OK : CHILD_TOUCHED;
+}
+
+/* Every wake taken by a stranger: the server sees it (a sleep that timed
+ * out with a message waiting), counts it and cuts its sleeps for a while;
+ * all 20 round trips complete. Without the robber's takes being noticed,
+ * robbed_wakes stays 0 and the server fails its plan. */
+static void test_robbed_wakes_are_seen(void **state)
+{
+    (void)state;
+    events_init();
+    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, 1, 1};
+    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 20};
+    const pid_t server = testutil_spawn(server_main, &srv);
+    const pid_t robber = testutil_spawn(robber_main, NULL);
+    assert_true(robber > 0);
+    /* The robber took the server's g_ready; the client gets its own once
+     * the robber has found the doorbell. */
+    assert_int_equal(testutil_event_wait(&g_step, T_MS), 0);
+    testutil_event_signal(&g_ready);
+    const pid_t client = testutil_spawn(chat_main, &cli);
+    const pid_t pids[3] = {server, robber, client};
+    expect_children(pids, 3);
+    events_close();
 }
 
 /* A multi-user channel made by hand at the key, as uid `uid`: a set of
@@ -721,6 +775,7 @@ int main(void)
         cmocka_unit_test_setup(test_client_uid_cleans_its_leftover, purge_channel),
         cmocka_unit_test_setup(test_server_uid_cleans_a_given_leftover, purge_channel),
         cmocka_unit_test_setup(test_squatters_channel_refused, purge_channel),
+        cmocka_unit_test_setup(test_robbed_wakes_are_seen, purge_channel),
         cmocka_unit_test_setup(test_header_naming_another_set_refused, purge_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
