@@ -431,7 +431,7 @@ static void release_slot(shmchan_client_t *cli)
         /* Token back (with SEM_UNDO: nothing left for the kernel to undo),
          * then both objects removed as their creator. The server, if it
          * holds the segment, keeps its mapping until it has drained it. */
-        (void)shmchan_conn_destroy(&cli->conn);
+        shmchan_conn_destroy(&cli->conn);
         cli->holds_slot = 0;
         wake_server(cli);
         return;

@@ -186,7 +186,9 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_conn_create(key_t key, uint64_t size, u
 
 /* Releases the token, detaches and removes both objects (creator's right),
  * whatever of them exists: the client's cleanup when the server refused it
- * or is gone. Carries on past a failure; returns the first. */
-shmchan_err_t shmchan_conn_destroy(shmchan_conn_objects_t *objects);
+ * or is gone. Carries on past a failure and reports none: there is nothing
+ * a caller could do about one (an object already gone is what removal
+ * wanted). */
+void shmchan_conn_destroy(shmchan_conn_objects_t *objects);
 
 #endif /* SHMCHAN_CONN_H */

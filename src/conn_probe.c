@@ -102,36 +102,30 @@ uint32_t shmchan_conn_sweep_dead(key_t channel, int dry_run)
 
 /* ---------------------------------------------------------- client half */
 
-static void keep_first(shmchan_err_t *first, shmchan_err_t e)
+void shmchan_conn_destroy(shmchan_conn_objects_t *o)
 {
-    if (*first == SHMCHAN_OK) {
-        *first = e;
-    }
-}
-
-shmchan_err_t shmchan_conn_destroy(shmchan_conn_objects_t *o)
-{
-    shmchan_err_t first = SHMCHAN_OK;
+    /* Each step is attempted whatever the one before did: a failure here
+     * leaves the client nothing to do (an object already gone is what
+     * removal wanted), so none is reported. */
     if (o->token_taken) {
         /* Released with SEM_UNDO, so the kernel's adjustment returns to 0
          * and the exit later undoes nothing. */
         struct sembuf give_back = {SHMCHAN_CONN_SEM_OWNER, -1, SEM_UNDO | IPC_NOWAIT};
-        keep_first(&first, shmchan_sys_semop(o->semid, &give_back, 1, 0, NULL, NULL));
+        (void)shmchan_sys_semop(o->semid, &give_back, 1, 0, NULL, NULL);
         o->token_taken = 0;
     }
     if (o->base != NULL) {
-        keep_first(&first, shmchan_sys_shm_detach(o->base, NULL));
+        (void)shmchan_sys_shm_detach(o->base, NULL);
         o->base = NULL;
     }
     if (o->shmid >= 0) {
-        keep_first(&first, shmchan_sys_shm_remove(o->shmid, NULL));
+        (void)shmchan_sys_shm_remove(o->shmid, NULL);
         o->shmid = -1;
     }
     if (o->semid >= 0) {
-        keep_first(&first, shmchan_sys_sem_remove(o->semid, NULL));
+        (void)shmchan_sys_sem_remove(o->semid, NULL);
         o->semid = -1;
     }
-    return first;
 }
 
 static shmchan_err_t conn_build(shmchan_conn_objects_t *o, uint64_t size, uid_t server_uid,
@@ -156,7 +150,7 @@ shmchan_err_t shmchan_conn_create(key_t key, uint64_t size, uid_t server_uid,
     out->shmid = -1;
     const shmchan_err_t e = conn_build(out, size, server_uid, diag);
     if (e != SHMCHAN_OK) {
-        (void)shmchan_conn_destroy(out);
+        shmchan_conn_destroy(out);
         out->key = key;
     }
     return e;

@@ -48,6 +48,8 @@ static void test_users(void **state)
     uid_is("65534", 65534);
     /* A number needs no account: a uid is what the kernel attests. */
     uid_is("61234", UNUSED_UID);
+    uid_is("59", 59); /* every digit */
+    uid_is("4294967294", (uid_t)4294967294u);
     uid_refused("no-such-user-shmchan", "user 'no-such-user-shmchan': no such user");
     /* Not numbers, and no account has these names. */
     uid_refused("-1", "user '-1'");
@@ -77,7 +79,8 @@ static void test_groups(void **state)
     assert_int_equal(shmchan_account_gid("no-such-group-shmchan", &g, &d),
                      SHMCHAN_E_INVALID_ARGUMENT);
     assert_int_equal(g, 12345);
-    assert_non_null(strstr(d.text, "group 'no-such-group-shmchan'"));
+    assert_non_null(strstr(d.text, "group 'no-such-group-shmchan': no such group"));
+    assert_int_equal(shmchan_account_gid(NULL, &g, NULL), SHMCHAN_E_INVALID_ARGUMENT);
 }
 
 static void test_names_and_memberships(void **state)
@@ -97,6 +100,22 @@ static void test_names_and_memberships(void **state)
     }
     assert_true(has_root);
     assert_int_equal(shmchan_account_groups(UNUSED_UID, groups, 8), 0);
+    /* Never a write past what is asked for, nor past what there is: the
+     * entries not filled keep their canaries. */
+    const gid_t canary = (gid_t)0xC0FFEE;
+    for (size_t cap = 0; cap <= 8; cap++) {
+        for (size_t i = 0; i < 8; i++) {
+            groups[i] = canary;
+        }
+        const size_t got = shmchan_account_groups(0, groups, cap);
+        assert_int_equal(got, n);
+        for (size_t i = 0; i < 8; i++) {
+            if ((i < cap && i < n) != (groups[i] != canary)) {
+                fail_msg("cap %zu: entry %zu %s", cap, i,
+                         groups[i] != canary ? "written" : "not written");
+            }
+        }
+    }
 }
 
 int main(void)

@@ -20,6 +20,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,11 +33,13 @@
 
 #define SERVER_UID ((uid_t)61001)
 #define CLIENT_UID ((uid_t)61002)
+#define THIRD_UID ((uid_t)61003)
 #define CONN_SIZE 4096u
 #define T_MS 10000
 
 static key_t g_key;
-static int g_give; /* the client gives its objects to the server */
+static key_t g_conn_key; /* where client_main makes its connection (g_key by default) */
+static int g_give;       /* the client gives its objects to the server */
 static testutil_event_t g_ready, g_done;
 
 static int become(uid_t uid)
@@ -57,7 +62,7 @@ static int client_main(void *arg)
     shmchan_conn_objects_t o;
     shmchan_diag_t d;
     memset(&d, 0, sizeof d);
-    if (shmchan_conn_create(g_key, CONN_SIZE, g_give ? SERVER_UID : CLIENT_UID, &o, &d) !=
+    if (shmchan_conn_create(g_conn_key, CONN_SIZE, g_give ? SERVER_UID : CLIENT_UID, &o, &d) !=
         SHMCHAN_OK) {
         fprintf(stderr, "client: %s\n", d.text);
         return 10;
@@ -195,6 +200,157 @@ static void test_not_given(void **state)
     cleanup();
 }
 
+/* A set of g_nsems semaphores at g_key, made by CLIENT_UID, its first
+ * semaphore raised (no undo: it stays up after the exit), given to the
+ * server; no segment. */
+static unsigned g_nsems;
+
+static int odd_set_main(void *arg)
+{
+    (void)arg;
+    if (become(CLIENT_UID) != 0) {
+        return 77;
+    }
+    int semid = -1;
+    struct sembuf up = {0, 1, 0};
+    if (shmchan_sys_sem_create(g_key, g_nsems, 0600, &semid, NULL) != SHMCHAN_OK ||
+        semop(semid, &up, 1) != 0 ||
+        shmchan_sys_sem_give(semid, SERVER_UID, SHMCHAN_SYS_GID_KEEP, NULL) != SHMCHAN_OK) {
+        return 10;
+    }
+    return 0;
+}
+
+/* A set of another shape than a connection's, given to the server with a
+ * raised "token": gathered whole (only the semaphores it has are read) and
+ * refused for its shape. Three is the channel set's own count, one short
+ * of VERDICT's index. */
+static void test_other_shapes_refused(void **state)
+{
+    (void)state;
+    static const unsigned shapes[] = {1, 3, 8};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        g_nsems = shapes[i];
+        assert_int_equal(run(odd_set_main), 0);
+        g_allow_client = 1;
+        assert_int_equal(run(server_main), SHMCHAN_CONN_REFUSE_SHAPE);
+        cleanup();
+    }
+}
+
+/* The creator's groups are looked up (for --allow-group) from the account
+ * the kernel names: root's connection, gathered with room for groups,
+ * lists root's group 0; with no room, none is looked up. */
+static void test_creator_groups_gathered(void **state)
+{
+    (void)state;
+    shmchan_conn_objects_t o;
+    assert_int_equal(shmchan_conn_create(g_key, CONN_SIZE, 0, &o, NULL), SHMCHAN_OK);
+    gid_t groups[16];
+    shmchan_conn_facts_t f;
+    assert_int_equal(shmchan_conn_gather(g_key, CONN_SIZE, groups, 16, &f, NULL), SHMCHAN_OK);
+    int has_root = 0;
+    for (size_t i = 0; i < f.nmember_of; i++) {
+        has_root |= f.member_of[i] == 0;
+    }
+    assert_true(has_root);
+    assert_int_equal(shmchan_conn_gather(g_key, CONN_SIZE, NULL, 0, &f, NULL), SHMCHAN_OK);
+    assert_int_equal(f.nmember_of, 0);
+    shmchan_conn_destroy(&o);
+    cleanup();
+}
+
+/* Sweeps of channel g_key, as the server's uid: the count of dead
+ * connections found (dry run first, then removing). */
+static int sweep_main(void *arg)
+{
+    (void)arg;
+    if (become(SERVER_UID) != 0) {
+        return 77;
+    }
+    const uint32_t dry = shmchan_conn_sweep_dead(g_key, 1);
+    const uint32_t removed = shmchan_conn_sweep_dead(g_key, 0);
+    const uint32_t after = shmchan_conn_sweep_dead(g_key, 1);
+    return dry == 1 && removed == 1 && after == 0 ? 0 : (int)(10 + dry * 4 + removed);
+}
+
+/* A dead connection at the channel's slot 0 is found once by a dry run,
+ * removed once, then gone (every slot key once: the window's last key is
+ * the doorbell's, not a slot's). */
+static void test_sweep_finds_each_dead_connection_once(void **state)
+{
+    (void)state;
+    g_conn_key = shmchan_conn_key(g_key, 0);
+    stop_client(start_client(1));
+    g_conn_key = g_key;
+    assert_int_equal(run(sweep_main), 0);
+    assert_int_equal(testutil_count_sem(), 0);
+    assert_int_equal(testutil_count_shm(), 0);
+}
+
+/* A segment at the key made by THIRD_UID and given to the server. */
+static int third_segment_main(void *arg)
+{
+    (void)arg;
+    if (become(THIRD_UID) != 0) {
+        return 77;
+    }
+    int shmid = -1;
+    return shmchan_sys_shm_create(g_conn_key, CONN_SIZE, 0600, &shmid, NULL) == SHMCHAN_OK &&
+                   shmchan_sys_shm_give(shmid, SERVER_UID, NULL) == SHMCHAN_OK
+               ? 0
+               : 10;
+}
+
+/* A dead connection's set, beside a segment that is not its client's
+ * (another creator's, given to the server too): the sweep removes the set
+ * and leaves the segment - the server may remove it, but it is not the
+ * dead client's to take away. */
+static void test_sweep_keeps_a_segment_of_another_creator(void **state)
+{
+    (void)state;
+    g_conn_key = shmchan_conn_key(g_key, 0);
+    stop_client(start_client(1));
+    const int shmid = shmget(g_conn_key, 0, 0);
+    assert_true(shmid >= 0);
+    assert_int_equal(shmctl(shmid, IPC_RMID, NULL), 0);
+    assert_int_equal(run(third_segment_main), 0);
+    g_conn_key = g_key;
+    assert_int_equal(run(sweep_main), 0);
+    assert_int_equal(testutil_count_sem(), 0);
+    assert_int_equal(testutil_count_shm(), 1);
+    const int left = shmget(shmchan_conn_key(g_key, 0), 0, 0);
+    assert_true(left >= 0);
+    assert_int_equal(shmctl(left, IPC_RMID, NULL), 0);
+}
+
+/* In a fresh IPC namespace the first set and segment get id 0, a valid
+ * id: a connection with those ids is removed whole when its client
+ * leaves. */
+static int fresh_namespace_main(void *arg)
+{
+    (void)arg;
+    if (unshare(CLONE_NEWIPC) != 0) {
+        return 10;
+    }
+    shmchan_conn_objects_t o;
+    if (shmchan_conn_create(g_key, CONN_SIZE, 0, &o, NULL) != SHMCHAN_OK) {
+        return 11;
+    }
+    if (o.semid != 0 || o.shmid != 0) {
+        fprintf(stderr, "fresh namespace: ids %d and %d, not 0\n", o.semid, o.shmid);
+        return 12;
+    }
+    shmchan_conn_destroy(&o);
+    return testutil_count_sem() == 0 && testutil_count_shm() == 0 ? 0 : 13;
+}
+
+static void test_ids_zero_removed(void **state)
+{
+    (void)state;
+    assert_int_equal(run(fresh_namespace_main), 0);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -206,11 +362,17 @@ int main(void)
         return 1;
     }
     g_key = testutil_key(7);
+    g_conn_key = g_key;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_absent),
         cmocka_unit_test(test_given_and_allowed),
         cmocka_unit_test(test_not_given),
         cmocka_unit_test(test_squatted_key_rolled_back),
+        cmocka_unit_test(test_other_shapes_refused),
+        cmocka_unit_test(test_creator_groups_gathered),
+        cmocka_unit_test(test_sweep_finds_each_dead_connection_once),
+        cmocka_unit_test(test_sweep_keeps_a_segment_of_another_creator),
+        cmocka_unit_test(test_ids_zero_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
