@@ -329,8 +329,27 @@ static int on_event(const server_ctx_t *ctx, const shmchan_event_t *ev)
     return KEEP_SERVING;
 }
 
+/* Doorbell wakes another process took (shmchan_server_robbed_wakes,
+ * docs/multiuser.md "The doorbell: what is left"): always logged, as
+ * refusals are, but at the 1st, 2nd, 4th, 8th... so that whoever robs
+ * cannot flood the log. `next` is the count that is logged next. */
+static void log_robbed(const server_ctx_t *ctx, uint64_t *next)
+{
+    const uint64_t n = shmchan_server_robbed_wakes(ctx->srv);
+    if (n < *next) {
+        return;
+    }
+    shmchan_prog_say(stderr,
+                     "server: %llu wake%s of the doorbell taken by another process so far "
+                     "(someone who may post it is delaying clients' messages; see "
+                     "docs/multiuser.md)\n",
+                     (unsigned long long)n, n == 1 ? "" : "s");
+    *next = n > UINT64_MAX / 2 ? UINT64_MAX : 2 * n;
+}
+
 static int serve(const server_ctx_t *ctx)
 {
+    uint64_t next_robbed_log = 1;
     for (;;) {
         const int sig = (int)shmchan_prog_caught_signal;
         if (sig != 0) {
@@ -341,6 +360,7 @@ static int serve(const server_ctx_t *ctx)
         shmchan_event_t ev;
         const shmchan_err_t err =
             shmchan_server_wait(ctx->srv, SERVER_WAIT_MS, &ev, ctx->buf, ctx->cap);
+        log_robbed(ctx, &next_robbed_log);
         if (err == SHMCHAN_E_TIMEOUT || err == SHMCHAN_E_INTERRUPTED) {
             continue;
         }

@@ -7,11 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "src/conn.h"
+#include "src/layout.h"
 #include "tests/e2e/e2e_util.h"
 
 static e2e_proc_t proc;
@@ -246,6 +253,58 @@ static void test_verbose_log(void **state)
     e2e_assert_no_ipc_left();
 }
 
+/* A process that takes every wake of the doorbell at `key` it can (what
+ * any local user may do to a server with --allow-uid: its doorbell is
+ * 0622), until killed. Returns its pid once it has the doorbell. */
+static pid_t start_robber(key_t key)
+{
+    const int doorbell = semget(shmchan_doorbell_key(key), 0, 0);
+    assert_true(doorbell >= 0);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sembuf take = {SHMCHAN_DOORBELL_WAKE, -1, 0};
+        while (semop(doorbell, &take, 1) == 0 || errno == EINTR) {
+        }
+        _exit(0);
+    }
+    return pid;
+}
+
+/* A multi-user server whose doorbell wakes are being taken says so on
+ * stderr, whether --verbose or not, and still serves every line. */
+static void test_robbed_wakes_logged(void **state)
+{
+    (void)state;
+    const key_t key = testutil_key(3);
+    /* A number needs no account: uid 61002 only makes the channel
+     * multi-user. */
+    assert_int_equal(e2e_start_server(&server, key, ARGS("--allow-uid", "61002")), 0);
+    const pid_t robber = start_robber(key);
+    /* One line at a time, each after the server printed the last: the
+     * server is asleep when each arrives, so each needs its wake. */
+    assert_int_equal(e2e_start_client(&proc, key, NULL, E2E_STDIN_PIPE), 0);
+    for (int i = 1; i <= 12; i++) {
+        char line[16];
+        char said[48];
+        (void)snprintf(line, sizeof line, "%d\n", i);
+        (void)snprintf(said, sizeof said, "Server received: %d\n", i);
+        assert_int_equal(e2e_write_str(&proc, line), 0);
+        assert_int_equal(e2e_wait_for(&server, 1, said, E2E_DEADLINE_MS), 0);
+    }
+    e2e_close_stdin(&proc);
+    assert_int_equal(e2e_finish(&proc, E2E_DEADLINE_MS), 0);
+    const int seen = e2e_wait_for(&server, 2, "of the doorbell taken by another process so far",
+                                  E2E_DEADLINE_MS);
+    assert_int_equal(kill(robber, SIGKILL), 0);
+    assert_int_equal(waitpid(robber, NULL, 0), robber);
+    assert_int_equal(seen, 0);
+    assert_int_equal(e2e_run_client(&proc, key, "exit\n", 5), 0);
+    assert_int_equal(e2e_finish(&server, E2E_DEADLINE_MS), 0);
+    assert_true(e2e_contains(server.out, server.out_len, "Server received: 12\n"));
+    e2e_assert_no_ipc_left();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_uid_reaches_the_library, e2e_setup,
                                         e2e_teardown),
         cmocka_unit_test_setup_teardown(test_verbose_log, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_robbed_wakes_logged, e2e_setup, e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
