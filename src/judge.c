@@ -87,6 +87,12 @@ unsigned shmchan_probe_shm_max_mode(const shmchan_probe_facts_t *f)
     return f->max_mode;
 }
 
+int shmchan_probe_is_single_user(const shmchan_probe_facts_t *f)
+{
+    return f->sem_present && f->sem.nsems != SHMCHAN_SEM_MU_COUNT &&
+           shmchan_layout_nsems_valid(f->sem.nsems);
+}
+
 /* Non-NULL: why an object with these credentials is not ours. */
 static const char *ownership_problem(const shmchan_probe_facts_t *f, uid_t uid, uid_t cuid,
                                      unsigned mode, char *buf, size_t len)

@@ -67,6 +67,11 @@ typedef struct shmchan_judgement {
  * set of any channel keeps max_mode. */
 unsigned shmchan_probe_shm_max_mode(const shmchan_probe_facts_t *f);
 
+/* 1 if the set at the key has a single-user channel's shape (the fixed
+ * semaphores and some per slot; never a multi-user channel's three): its
+ * key's derived connection keys belong to no channel of that key. */
+int shmchan_probe_is_single_user(const shmchan_probe_facts_t *f);
+
 /* The one rule for "is this object ours": owner uid and creator uid both
  * `expected`, and no permission bit beyond max_mode. NULL if ours, else
  * buf, holding why not. Used by the judge, the client and the prober. */

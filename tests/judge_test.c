@@ -831,6 +831,31 @@ static void test_multiuser_read_bits(void **state)
     check_ctx_clear();
 }
 
+/* The sets that make remove_stale leave the connection keys alone: a
+ * single-user channel's shapes only - not a multi-user channel's three
+ * semaphores, nor a foreign shape, nor no set at all. */
+static void test_single_user_shape(void **state)
+{
+    (void)state;
+    shmchan_probe_facts_t f;
+    facts_empty(&f);
+    check_ctx_set("no set");
+    CHECK(!shmchan_probe_is_single_user(&f));
+    add_live_set(&f);
+    check_ctx_set("a single-user set of %u", f.sem.nsems);
+    CHECK(shmchan_probe_is_single_user(&f));
+    f.sem.nsems = shmchan_layout_nsems(1);
+    check_ctx_set("a single-user set of one slot");
+    CHECK(shmchan_probe_is_single_user(&f));
+    f.sem.nsems = SHMCHAN_SEM_MU_COUNT;
+    check_ctx_set("the multi-user set");
+    CHECK(!shmchan_probe_is_single_user(&f));
+    f.sem.nsems = NSEMS_3 + 1u;
+    check_ctx_set("a foreign shape");
+    CHECK(!shmchan_probe_is_single_user(&f));
+    check_ctx_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -842,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_nsems_shapes),
         cmocka_unit_test(test_verdict_names),
         cmocka_unit_test(test_multiuser_read_bits),
+        cmocka_unit_test(test_single_user_shape),
     };
     return cmocka_run_group_tests_name("judge", tests, NULL, NULL);
 }
