@@ -65,6 +65,7 @@ typedef struct bench_transport {
 extern const bench_transport_t bench_transport_shmchan;
 extern const bench_transport_t bench_transport_shmchan_spin;
 extern const bench_transport_t bench_transport_shmchan_sleep;
+extern const bench_transport_t bench_transport_shmchan_multiuser;
 extern const bench_transport_t bench_transport_pipe;
 extern const bench_transport_t bench_transport_socketpair;
 extern const bench_transport_t bench_transport_sysv_mq;

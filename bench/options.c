@@ -15,9 +15,8 @@
 
 const bench_transport_t *const bench_all_transports[BENCH_MAX_TRANSPORTS] = {
     &bench_transport_shmchan, &bench_transport_shmchan_spin, &bench_transport_shmchan_sleep,
-    &bench_transport_pipe,
-    &bench_transport_socketpair, &bench_transport_sysv_mq, &bench_transport_posix_mq,
-    &bench_transport_spin_ring,
+    &bench_transport_shmchan_multiuser, &bench_transport_pipe, &bench_transport_socketpair,
+    &bench_transport_sysv_mq, &bench_transport_posix_mq, &bench_transport_spin_ring,
 };
 
 void bench_usage(const char *argv0)
@@ -27,8 +26,8 @@ void bench_usage(const char *argv0)
             "          [--seconds S] [--reps N] [--spin-ns N] [--lane-bytes N] [--csv]\n"
             "          [--plot FILE.png]\n"
             "  --sizes       message sizes in bytes, %u..%u (default 64,1024,65536,1048576)\n"
-            "  --transports  any of shmchan,shmchan_spin,shmchan_sleep,pipe,socketpair,\n"
-            "                sysv_mq,posix_mq,spin_ring (default: all)\n"
+            "  --transports  any of shmchan,shmchan_spin,shmchan_sleep,shmchan_multiuser,\n"
+            "                pipe,socketpair,sysv_mq,posix_mq,spin_ring (default: all)\n"
             "  --modes       stream (one-way throughput), pingpong (round trip); default both\n"
             "  --seconds     length of each timed repetition (default 0.2; warm-up half that)\n"
             "  --reps        timed repetitions per cell, median reported (default 5, max %u)\n"

@@ -10,7 +10,7 @@
 #include "bench/bench.h"
 
 #define BENCH_MAX_SIZES 16u
-#define BENCH_MAX_TRANSPORTS 8u
+#define BENCH_MAX_TRANSPORTS 9u
 
 typedef struct bench_options {
     uint32_t sizes[BENCH_MAX_SIZES];

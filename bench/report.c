@@ -80,7 +80,7 @@ static void table_stream(FILE *out, const bench_result_t *res, size_t n, const b
 {
     fprintf(out, "\nstream: one-way throughput, producer on one core, consumer on the other "
                  "(memcpy: one copy in one process, the physical reference)\n");
-    fprintf(out, "%-16s %8s %12s %11s %13s %12s %10s\n", "transport", "size", "msgs/s", "MB/s",
+    fprintf(out, "%-17s %8s %12s %11s %13s %12s %10s\n", "transport", "size", "msgs/s", "MB/s",
             "vs socketpair", "vs spin_ring", "vs memcpy");
     for (size_t s = 0; s < o->nsizes; s++) {
         const uint32_t size = o->sizes[s];
@@ -100,7 +100,7 @@ static void table_stream(FILE *out, const bench_result_t *res, size_t n, const b
             ratio(a, sizeof a, r->msgs_per_s, sp, 0);
             ratio(b, sizeof b, r->msgs_per_s, ring, 0);
             ratio(c, sizeof c, r->msgs_per_s, copy, 0);
-            fprintf(out, "%-16s %8s %12s %11.1f %13s %12s %10s\n", r->transport, sz, rate,
+            fprintf(out, "%-17s %8s %12s %11.1f %13s %12s %10s\n", r->transport, sz, rate,
                     r->mb_per_s, a, b, c);
         }
     }
@@ -111,7 +111,7 @@ static void table_pingpong(FILE *out, const bench_result_t *res, size_t n,
 {
     fprintf(out, "\npingpong: round trip (A sends, B echoes), latency in microseconds; "
                  "ratios are of p50 (below 1 = faster)\n");
-    fprintf(out, "%-16s %8s %10s %9s %9s %9s %13s %12s\n", "transport", "size", "rtt/s", "p50",
+    fprintf(out, "%-17s %8s %10s %9s %9s %9s %13s %12s\n", "transport", "size", "rtt/s", "p50",
             "p99", "p99.9", "vs socketpair", "vs spin_ring");
     for (size_t s = 0; s < o->nsizes; s++) {
         const uint32_t size = o->sizes[s];
@@ -128,7 +128,7 @@ static void table_pingpong(FILE *out, const bench_result_t *res, size_t n,
             human(rate, sizeof rate, r->msgs_per_s);
             ratio(a, sizeof a, r->p50_ns, sp, 1);
             ratio(b, sizeof b, r->p50_ns, ring, 1);
-            fprintf(out, "%-16s %8s %10s %9.2f %9.2f %9.2f %13s %12s\n", r->transport, sz, rate,
+            fprintf(out, "%-17s %8s %10s %9.2f %9.2f %9.2f %13s %12s\n", r->transport, sz, rate,
                     r->p50_ns / 1e3, r->p99_ns / 1e3, r->p999_ns / 1e3, a, b);
         }
     }

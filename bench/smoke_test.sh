@@ -27,17 +27,17 @@ header=$(head -n 1 "$out")
 [ "$header" = "transport,mode,size,msgs_per_s,mb_per_s,p50_ns,p99_ns,p999_ns" ] ||
     fail "wrong header: $header"
 
-# 8 transports x 2 modes x 1 size, plus the memcpy reference row (stream),
+# 9 transports x 2 modes x 1 size, plus the memcpy reference row (stream),
 # nothing else on stdout.
 rows=$(tail -n +2 "$out" | wc -l)
-[ "$rows" -eq 17 ] || fail "expected 17 rows, got $rows"
+[ "$rows" -eq 19 ] || fail "expected 19 rows, got $rows"
 grep -q '^memcpy,stream,64,' "$out" || fail "no memcpy reference row"
 
 awk -F, '
     function num(x) { return x ~ /^[0-9]+(\.[0-9]+)?$/ && x + 0 > 0 }
     NR == 1 { next }
     NF != 8 { printf "line %d: %d fields\n", NR, NF; bad = 1; next }
-    $1 !~ /^(shmchan|shmchan_spin|shmchan_sleep|pipe|socketpair|sysv_mq|posix_mq|spin_ring|memcpy)$/ {
+    $1 !~ /^(shmchan|shmchan_spin|shmchan_sleep|shmchan_multiuser|pipe|socketpair|sysv_mq|posix_mq|spin_ring|memcpy)$/ {
         printf "line %d: unknown transport %s\n", NR, $1; bad = 1 }
     $2 !~ /^(stream|pingpong)$/ { printf "line %d: unknown mode %s\n", NR, $2; bad = 1 }
     $1 == "memcpy" && $2 != "stream" { printf "line %d: memcpy is a stream row only\n", NR; bad = 1 }
@@ -59,7 +59,7 @@ awk -F, '
 
 # Every cell verified its messages (progress lines on stderr say how many).
 checked=$(grep -c ' checked, ' "$err" || true)
-[ "$checked" -eq 16 ] || fail "expected 16 progress lines, got $checked"
+[ "$checked" -eq 18 ] || fail "expected 18 progress lines, got $checked"
 
 # A bad option must fail with status 2 and print nothing on stdout.
 status=0
@@ -98,4 +98,4 @@ status=0
     --lane-bytes 4096 >"$out" 2>"$err" || fail "fragmented cells: status $?"
 [ "$(grep -c ' checked, ' "$err" || true)" -eq 4 ] || fail "fragmented cells: not 4 verified cells"
 
-echo "PASS: 17 rows, well-formed; injected faults caught; fragmented cells verified"
+echo "PASS: 19 rows, well-formed; injected faults caught; fragmented cells verified"

@@ -3,10 +3,12 @@
  * would: side B is the server (max_clients 1), side A the one client.
  * A -> B is the client's lane to the server, B -> A the server's reply lane.
  *
- * Three variants: `shmchan` keeps the library defaults (spin_ns
+ * Four variants: `shmchan` keeps the library defaults (spin_ns
  * SHMCHAN_SPIN_ADAPTIVE), `shmchan_spin` sets a fixed spin_ns on both ends
  * (the --spin-ns option), `shmchan_sleep` sets 0 (sleep on the semaphore at
- * once: the default until round 2 of the performance work). max_payload is the message size; lane_capacity is
+ * once: the default until round 2 of the performance work),
+ * `shmchan_multiuser` the defaults on a multi-user channel (the client's
+ * own objects, the doorbell: docs/multiuser.md). max_payload is the message size; lane_capacity is
  * --lane-bytes if given (messages longer than half a lane then travel in
  * fragments), else bench_lane_bytes(size): at least four frames, at least
  * 64 KiB, the same byte budget as spin_ring's ring.
@@ -35,6 +37,7 @@ struct shmchan_link {
     shmchan_server_t *srv; /* side B */
     shmchan_client_t *cli; /* side A */
     uint32_t client;       /* side B: A's slot, from the CONNECT event */
+    int multiuser;         /* shmchan_multiuser: the server also allows uid 65534 */
 };
 
 static int report(bench_err_t *err, const char *call, shmchan_err_t code,
@@ -99,6 +102,19 @@ static int shmchan_spin_create(const bench_cell_t *cell, void **state, bench_err
     return link_create(cell, cell->spin_ns, state, err);
 }
 
+/* The library defaults on a multi-user channel (docs/multiuser.md): the
+ * client, of our own uid, brings its own set and segment, and wakes the
+ * server through the doorbell. Allowing a uid nobody runs as is what makes
+ * the channel multi-user; the client is ours, so no second uid is needed. */
+static int shmchan_multiuser_create(const bench_cell_t *cell, void **state, bench_err_t *err)
+{
+    if (link_create(cell, SHMCHAN_DEFAULT_SPIN_NS, state, err) != 0) {
+        return -1;
+    }
+    ((struct shmchan_link *)*state)->multiuser = 1;
+    return 0;
+}
+
 static void shmchan_parent_detach(void *state)
 {
     (void)state; /* the parent never touches the channel */
@@ -112,6 +128,11 @@ static int open_server(struct shmchan_link *l, bench_err_t *err)
     o.max_payload = l->size;
     o.lane_capacity = l->lane_bytes;
     o.spin_ns = l->spin_ns;
+    const uid_t nobody = 65534;
+    if (l->multiuser) {
+        o.allow_uids = &nobody;
+        o.allow_uids_count = 1;
+    }
     shmchan_diag_t diag = {0};
     const shmchan_err_t e = shmchan_server_create(l->key, &o, &l->srv, &diag);
     return e == SHMCHAN_OK ? 0 : report(err, "shmchan_server_create", e, &diag);
@@ -251,6 +272,17 @@ const bench_transport_t bench_transport_shmchan_spin = {
 const bench_transport_t bench_transport_shmchan_sleep = {
     .name = "shmchan_sleep",
     .create = shmchan_sleep_create,
+    .parent_detach = shmchan_parent_detach,
+    .open = shmchan_open,
+    .send = shmchan_send,
+    .recv = shmchan_recv,
+    .close = shmchan_close,
+    .destroy = shmchan_destroy,
+};
+
+const bench_transport_t bench_transport_shmchan_multiuser = {
+    .name = "shmchan_multiuser",
+    .create = shmchan_multiuser_create,
     .parent_detach = shmchan_parent_detach,
     .open = shmchan_open,
     .send = shmchan_send,

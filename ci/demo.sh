@@ -5,6 +5,9 @@
 #                     the server notices the read, cleans up and exits 0.
 #   seed 004 (chat):  `server` in the background, two lines and `exit` piped
 #                     into `client`; the server prints each line and stops.
+#   scene 3 (multi-user, as root): `server --allow-uid nobody --verbose` as
+#                     root, the chat client as `nobody`; the server's log
+#                     names the client by the uid the kernel recorded.
 #
 # Installs what is missing (ci/setup.sh), builds the three programs with Bazel,
 # shows both transcripts, checks them line by line against the seeds' strings,
@@ -21,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 key=""
@@ -180,6 +183,48 @@ if start_server "$work/chat_server" "Server: Waiting for client..."; then
 fi
 [ ! -s "$work/chat_server.err" ] || { fail "chat server wrote to stderr:"; cat "$work/chat_server.err" >&2; }
 
+# ---------------------------------------------------------------- scene 3
+echo
+echo "=== scene 3: a client of another uid (key $key_hex)"
+if [ "$(id -u)" != 0 ]; then
+  fail "scene 3 needs root (the server runs as root, the client as nobody)"
+else
+  nobody_uid=$(id -u nobody)
+  nobody_gid=$(id -g nobody)
+  # nobody cannot reach Bazel's output under /root: a copy it may run.
+  pub=$(mktemp -d)
+  chmod 0755 "$pub"
+  install -m 0755 "$bin/client" "$pub/client"
+  echo "\$ server --key $key_hex --allow-uid nobody --verbose &"
+  if start_server "$work/mu_server" "Server: Waiting for client..." --allow-uid nobody --verbose; then
+    echo "\$ printf 'Hello from nobody\\nexit\\n' | setpriv --reuid=nobody --regid=$nobody_gid --clear-groups client --key $key_hex --server-uid root"
+    client_rc=0
+    printf 'Hello from nobody\nexit\n' |
+      setpriv --reuid="$nobody_uid" --regid="$nobody_gid" --clear-groups \
+        "$pub/client" --key "$key_hex" --server-uid root >"$work/mu_client.out" 2>"$work/mu_client.err" ||
+      client_rc=$?
+    show "$work/mu_client.out"
+    show "$work/mu_client.err"
+    wait_server_exit
+    echo "[server exited: $server_rc; client exited: $client_rc] server's transcript and log:"
+    show "$work/mu_server.out"
+    show "$work/mu_server.err"
+    [ "$client_rc" = 0 ] || fail "multi-user client exited $client_rc"
+    [ "$server_rc" = 0 ] || fail "multi-user server exited $server_rc"
+    grep -qxF "Server received: Hello from nobody" "$work/mu_server.out" ||
+      fail "the server did not receive nobody's line"
+    grep -qxF "server: client 0 connected: uid $nobody_uid (nobody)" "$work/mu_server.err" ||
+      fail "the server's log does not name the client as uid $nobody_uid (nobody)"
+  fi
+  rm -rf "$pub"
+  # The client's connection objects (created by nobody: cuid is column 7
+  # of /proc/sysvipc/sem, 10 of .../shm) must be gone with the channel.
+  mine=$(( $(awk -v u="$nobody_uid" 'NR > 1 && $7 == u' /proc/sysvipc/sem | wc -l) +
+           $(awk -v u="$nobody_uid" 'NR > 1 && $10 == u' /proc/sysvipc/shm | wc -l) ))
+  echo "objects created by nobody left: $mine"
+  [ "$mine" -eq 0 ] || fail "$mine object(s) created by nobody left behind"
+fi
+
 # ---------------------------------------------------------------- leftovers
 echo
 echo "=== leftovers"
@@ -199,4 +244,4 @@ if [ "$failures" -ne 0 ]; then
   echo "demo: $failures failure(s)"
   exit 1
 fi
-echo "demo: both seed demos ran end to end; nothing left behind"
+echo "demo: both seed demos and the multi-user scene ran end to end; nothing left behind"

@@ -43,7 +43,8 @@ EQUIVALENT = os.path.join(MUTANTS, "equivalent.txt")
 RULE_FILES = ["src/codec.c", "src/crc32c.c", "src/layout.c", "src/lane.c", "src/judge.c",
               "src/slot_fsm.c", "src/spin_adapt.c", "src/sysv.c", "src/wake.c", "src/probe.c",
               "src/client.c",
-              "src/server.c", "src/inspect.c", "src/error.c", "src/prog/escape.c"]
+              "src/server.c", "src/inspect.c", "src/error.c", "src/prog/escape.c",
+              "src/conn.c", "src/conn_probe.c", "src/account.c", "src/prog/resolve.c"]
 
 
 def load_jsonl(path):

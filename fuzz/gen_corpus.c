@@ -322,7 +322,7 @@ static void layout_seed(const char *label, uint32_t clients, uint32_t payload,
     if (image == NULL) {
         exit(1);
     }
-    shmchan_layout_write_header(image, &layout, 0x1234u + clients, 0x5EED0000ull + capacity);
+    shmchan_layout_write_header(image, &layout, 0x1234u + clients, 0, 0x5EED0000ull + capacity);
     if (publish) {
         shmchan_layout_publish_magic(image);
     }

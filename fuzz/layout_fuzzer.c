@@ -62,10 +62,12 @@ static shmchan_err_t reference_read_header(const uint8_t *h, size_t image_len)
     if (memcmp(h, "SHMCHAN1", 8) != 0) {
         return SHMCHAN_E_LAYOUT_MAGIC;
     }
-    if (le32_at(h + 8) != 1) {
+    const uint32_t version = le32_at(h + 8);
+    if (version != 1 && version != 2) { /* 2: multi-user (docs/multiuser.md) */
         return SHMCHAN_E_LAYOUT_VERSION;
     }
-    if (le32_at(h + 12) != 256 || le32_at(h + 36) != 0) {
+    /* Offset 36: reserved (zero) in version 1, the doorbell's id in 2. */
+    if (le32_at(h + 12) != 256 || (version == 1 && le32_at(h + 36) != 0)) {
         return SHMCHAN_E_LAYOUT_PARAMS;
     }
     const uint64_t clients = le32_at(h + 16);
@@ -77,10 +79,11 @@ static shmchan_err_t reference_read_header(const uint8_t *h, size_t image_len)
     if (cap < 64 || cap > (1u << 30) || (cap & (cap - 1)) != 0) { /* no tie to payload */
         return SHMCHAN_E_LAYOUT_PARAMS;
     }
-    if (le32_at(h + 28) != 4 + 4 * clients) {
+    /* Version 2: three semaphores, and a segment of the header alone. */
+    if (le32_at(h + 28) != (version == 1 ? 4 + 4 * clients : 3)) {
         return SHMCHAN_E_LAYOUT_PARAMS;
     }
-    const uint64_t total = 256 + clients * (576 + 2 * cap);
+    const uint64_t total = version == 1 ? 256 + clients * (576 + 2 * cap) : 256;
     if (le64_at(h + 48) != total || (uint64_t)image_len != total) {
         return SHMCHAN_E_LAYOUT_SIZE;
     }
@@ -200,7 +203,11 @@ static void check_accepted(uint8_t *image, size_t image_len, const uint8_t *head
     FUZZ_CHECK(layout->params.max_payload == le32_at(header + 20));
     FUZZ_CHECK(layout->params.lane_capacity == le32_at(header + 24));
     FUZZ_CHECK(layout->nsems == le32_at(header + 28));
-    FUZZ_CHECK(layout->nsems == shmchan_layout_nsems(layout->params.max_clients));
+    const int multiuser = le32_at(header + 8) == 2;
+    FUZZ_CHECK(layout->multiuser == (uint32_t)multiuser);
+    FUZZ_CHECK(layout->nsems ==
+               (multiuser ? 3u : shmchan_layout_nsems(layout->params.max_clients)));
+    FUZZ_CHECK(info->doorbell_semid == (multiuser ? le32_at(header + 36) : 0u));
     FUZZ_CHECK(shmchan_layout_nsems_valid(layout->nsems));
     FUZZ_CHECK(info->semid == le32_at(header + 32));
     FUZZ_CHECK(info->nonce == le64_at(header + 40));
@@ -209,12 +216,20 @@ static void check_accepted(uint8_t *image, size_t image_len, const uint8_t *head
 
     shmchan_layout_t again;
     FUZZ_CHECK(shmchan_layout_compute(&layout->params, &again) == SHMCHAN_OK);
+    if (multiuser) {
+        shmchan_layout_make_multiuser(&again);
+    }
     FUZZ_CHECK(memcmp(&again.params, &layout->params, sizeof again.params) == 0);
     FUZZ_CHECK(again.nsems == layout->nsems && again.slot_stride == layout->slot_stride &&
                again.total_size == layout->total_size);
 
+    /* A multi-user segment holds no slot: every offset is the sentinel. */
     for (uint32_t slot = 0; slot < layout->params.max_clients; slot++) {
-        check_slot(image, image_len, layout, slot);
+        if (multiuser) {
+            FUZZ_CHECK(shmchan_layout_slot_offset(layout, slot) == layout->total_size);
+        } else {
+            check_slot(image, image_len, layout, slot);
+        }
     }
     const uint32_t beyond[2] = {layout->params.max_clients, UINT32_MAX};
     for (size_t i = 0; i < 2; i++) {
@@ -226,7 +241,7 @@ static void check_accepted(uint8_t *image, size_t image_len, const uint8_t *head
     /* The writer reproduces every static field of what the reader accepted. */
     uint8_t *fresh = fuzz_alloc(SHMCHAN_LAYOUT_HEADER_SIZE);
     memset(fresh, 0xA5, SHMCHAN_LAYOUT_HEADER_SIZE);
-    shmchan_layout_write_header(fresh, layout, info->semid, info->nonce);
+    shmchan_layout_write_header(fresh, layout, info->semid, info->doorbell_semid, info->nonce);
     FUZZ_CHECK(le64_at(fresh) == 0); /* magic comes last, separately */
     shmchan_layout_publish_magic(fresh);
     FUZZ_CHECK(memcmp(fresh, header, SHMCHAN_HDR_STATIC_END) == 0);

@@ -215,8 +215,10 @@ check witness_8_server_send_woken safety fail 'tail\[' \
 # ------------------------------------------------ the multi-user design
 # model/multiuser.pml (docs/multiuser.md, docs/model.md "The multi-user
 # design model"): its assertions are IDENTITY, NO LIVE REMOVAL, NO LOST
-# HELLO and NO LEFTOVER HELD. Alice may crash at every step; Xavier's uid is
-# not allowed; Mallory is allowed and hostile.
+# HELLO, NO LEFTOVER HELD, NO DEAD KEY HELD, NO ADOPTION and NO FALSE DEATH.
+# Alice and Xavier may crash at every step; Xavier's uid is not allowed;
+# Mallory is allowed and hostile; with RESTART the server may be killed at
+# every step and a second one follows.
 model="$model_dir/multiuser.pml"
 check mu_alice_xavier safety pass "" "-DWITH_MALLORY=0"
 check mu_alice_mallory safety pass "" "-DWITH_XAVIER=0 -DMOVES=2"
@@ -224,9 +226,18 @@ check mu_mutant_clear_hello_late safety fail 'hello_pending' "-DWITH_MALLORY=0 -
 check mu_mutant_no_allow_check safety fail 'scuid' "-DWITH_MALLORY=0 -DMUT_NO_ALLOW_CHECK"
 check mu_mutant_by_key safety fail 'owner|creator|cuid' "-DWITH_XAVIER=0 -DMOVES=2 -DMUT_BY_KEY"
 check mu_mutant_remove_unchecked safety fail 'owner' "-DWITH_MALLORY=0 -DMUT_REMOVE_UNCHECKED"
+check mu_mutant_uid_before_dead safety fail 'o!=0' "-DWITH_MALLORY=0 -DMUT_UID_BEFORE_DEAD"
 check mu_witness_1_accepted safety fail 'scuid!=2' "-DWITNESS=1 -DWITH_MALLORY=0"
 check mu_witness_2_refused safety fail 'scuid!=3' "-DWITNESS=2 -DWITH_MALLORY=0"
 check mu_witness_3_dead_removed safety fail 'violated 0 ' "-DWITNESS=3 -DWITH_MALLORY=0"
 check mu_witness_4_robbed_then_accepted safety fail 'robbed' "-DWITNESS=4 -DWITH_XAVIER=0 -DMOVES=2"
+# The restart alone (Alice): the larger restart runs (with Xavier, 61 M
+# states, or Mallory, 63 M, ~3 GB and ~2 min each) were run once and are
+# recorded in docs/model.md; they do not fit this test's share of CI.
+R1="-DWITH_XAVIER=0 -DWITH_MALLORY=0 -DRESTART=1"
+check mu_restart_alice safety pass "" "$R1 -DROUNDS=4"
+check mu_mutant_adopt safety fail 'acc_by' "$R1 -DMUT_ADOPT"
+check mu_mutant_verdict_before_token safety fail 'srv_up' "$R1 -DMUT_VERDICT_BEFORE_TOKEN"
+check mu_witness_5_restarted_accepts safety fail 'inst!=2' "$R1 -DWITNESS=5"
 
 echo "model check OK: ${total_states} states stored in total, $(( $(date +%s) - started ))s"

@@ -1,7 +1,9 @@
 /*
  * multiuser.pml - Promela model of the multi-user connect protocol of
- * docs/multiuser.md (the design; the code still implements the
- * single-segment protocol of shmchan.pml).
+ * docs/multiuser.md, as src/server.c (conn_judge_slot, the connected-slot
+ * scan) and src/client.c (the connect, server_alive_multiuser) implement
+ * it; the judge's order is src/conn.c's shmchan_conn_judge. Single-user
+ * channels keep the protocol of shmchan.pml.
  *
  * What it is for: the server learns each connection from objects a client
  * created and gave it, and takes them after several separate system calls
@@ -22,7 +24,21 @@
  *             (the bounded cost written in the threat model: the next
  *             periodic scan judges it);
  *   NO LEFTOVER HELD  when every process has ended, every object left has
- *             its token down (a leftover that `clean --stale` can judge).
+ *             its token down (a leftover that `clean --stale` can judge);
+ *   NO DEAD KEY HELD  a connection given to the server whose token the
+ *             server found down is removed by that judgement, whoever made
+ *             it: never refused (a refused client that died would otherwise
+ *             hold its key for good - found by review of the code, which
+ *             then judged the uid first);
+ *   NO ADOPTION  (with RESTART: the server may be killed at any step and a
+ *             second one started) a connection is accepted by one server
+ *             at most: a verdict already in is left alone (JUDGED), so a
+ *             restarted server never answers a client that asked the dead
+ *             one, in lanes it is using (found by review of the code);
+ *   NO FALSE DEATH  an accepted client concludes that its server is dead
+ *             (the server's token on its own set down, or the set gone)
+ *             only when the server that accepted it has died or closed:
+ *             the server takes its token before it writes the verdict.
  *
  * Kernel objects are named by id; an id is (key, generation): an object
  * removed and created again at the same key is another object, and every
@@ -48,6 +64,19 @@
  *                           on the id it judged
  *   -DMUT_REMOVE_UNCHECKED  the server removes a connection it looked at
  *                           without reading the token first
+ *   -DMUT_UID_BEFORE_DEAD   the judge refuses a uid before it looks for a
+ *                           dead connection (the order before review)
+ *   -DMUT_ADOPT             the judge has no JUDGED rule: a restarted
+ *                           server takes over a verdict already in
+ *   -DMUT_VERDICT_BEFORE_TOKEN  the server writes ACCEPTED before it takes
+ *                           its token on the connection
+ *
+ * Abstracted: the frames (shmchan.pml checks the lanes), the connect and
+ * verdict timeouts (a client may give up at any moment), the sweeps of
+ * dead connections at start and close (the judge's DEAD rule, which they
+ * share, is modelled), and the server's own set and doorbell at restart
+ * (the next server starts only after the first has died, as the channel
+ * probe requires).
  */
 
 #ifndef NSLOTS
@@ -65,10 +94,16 @@
 #ifndef WITH_XAVIER
 #define WITH_XAVIER 1     /* a client whose uid is not allowed */
 #endif
+#ifndef XAVIER_CRASH
+#define XAVIER_CRASH 1    /* Xavier may die at any crash point too */
+#endif
 #ifndef WITH_MALLORY
 #define WITH_MALLORY 1    /* the allowed, hostile client */
 #endif
-#define NPROCS (2 + WITH_XAVIER + WITH_MALLORY)
+#ifndef RESTART
+#define RESTART 0         /* server 1 may die at any step; server 2 follows */
+#endif
+#define NPROCS (2 + WITH_XAVIER + WITH_MALLORY + RESTART)
 
 #ifndef WITNESS
 #define WITNESS 0
@@ -99,6 +134,7 @@ byte owner_pid[NSLOTS];  /* GETPID of the token */
 byte verdict[NSLOTS];
 byte nattch[NSLOTS];
 byte cpid[NSLOTS];       /* the segment's creator pid */
+byte srv_token[NSLOTS];  /* SERVER: the server's token on the connection */
 byte next_gen = 1;
 
 bit hello;
@@ -108,6 +144,8 @@ bit wake;
 bit hello_pending[NSLOTS];
 bit robbed;
 byte ended;
+byte acc_by[NSLOTS];     /* the server instance that accepted the set at i */
+bit srv_up[3];           /* server instance 1, 2 alive (not dead, not closed) */
 
 #define set_alive(i, g) (cset[i].gen == (g))
 #define shm_alive(i, g) (cseg[i].gen == (g))
@@ -120,7 +158,8 @@ byte ended;
 #endif
 
 inline remove_set(i) {
-    cset[i].gen = 0; owner[i] = 0; verdict[i] = V_NONE; hello_pending[i] = 0
+    cset[i].gen = 0; owner[i] = 0; verdict[i] = V_NONE; hello_pending[i] = 0;
+    srv_token[i] = 0; acc_by[i] = 0
 }
 inline remove_shm(i) {
     cseg[i].gen = 0
@@ -141,6 +180,7 @@ proctype Client(byte me; byte uid; bit may_crash)
     byte my_set, my_shm;   /* the ids (generations) it created */
     bit took = 0;
     bit att = 0;
+    byte acc;
 
 #define CP if :: may_crash -> goto crash :: true -> skip fi
 /* Operations by id: on an object removed meanwhile they fail (EIDRM). */
@@ -190,12 +230,25 @@ proctype Client(byte me; byte uid; bit may_crash)
     CP;
     /* The verdict, or the connect timeout (always possible). */
     if
-    :: MYSET && verdict[mine] == V_ACCEPTED ->
+    :: atomic { MYSET && verdict[mine] == V_ACCEPTED -> acc = acc_by[mine] } ->
         CP;
-        /* disconnect: release the token, detach, ring */
+        /* connected: it leaves when it likes, or when its server is gone -
+         * the server's token on its own set down (the kernel's undo), or
+         * the set removed (the server's close). NO FALSE DEATH. */
+        if
+        :: true -> skip
+        :: atomic { MYSET && srv_token[mine] == 0 -> assert(!srv_up[acc]) }
+        :: atomic { !MYSET -> assert(!srv_up[acc]) }
+        fi;
+        CP;
+        /* disconnect: release the token, detach, ring, then remove what
+         * it created (the server, still mapping it, drains first) */
         atomic { if :: MYSET -> owner[mine] = 0; owner_pid[mine] = me :: else -> skip fi; took = 0 };
         atomic { if :: MYSHM -> nattch[mine]-- :: else -> skip fi; att = 0 };
-        atomic { wake = 1 }
+        atomic { wake = 1 };
+        CP;
+        atomic { if :: MYSHM -> remove_shm(mine) :: else -> skip fi;
+                 if :: MYSET -> remove_set(mine) :: else -> skip fi }
     :: MYSET && verdict[mine] == V_REFUSED ->
         atomic { if :: MYSET -> owner[mine] = 0 :: else -> skip fi; took = 0 };
         atomic { if :: MYSHM -> nattch[mine]-- :: else -> skip fi; att = 0 };
@@ -300,24 +353,34 @@ proctype Mallory(byte me)
 
 /* ----------------------------------------------------------------- server */
 
-proctype Server()
+/* Server instance `inst` (uid SRV). With may_crash it may die before any
+ * step marked SCP: the kernel then drops its attachments and takes its
+ * tokens on the connections it accepted down (SEM_UNDO). */
+proctype Server(byte inst; bit may_crash)
 {
     byte round = 0;
     byte i;
     bit conn[NSLOTS];
+    bit tok[NSLOTS];         /* it holds its token on the set it accepted */
     byte conn_set[NSLOTS];   /* the ids it accepted */
     byte conn_shm[NSLOTS];
     byte ident[NSLOTS];
     bit h;
     /* facts of one judgement */
-    byte sg, scuid, suid, o, opid, mg, mcuid, muid, mn, mcpid;
+    byte sg, scuid, suid, o, opid, v, mg, mcuid, muid, mn, mcpid;
+
+#define SCP if :: may_crash -> goto crash :: true -> skip fi
 
     do
     :: round < ROUNDS ->
         round++;
-        /* sleep: woken, or a liveness period passed */
+        SCP;
+        /* sleep: woken, or a liveness period passed. A restarted server
+         * judges every key before its first sleep (next_judge starts at
+         * 0), so a hello its dead predecessor took is not lost. */
         atomic {
-            assert(hello || robbed || !(hello_pending[0] || hello_pending[1]));
+            assert(hello || robbed || (inst == 2 && round == 1) ||
+                   !(hello_pending[0] || hello_pending[1]));
             if :: wake -> wake = 0 :: true -> skip fi
         };
         /* HELLO: GETVAL, then SETVAL 0 before the scan, so that a hello
@@ -329,49 +392,51 @@ proctype Server()
         i = 0;
         do
         :: i < NSLOTS && conn[i] ->
-            /* a connected client: its token (GETVAL). A hello it posted
+            /* a connected client: its token, GETVAL by id (a set removed
+             * meanwhile reads as gone: conn_owner). A hello it posted
              * after the server accepted it (a periodic scan got there
              * first) has nothing left to ask: its verdict is given. */
-            atomic { o = owner[i]; hello_pending[i] = 0 };
+            atomic {
+                if :: set_alive(i, conn_set[i]) -> o = owner[i] :: else -> o = 0 fi;
+                hello_pending[i] = 0
+            };
 #ifdef MUT_REMOVE_UNCHECKED
             o = 0;
 #endif
             if
             :: o == 0 ->
-                /* gone: drain (abstracted), detach, remove both by id */
+                /* gone: drain (abstracted), remove both by id, detach */
                 atomic {
                     assert(!set_alive(i, conn_set[i]) || owner[i] == 0);
                     if :: shm_alive(i, conn_shm[i]) -> nattch[i]--; remove_shm(i) :: else -> skip fi;
                     if :: set_alive(i, conn_set[i]) -> remove_set(i) :: else -> skip fi
                 };
-                conn[i] = 0
+                conn[i] = 0; tok[i] = 0
             :: else -> skip
             fi;
             i++
         :: i < NSLOTS && !conn[i] ->
-            /* judge the key: each fact one system call */
+            /* judge the key (shmchan_conn_judge's order): each fact one
+             * system call */
             atomic { sg = cset[i].gen; scuid = cset[i].cuid; suid = cset[i].uid };
             if
             :: sg == 0 -> hello_pending[i] = 0; goto next         /* ABSENT */
             :: sg != 0 && suid != SRV -> goto next                 /* PENDING */
             :: else -> skip
             fi;
-#ifndef MUT_NO_ALLOW_CHECK
-            if
-            :: !allowed(scuid) ->
-                atomic { if :: same_set(i, sg) -> verdict[i] = V_REFUSED :: else -> skip fi; hello_pending[i] = 0 };
-#if WITNESS == 2
-                assert(scuid != XAVIER);        /* witness: Xavier is refused */
-#endif
-                goto next
-            :: else -> skip
-            fi;
-#endif
-            atomic { if :: set_alive(i, sg) -> o = owner[i]; opid = owner_pid[i] :: else -> o = 255 fi };
+            /* the token (GETVAL, GETPID) and VERDICT: metadata, read
+             * before anything is decided */
+            atomic {
+                if
+                :: set_alive(i, sg) -> o = owner[i]; opid = owner_pid[i]; v = verdict[i]
+                :: else -> o = 255
+                fi
+            };
             if :: o == 255 -> goto next :: else -> skip fi;      /* EIDRM: gone meanwhile */
+#ifndef MUT_UID_BEFORE_DEAD
             if
             :: o == 0 ->
-                /* DEAD: ours (given to us), its client gone */
+                /* DEAD: ours (given to us), its client gone, whoever made it */
                 atomic {
                     if :: same_set(i, sg) -> assert(owner[i] == 0); remove_set(i) :: else -> skip fi;
                     hello_pending[i] = 0
@@ -382,6 +447,36 @@ proctype Server()
                 goto next
             :: else -> skip
             fi;
+#endif
+#ifndef MUT_NO_ALLOW_CHECK
+            if
+            :: !allowed(scuid) ->
+                /* NO DEAD KEY HELD: only a live connection is refused */
+                assert(o != 0);
+                atomic { if :: same_set(i, sg) -> verdict[i] = V_REFUSED :: else -> skip fi; hello_pending[i] = 0 };
+#if WITNESS == 2
+                assert(scuid != XAVIER);        /* witness: Xavier is refused */
+#endif
+                goto next
+            :: else -> skip
+            fi;
+#endif
+#ifdef MUT_UID_BEFORE_DEAD
+            if
+            :: o == 0 ->
+                atomic {
+                    if :: same_set(i, sg) -> assert(owner[i] == 0); remove_set(i) :: else -> skip fi;
+                    hello_pending[i] = 0
+                };
+                goto next
+            :: else -> skip
+            fi;
+#endif
+#ifndef MUT_ADOPT
+            /* JUDGED: a verdict is in already (ours, or a dead server's
+             * whose client has not left yet): leave it */
+            if :: v != V_NONE -> hello_pending[i] = 0; goto next :: else -> skip fi;
+#endif
             atomic { mg = cseg[i].gen; mcuid = cseg[i].cuid; muid = cseg[i].uid; mn = nattch[i]; mcpid = cpid[i] };
             if
             :: mg == 0 || muid != SRV || mcuid != scuid || mn != 1 || mcpid != opid || o != 1 ->
@@ -389,7 +484,8 @@ proctype Server()
                 goto next
             :: else -> skip
             fi;
-            /* ACCEPT: shmat by id, then the verdict by id */
+            SCP;
+            /* ACCEPT: shmat by id (conn_attach) */
             atomic {
                 if
                 :: same_shm(i, mg) ->
@@ -399,24 +495,50 @@ proctype Server()
                     assert(cseg[i].uid == SRV && cset[i].uid == SRV);
                     assert(cseg[i].creator == cset[i].creator);
                     assert(cset[i].cuid == scuid && allowed(scuid));
-                    conn[i] = 1; conn_set[i] = sg; conn_shm[i] = mg; ident[i] = scuid;
-#if WITNESS == 1
-                    assert(scuid != ALICE);     /* witness: Alice gets connected */
-#endif
-#if WITNESS == 4
-                    assert(!robbed);            /* witness: connected after a robbed doorbell */
-#endif
+                    conn[i] = 1; conn_set[i] = sg; conn_shm[i] = mg; ident[i] = scuid
                 :: else -> skip
                 fi
             };
-            if
-            :: conn[i] ->
-                atomic {
-                    if :: same_set(i, sg) -> verdict[i] = V_ACCEPTED :: else -> skip fi;
-                    hello_pending[i] = 0
-                }
-            :: else -> skip
-            fi;
+            if :: !conn[i] -> goto next :: else -> skip fi;
+            SCP;
+#ifdef MUT_VERDICT_BEFORE_TOKEN
+            atomic { if :: same_set(i, sg) -> verdict[i] = V_ACCEPTED; acc_by[i] = inst :: else -> skip fi;
+                     hello_pending[i] = 0 };
+            SCP;
+#endif
+            /* its token on the connection, SEM_UNDO, by id; the set gone
+             * (its client gave up and removed it): let go (conn_release) */
+            atomic {
+                if
+                :: set_alive(i, sg) -> srv_token[i] = 1; tok[i] = 1
+                :: else ->
+                    if :: shm_alive(i, mg) -> nattch[i]--; remove_shm(i) :: else -> skip fi;
+                    conn[i] = 0
+                fi
+            };
+            if :: !conn[i] -> goto next :: else -> skip fi;
+            SCP;
+#ifndef MUT_VERDICT_BEFORE_TOKEN
+            /* then the verdict, by id. NO ADOPTION: nobody accepted it before */
+            atomic {
+                if
+                :: same_set(i, sg) ->
+                    assert(acc_by[i] == 0);
+                    verdict[i] = V_ACCEPTED; acc_by[i] = inst
+                :: else -> skip
+                fi;
+                hello_pending[i] = 0
+            };
+#endif
+#if WITNESS == 1
+            assert(scuid != ALICE);             /* witness: Alice gets connected */
+#endif
+#if WITNESS == 4
+            assert(!robbed);                    /* witness: connected after a robbed doorbell */
+#endif
+#if WITNESS == 5
+            assert(inst != 2);                  /* witness: the restarted server accepts */
+#endif
 next:
             i++
         :: i >= NSLOTS -> break
@@ -426,7 +548,9 @@ next:
 #endif
     :: round >= ROUNDS -> break
     od;
-    /* close: detach and remove what it holds (by id) */
+    /* close: it is gone for its clients from here; removes what it holds,
+     * by id, then detaches (its token goes with the set) */
+    srv_up[inst] = 0;
     i = 0;
     do
     :: i < NSLOTS ->
@@ -441,22 +565,44 @@ next:
         i++
     :: else -> break
     od;
+    goto done;
+crash:
+    /* kill -9: the kernel undoes its tokens and drops its attachments */
+    atomic {
+        srv_up[inst] = 0;
+        i = 0;
+        do
+        :: i < NSLOTS ->
+            if :: tok[i] && set_alive(i, conn_set[i]) -> srv_token[i] = 0 :: else -> skip fi;
+            if :: conn[i] && shm_alive(i, conn_shm[i]) -> nattch[i]-- :: else -> skip fi;
+            i++
+        :: else -> break
+        od
+    };
+done:
     atomic { ended++ }
+#undef SCP
 }
 
 init
 {
     byte k = 0;
     atomic {
-        run Server();
+        srv_up[1] = 1;
+        run Server(1, RESTART);
         run Client(2, ALICE, CRASH);
 #if WITH_XAVIER
-        run Client(3, XAVIER, 0);
+        run Client(3, XAVIER, XAVIER_CRASH);
 #endif
 #if WITH_MALLORY
         run Mallory(4);
 #endif
     };
+#if RESTART
+    /* the next server starts once the first has died or closed (the
+     * channel probe finds the first live until then) */
+    atomic { srv_up[1] == 0 -> srv_up[2] = 1; run Server(2, 0) };
+#endif
     ended == NPROCS;
     /* NO LEFTOVER HELD: everyone has ended; whatever is left has its token
      * down, so the next server or `clean --stale` can judge it stale. */

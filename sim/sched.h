@@ -83,6 +83,7 @@ typedef struct sim_task {
     const char *call;
     int64_t call_start;
     int64_t call_deadline;
+    int64_t call_preempted_at; /* preempted_ns when the call began */
     int64_t cancel_at; /* when a signal handler set `cancel` */
     uint64_t call_steps_late; /* switch points after the deadline */
     uint64_t steps;
@@ -109,6 +110,7 @@ typedef struct sim_sched {
     int current; /* -1: the scheduler itself */
     int last;    /* the task that ran the last slice, -1 before any */
     int64_t now; /* virtual CLOCK_MONOTONIC, ns */
+    int64_t preempted_ns; /* how much of `now` the world's preemptions added */
     uint64_t slices;
     const uint8_t *data;
     size_t size, pos;

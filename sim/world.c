@@ -382,6 +382,7 @@ static void world_events(sim_world_t *w)
             const int64_t ns = (int64_t)(1 + sim_byte(s)) * 20000;
             sim_trace(s, "preemption: the clock moves %.3f ms", (double)ns / 1e6);
             s->now += ns;
+            s->preempted_ns += ns;
         }
         return;
     }

@@ -6,7 +6,9 @@
 
 #include <stdlib.h>
 
+#include "conn.h"
 #include "lane.h"
+#include "layout.h"
 #include "shmchan.h"
 #include "spin_adapt.h"
 #include "sysv.h"
@@ -22,6 +24,20 @@
             return -1;                             \
         }                                          \
     } while (0)
+
+/* A slot semaphore's number: in the channel's own set (single-user), or in
+ * the connection's set (multi-user, conn.h), which has no FREE token (the
+ * kernel's IPC_EXCL on the connection key is the claim). `which` is
+ * SHMCHAN_SEM_SLOT_OWNER, _RX or _TX. */
+static inline unsigned short shmchan_slot_semnum(int multiuser, uint32_t slot, unsigned which)
+{
+    if (!multiuser) {
+        return shmchan_layout_slot_sem(slot, which);
+    }
+    return which == SHMCHAN_SEM_SLOT_OWNER ? SHMCHAN_CONN_SEM_OWNER
+           : which == SHMCHAN_SEM_SLOT_RX  ? SHMCHAN_CONN_SEM_RX
+                                           : SHMCHAN_CONN_SEM_TX;
+}
 
 struct shmchan_writable_arg {
     const shmchan_lane_t *lane;

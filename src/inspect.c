@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 
+#include "conn.h"
 #include "probe.h"
 #include "safety.h"
 #include "sysv.h"
@@ -161,6 +162,17 @@ shmchan_err_t shmchan_remove_stale(key_t key, int dry_run, shmchan_channel_info_
     shmchan_judgement_t j;
     shmchan_probe_judge(&facts, &j);
     fill_info(&facts, &j, info);
+    /* Dead connections first: a stale channel's reclaim would sweep those
+     * given to us anyway, and a client's uid finds its own only here. Not
+     * beside a single-user channel (live or stale): no connection at the
+     * derived keys is of its making, and the sweep is 256 lookups; what an
+     * earlier multi-user channel at this key left is found once the key
+     * is free. */
+    info->dead_connections =
+        shmchan_probe_is_single_user(&facts) ? 0 : shmchan_conn_sweep_dead(key, dry_run);
+    if (info->dead_connections > 0 && j.verdict != SHMCHAN_VERDICT_STALE) {
+        return SHMCHAN_OK;
+    }
     switch (j.verdict) {
     case SHMCHAN_VERDICT_STALE:
         if (dry_run) {

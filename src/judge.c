@@ -77,6 +77,22 @@ int shmchan_server_token_released(int alive, pid_t alive_pid, pid_t creator_pid)
     return alive == 0 && creator_pid > 0 && alive_pid == creator_pid;
 }
 
+unsigned shmchan_probe_shm_max_mode(const shmchan_probe_facts_t *f)
+{
+    const int mu_set = f->sem_present && f->sem.nsems == SHMCHAN_SEM_MU_COUNT;
+    if (f->shm_present && f->shm.segsz == SHMCHAN_LAYOUT_HEADER_SIZE &&
+        (!f->sem_present || mu_set)) {
+        return f->max_mode | 0044u;
+    }
+    return f->max_mode;
+}
+
+int shmchan_probe_is_single_user(const shmchan_probe_facts_t *f)
+{
+    return f->sem_present && f->sem.nsems != SHMCHAN_SEM_MU_COUNT &&
+           shmchan_layout_nsems_valid(f->sem.nsems);
+}
+
 /* Non-NULL: why an object with these credentials is not ours. */
 static const char *ownership_problem(const shmchan_probe_facts_t *f, uid_t uid, uid_t cuid,
                                      unsigned mode, char *buf, size_t len)
@@ -96,7 +112,8 @@ static void judge_segment(const shmchan_probe_facts_t *f, shmchan_judgement_t *o
                strerror(f->shm_errno));
         return;
     }
-    const char *p = ownership_problem(f, f->shm.uid, f->shm.cuid, f->shm.mode, why, sizeof why);
+    const char *p = shmchan_ownership_problem(f->me, shmchan_probe_shm_max_mode(f), f->shm.uid,
+                                              f->shm.cuid, f->shm.mode, why, sizeof why);
     if (p != NULL) {
         decide(out, SHMCHAN_VERDICT_FOREIGN, 0, 0, "segment at key 0x%08x (shmid %d): %s", key,
                f->shm.shmid, p);

@@ -60,6 +60,18 @@ typedef struct shmchan_judgement {
     char reason[200];
 } shmchan_judgement_t;
 
+/* The most a channel segment of ours may grant: max_mode, and read for
+ * everyone on a multi-user channel's header (docs/multiuser.md: it holds no
+ * message, only the server writes it), recognised by its shape - a segment
+ * of the header alone, beside a set of SHMCHAN_SEM_MU_COUNT or none. The
+ * set of any channel keeps max_mode. */
+unsigned shmchan_probe_shm_max_mode(const shmchan_probe_facts_t *f);
+
+/* 1 if the set at the key has a single-user channel's shape (the fixed
+ * semaphores and some per slot; never a multi-user channel's three): its
+ * key's derived connection keys belong to no channel of that key. */
+int shmchan_probe_is_single_user(const shmchan_probe_facts_t *f);
+
 /* The one rule for "is this object ours": owner uid and creator uid both
  * `expected`, and no permission bit beyond max_mode. NULL if ours, else
  * buf, holding why not. Used by the judge, the client and the prober. */

@@ -22,9 +22,16 @@ uint32_t shmchan_layout_nsems(uint32_t max_clients)
 
 int shmchan_layout_nsems_valid(uint32_t nsems)
 {
-    return nsems >= shmchan_layout_nsems(1) &&
+    return nsems == SHMCHAN_SEM_MU_COUNT || (nsems >= shmchan_layout_nsems(1) &&
            nsems <= shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT) &&
-           (nsems - SHMCHAN_SEM_FIXED) % SHMCHAN_SEM_PER_SLOT == 0;
+           (nsems - SHMCHAN_SEM_FIXED) % SHMCHAN_SEM_PER_SLOT == 0);
+}
+
+void shmchan_layout_make_multiuser(shmchan_layout_t *layout)
+{
+    layout->multiuser = 1;
+    layout->nsems = SHMCHAN_SEM_MU_COUNT;
+    layout->total_size = SHMCHAN_LAYOUT_HEADER_SIZE;
 }
 
 unsigned short shmchan_layout_slot_sem(uint32_t slot, unsigned which)
@@ -62,11 +69,16 @@ shmchan_err_t shmchan_layout_compute(const shmchan_params_t *params, shmchan_lay
 }
 
 void shmchan_layout_write_header(uint8_t *image, const shmchan_layout_t *layout,
-                                 uint32_t semid, uint64_t nonce)
+                                 uint32_t semid, uint32_t doorbell_semid, uint64_t nonce)
 {
     uint8_t h[SHMCHAN_LAYOUT_HEADER_SIZE];
     memset(h, 0, sizeof h);
-    shmchan_le32_store(h + SHMCHAN_HDR_OFF_VERSION, SHMCHAN_LAYOUT_VERSION);
+    shmchan_le32_store(h + SHMCHAN_HDR_OFF_VERSION, layout->multiuser
+                                                        ? SHMCHAN_LAYOUT_VERSION_MULTIUSER
+                                                        : SHMCHAN_LAYOUT_VERSION);
+    if (layout->multiuser) {
+        shmchan_le32_store(h + SHMCHAN_HDR_OFF_DOORBELL, doorbell_semid);
+    }
     shmchan_le32_store(h + SHMCHAN_HDR_OFF_HEADER_SIZE, SHMCHAN_LAYOUT_HEADER_SIZE);
     shmchan_le32_store(h + SHMCHAN_HDR_OFF_MAX_CLIENTS, layout->params.max_clients);
     shmchan_le32_store(h + SHMCHAN_HDR_OFF_MAX_PAYLOAD, layout->params.max_payload);
@@ -103,11 +115,14 @@ shmchan_err_t shmchan_layout_read_header(const uint8_t *image, size_t image_len,
     /* The copy's magic, not the earlier load, is what the rest relies on. */
     ENSURE(shmchan_le64_load(h + SHMCHAN_HDR_OFF_MAGIC) == SHMCHAN_LAYOUT_MAGIC,
            SHMCHAN_E_LAYOUT_MAGIC);
-    ENSURE(shmchan_le32_load(h + SHMCHAN_HDR_OFF_VERSION) == SHMCHAN_LAYOUT_VERSION,
+    const uint32_t version = shmchan_le32_load(h + SHMCHAN_HDR_OFF_VERSION);
+    ENSURE(version == SHMCHAN_LAYOUT_VERSION || version == SHMCHAN_LAYOUT_VERSION_MULTIUSER,
            SHMCHAN_E_LAYOUT_VERSION);
     ENSURE(shmchan_le32_load(h + SHMCHAN_HDR_OFF_HEADER_SIZE) == SHMCHAN_LAYOUT_HEADER_SIZE,
            SHMCHAN_E_LAYOUT_PARAMS);
-    ENSURE(shmchan_le32_load(h + SHMCHAN_HDR_OFF_RESERVED) == 0, SHMCHAN_E_LAYOUT_PARAMS);
+    ENSURE(version == SHMCHAN_LAYOUT_VERSION_MULTIUSER ||
+               shmchan_le32_load(h + SHMCHAN_HDR_OFF_RESERVED) == 0,
+           SHMCHAN_E_LAYOUT_PARAMS);
 
     shmchan_params_t params;
     params.max_clients = shmchan_le32_load(h + SHMCHAN_HDR_OFF_MAX_CLIENTS);
@@ -115,6 +130,9 @@ shmchan_err_t shmchan_layout_read_header(const uint8_t *image, size_t image_len,
     params.lane_capacity = shmchan_le32_load(h + SHMCHAN_HDR_OFF_LANE_CAPACITY);
     shmchan_layout_t layout;
     GUARD(shmchan_layout_compute(&params, &layout));
+    if (version == SHMCHAN_LAYOUT_VERSION_MULTIUSER) {
+        shmchan_layout_make_multiuser(&layout);
+    }
 
     ENSURE(shmchan_le32_load(h + SHMCHAN_HDR_OFF_NSEMS) == layout.nsems,
            SHMCHAN_E_LAYOUT_PARAMS);
@@ -126,13 +144,18 @@ shmchan_err_t shmchan_layout_read_header(const uint8_t *image, size_t image_len,
 
     out->layout = layout;
     out->semid = shmchan_le32_load(h + SHMCHAN_HDR_OFF_SEMID);
+    out->doorbell_semid =
+        layout.multiuser ? shmchan_le32_load(h + SHMCHAN_HDR_OFF_DOORBELL) : 0;
     out->nonce = shmchan_le64_load(h + SHMCHAN_HDR_OFF_NONCE);
     return SHMCHAN_OK;
 }
 
 uint64_t shmchan_layout_slot_offset(const shmchan_layout_t *layout, uint32_t slot)
 {
-    if (slot >= layout->params.max_clients) {
+    /* A multi-user channel's segment holds no slot (each is in its
+     * client's own segment, at offset 0): the same sentinel as a slot out
+     * of range. */
+    if (slot >= layout->params.max_clients || layout->multiuser) {
         return layout->total_size;
     }
     return SHMCHAN_LAYOUT_HEADER_SIZE + layout->slot_stride * slot;
@@ -140,7 +163,7 @@ uint64_t shmchan_layout_slot_offset(const shmchan_layout_t *layout, uint32_t slo
 
 uint64_t shmchan_layout_c2s_ring_offset(const shmchan_layout_t *layout, uint32_t slot)
 {
-    if (slot >= layout->params.max_clients) {
+    if (slot >= layout->params.max_clients || layout->multiuser) {
         return layout->total_size;
     }
     return shmchan_layout_slot_offset(layout, slot) + SHMCHAN_SLOT_OFF_RINGS;
@@ -148,7 +171,7 @@ uint64_t shmchan_layout_c2s_ring_offset(const shmchan_layout_t *layout, uint32_t
 
 uint64_t shmchan_layout_s2c_ring_offset(const shmchan_layout_t *layout, uint32_t slot)
 {
-    if (slot >= layout->params.max_clients) {
+    if (slot >= layout->params.max_clients || layout->multiuser) {
         return layout->total_size;
     }
     return shmchan_layout_c2s_ring_offset(layout, slot) + layout->params.lane_capacity;

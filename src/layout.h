@@ -20,7 +20,8 @@
 #include "shmchan.h"
 
 #define SHMCHAN_LAYOUT_MAGIC 0x314E4148434D4853ull /* bytes "SHMCHAN1" */
-#define SHMCHAN_LAYOUT_VERSION 1u
+#define SHMCHAN_LAYOUT_VERSION 1u          /* single-user: one segment holds every slot */
+#define SHMCHAN_LAYOUT_VERSION_MULTIUSER 2u /* multi-user: the header alone (docs/multiuser.md) */
 #define SHMCHAN_LAYOUT_HEADER_SIZE 256u
 
 /* Limits on the parameters (docs/protocol.md says why each). */
@@ -38,7 +39,9 @@ enum {
     SHMCHAN_HDR_OFF_LANE_CAPACITY = 24, /* u32 */
     SHMCHAN_HDR_OFF_NSEMS = 28,         /* u32 */
     SHMCHAN_HDR_OFF_SEMID = 32,         /* u32 (the kernel's int id) */
-    SHMCHAN_HDR_OFF_RESERVED = 36,      /* u32, zero */
+    SHMCHAN_HDR_OFF_RESERVED = 36,      /* u32: zero in version 1; in version 2 the
+                                           doorbell set's id (the kernel's int id) */
+    SHMCHAN_HDR_OFF_DOORBELL = 36,
     SHMCHAN_HDR_OFF_NONCE = 40,         /* u64 instance identity */
     SHMCHAN_HDR_OFF_TOTAL_SIZE = 48,    /* u64 */
     SHMCHAN_HDR_STATIC_END = 56,        /* bytes [56,128) are zero */
@@ -85,6 +88,21 @@ enum {
 };
 #define SHMCHAN_SEM_MARKER_VALUE 0x5348 /* "SH"; < SEMVMX (32767) */
 
+/* A multi-user channel's own set: readable by every client (mode 0644),
+ * altered by the server only. MARKER and SERVER_ALIVE are where they are
+ * in the single-user set, so the stale judgement reads both alike. */
+enum {
+    SHMCHAN_SEM_MU_NOT_READY = 2, /* 1 until the channel is ready: clients wait for zero */
+    SHMCHAN_SEM_MU_COUNT = 3
+};
+/* The doorbell (IPC_PRIVATE, its id in the header): clients may post, not
+ * read. It carries no data. */
+enum {
+    SHMCHAN_DOORBELL_WAKE = 0,  /* binary: wakes the server */
+    SHMCHAN_DOORBELL_HELLO = 1, /* binary: a connection waits to be judged */
+    SHMCHAN_DOORBELL_COUNT = 2
+};
+
 typedef struct shmchan_params {
     uint32_t max_clients;   /* 1 .. SHMCHAN_MAX_CLIENTS_LIMIT */
     uint32_t max_payload;   /* 1 .. SHMCHAN_PAYLOAD_HARD_MAX */
@@ -94,14 +112,16 @@ typedef struct shmchan_params {
 typedef struct shmchan_layout {
     shmchan_params_t params;
     uint32_t nsems;
-    uint64_t slot_stride;
-    uint64_t total_size;
+    uint64_t slot_stride; /* multi-user: the size of each connection's segment */
+    uint64_t total_size;  /* of the channel's own segment */
+    uint32_t multiuser;   /* 1: version 2, slots live in the connections' objects */
 } shmchan_layout_t;
 
 /* What a validated header says besides the layout. */
 typedef struct shmchan_header_info {
     shmchan_layout_t layout;
     uint32_t semid;
+    uint32_t doorbell_semid; /* multi-user only */
     uint64_t nonce;
 } shmchan_header_info_t;
 
@@ -110,11 +130,17 @@ typedef struct shmchan_header_info {
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_layout_compute(const shmchan_params_t *params,
                                                         shmchan_layout_t *out);
 
+/* The same layout for a multi-user channel (docs/multiuser.md): the
+ * channel's own segment is the header alone, its set has
+ * SHMCHAN_SEM_MU_COUNT semaphores, and each connection's segment holds one
+ * slot (slot_stride bytes, the slot offsets of slot 0 less the header). */
+void shmchan_layout_make_multiuser(shmchan_layout_t *layout);
+
 /* Writes every static header field of a fresh image except the magic, which
  * the creator stores last (shmchan_layout_publish_magic) so that a header
  * with a valid magic is always complete. image must hold total_size bytes. */
 void shmchan_layout_write_header(uint8_t *image, const shmchan_layout_t *layout,
-                                 uint32_t semid, uint64_t nonce);
+                                 uint32_t semid, uint32_t doorbell_semid, uint64_t nonce);
 void shmchan_layout_publish_magic(uint8_t *image);
 
 /* Copies the header of `image` (image_len = the kernel's segment size) once

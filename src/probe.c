@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "layout.h"
 #include "probe.h"
 #include "safety.h"
@@ -35,20 +36,21 @@ static void gather_sem(key_t key, shmchan_probe_facts_t *f)
      * the largest shmchan set, and the count GETALL will write is asked
      * again right before it (shmchan_sys_sem_getall). */
     const uint32_t max_nsems = shmchan_layout_nsems(SHMCHAN_MAX_CLIENTS_LIMIT);
-    if (f->sem.nsems < SHMCHAN_SEM_FIXED || f->sem.nsems > max_nsems) {
+    if (f->sem.nsems < SHMCHAN_SEM_MU_COUNT || f->sem.nsems > max_nsems) {
         return;
     }
     unsigned short values[SHMCHAN_SEM_FIXED + SHMCHAN_SEM_PER_SLOT * SHMCHAN_MAX_CLIENTS_LIMIT];
     uint32_t nsems = 0;
     if (shmchan_sys_sem_getall(semid, values, max_nsems, &nsems, &d) != SHMCHAN_OK ||
-        nsems < SHMCHAN_SEM_FIXED) {
+        nsems < SHMCHAN_SEM_MU_COUNT) {
         f->sem_errno = d.sys_errno != 0 ? d.sys_errno : EIO;
         return;
     }
     f->sem_values_read = 1;
     f->sem_marker = values[SHMCHAN_SEM_MARKER];
     f->sem_alive = values[SHMCHAN_SEM_SERVER_ALIVE];
-    f->sem_ready = values[SHMCHAN_SEM_READY];
+    f->sem_ready = nsems == SHMCHAN_SEM_MU_COUNT ? values[SHMCHAN_SEM_MU_NOT_READY] == 0
+                                                 : values[SHMCHAN_SEM_READY];
     pid_t pid = 0;
     if (shmchan_sys_sem_getpid(semid, SHMCHAN_SEM_SERVER_ALIVE, &pid, &d) == SHMCHAN_OK) {
         f->sem_alive_pid = pid;
@@ -77,7 +79,8 @@ static void gather_shm(key_t key, shmchan_probe_facts_t *f)
     /* Attach only what is ours: attaching a foreign segment, even read-only,
      * changes its nattch and atime, and "foreign" means "never touched". */
     char why[96];
-    if (shmchan_ownership_problem(f->me, f->max_mode, f->shm.uid, f->shm.cuid, f->shm.mode, why,
+    if (shmchan_ownership_problem(f->me, shmchan_probe_shm_max_mode(f), f->shm.uid, f->shm.cuid,
+                                  f->shm.mode, why,
                                   sizeof why) != NULL ||
         f->shm.segsz < SHMCHAN_LAYOUT_HEADER_SIZE || f->shm.segsz > (uint64_t)SIZE_MAX) {
         return;
@@ -89,7 +92,7 @@ static void gather_shm(key_t key, shmchan_probe_facts_t *f)
     }
     f->header_read = 1;
     f->header_err = shmchan_layout_read_header(image, (size_t)f->shm.segsz, &f->header);
-    if (f->header_err == SHMCHAN_OK) {
+    if (f->header_err == SHMCHAN_OK && !f->header.layout.multiuser) {
         const shmchan_layout_t *l = &f->header.layout;
         for (uint32_t s = 0; s < l->params.max_clients; s++) {
             const uint64_t off = shmchan_layout_slot_offset(l, s) + SHMCHAN_SLOT_OFF_STATE;
@@ -116,6 +119,24 @@ shmchan_err_t shmchan_probe_gather(key_t key, unsigned max_mode, shmchan_probe_f
     gather_shm(key, facts);
     (void)diag;
     return SHMCHAN_OK;
+}
+
+/* After a dead multi-user channel's pair is gone: its doorbell (ours if we
+ * own and created it), and every connection given to us whose client's
+ * token is down (shmchan_conn_sweep_dead). A connection whose client still
+ * holds its token is left to that client, which removes it as creator when
+ * it finds the server gone. */
+static void reclaim_multiuser_leftovers(key_t key)
+{
+    const uid_t me = geteuid();
+    int semid = -1;
+    shmchan_sys_sem_info_t bell;
+    if (shmchan_sys_sem_lookup(shmchan_doorbell_key(key), &semid, NULL) == SHMCHAN_OK &&
+        shmchan_sys_sem_stat(semid, &bell, NULL) == SHMCHAN_OK && bell.uid == me &&
+        bell.cuid == me && bell.nsems == SHMCHAN_DOORBELL_COUNT) {
+        (void)shmchan_sys_sem_remove(semid, NULL);
+    }
+    (void)shmchan_conn_sweep_dead(key, 0);
 }
 
 shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmchan_judgement_t *j,
@@ -172,7 +193,8 @@ shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmcha
                            shmchan_sys_sem_lookup(f->key, &semid, NULL) != SHMCHAN_E_NOT_FOUND;
         }
         if (now.key != f->key ||
-            shmchan_ownership_problem(f->me, f->max_mode, now.uid, now.cuid, now.mode, why,
+            shmchan_ownership_problem(f->me, shmchan_probe_shm_max_mode(f), now.uid, now.cuid,
+                                      now.mode, why,
                                       sizeof why) != NULL ||
             lone_changed) {
             shmchan_diag_set(diag, SHMCHAN_E_BUSY, 0,
@@ -184,6 +206,9 @@ shmchan_err_t shmchan_probe_reclaim(const shmchan_probe_facts_t *f, const shmcha
     }
     if (j->remove_sem) {
         GUARD(shmchan_sys_sem_remove(f->sem.semid, diag));
+    }
+    if (f->sem_present && f->sem.nsems == SHMCHAN_SEM_MU_COUNT) {
+        reclaim_multiuser_leftovers(f->key);
     }
     return SHMCHAN_OK;
 }

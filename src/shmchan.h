@@ -138,6 +138,8 @@ typedef struct shmchan_client shmchan_client_t;
 #define SHMCHAN_DEFAULT_LANE_CAPACITY 65536u
 #define SHMCHAN_DEFAULT_MODE 0600u
 #define SHMCHAN_DEFAULT_CONNECT_TIMEOUT_MS 3000
+/* The most uids, and the most gids, one server may allow. */
+#define SHMCHAN_ALLOW_MAX 256u
 /* How often a blocked call re-checks that its peer is still alive. A peer
  * that dies without a word is noticed within this (docs/lifecycle.md). */
 #define SHMCHAN_LIVENESS_PERIOD_MS 100
@@ -163,11 +165,21 @@ typedef struct shmchan_server_options {
      * non-zero, the call returns SHMCHAN_E_INTERRUPTED (for programs whose
      * handler only sets a flag). */
     const volatile sig_atomic_t *cancel;
+    /* Who may connect besides the server's own uid (docs/multiuser.md):
+     * the uids in allow_uids, and any client whose kernel-recorded gid, or
+     * one of whose account's groups, is in allow_gids. Both empty (the
+     * default): the server's own uid only. The arrays are copied at
+     * create. */
+    const uid_t *allow_uids;
+    size_t allow_uids_count;
+    const gid_t *allow_gids;
+    size_t allow_gids_count;
 } shmchan_server_options_t;
 
 typedef struct shmchan_client_options {
     int connect_timeout_ms; /* how long to wait for a server still starting */
-    uid_t expected_uid;     /* owner and creator the objects must have (default: euid) */
+    uid_t expected_uid;     /* the server's uid: owner and creator its objects must
+                               have (default: euid; `client --server-uid`) */
     unsigned max_mode;      /* refuse objects granting more than this (default 0600) */
     uint32_t spin_ns;       /* as in shmchan_server_options_t */
     const volatile sig_atomic_t *cancel;
@@ -179,7 +191,12 @@ void shmchan_client_options_init(shmchan_client_options_t *opts);
 typedef enum shmchan_event_kind {
     SHMCHAN_EVENT_CONNECT = 1,    /* a client took slot `client` */
     SHMCHAN_EVENT_MESSAGE = 2,    /* `len` bytes from `client` are in the buffer */
-    SHMCHAN_EVENT_DISCONNECT = 3  /* `client` is gone; `reason` says how */
+    SHMCHAN_EVENT_DISCONNECT = 3, /* `client` is gone; `reason` says how */
+    /* Multi-user: a connection at slot `client`'s key was refused before any
+     * byte of it was read: `uid`/`gid` are its creator's (the kernel's),
+     * `reason` PERMISSION (that uid may not connect) or PROTOCOL (objects
+     * not of the shape a connection must have). Once per connection. */
+    SHMCHAN_EVENT_REFUSED = 4
 } shmchan_event_kind_t;
 
 typedef struct shmchan_event {
@@ -195,6 +212,13 @@ typedef struct shmchan_event {
      * at the scan. For logs: not authentication (any process of the uid can
      * operate on the token). */
     pid_t pid;
+    /* CONNECT, DISCONNECT, REFUSED: the client's uid and gid as the kernel
+     * recorded them (the creator of its connection's objects,
+     * docs/multiuser.md), never a value read from shared memory. In a
+     * single-user channel: the server's own (its 0600 objects admit no
+     * other uid but root). */
+    uid_t uid;
+    gid_t gid;
 } shmchan_event_t;
 
 /* Creates a channel at `key` (IPC_CREAT|IPC_EXCL). The calling process holds
@@ -229,6 +253,14 @@ uint32_t shmchan_server_max_clients(const shmchan_server_t *srv);
 uint32_t shmchan_server_max_payload(const shmchan_server_t *srv);
 int shmchan_server_shmid(const shmchan_server_t *srv);
 int shmchan_server_semid(const shmchan_server_t *srv);
+
+/* Multi-user channels: how many of the server's sleeps ran to their
+ * timeout although a client had written (or made room) and rung - wakes
+ * somebody else took from the doorbell, which anyone who may post it can
+ * do (docs/multiuser.md, "The doorbell: what is left"). After each, the
+ * server sleeps in 1 ms slices for one liveness period. Always 0 on a
+ * single-user channel. */
+uint64_t shmchan_server_robbed_wakes(const shmchan_server_t *srv);
 
 /* Tells connected clients goodbye, then removes (IPC_RMID) the semaphore
  * set and the segment and detaches. Returns the first failure of those
@@ -289,6 +321,10 @@ typedef struct shmchan_channel_info {
     pid_t server_pid;        /* kernel's last pid on the liveness token */
     uint32_t max_clients, max_payload, lane_capacity; /* 0 if no valid header */
     uint32_t clients;        /* slots marked active */
+    /* shmchan_remove_stale: multi-user connections at the key's connection
+     * keys that are over and ours to remove (we created them, or they were
+     * given to us), removed unless dry_run. */
+    uint32_t dead_connections;
     char reason[200];
 } shmchan_channel_info_t;
 
@@ -306,8 +342,12 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_list(shmchan_channel_info_t *infos, siz
                                               shmchan_diag_t *diag);
 
 /* Removes the channel at `key` if and only if it is stale and ours
- * (dry_run: only says so). SHMCHAN_E_ALREADY_RUNNING, _BUSY, _FOREIGN or
- * _NOT_FOUND otherwise; *info says what was found. */
+ * (dry_run: only says so), and whatever the channel, every multi-user
+ * connection at its connection keys that is over and ours (a client's uid
+ * cleans its own this way; info->dead_connections says how many).
+ * SHMCHAN_E_ALREADY_RUNNING, _BUSY, _FOREIGN or _NOT_FOUND if the channel
+ * is not stale and no connection was ours to remove; *info says what was
+ * found. */
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_remove_stale(key_t key, int dry_run,
                                                       shmchan_channel_info_t *info,
                                                       shmchan_diag_t *diag);

@@ -154,6 +154,26 @@ shmchan_err_t shmchan_sys_shm_stat(int shmid, shmchan_sys_shm_info_t *info, shmc
     return SHMCHAN_OK;
 }
 
+/* IPC_SET needs the whole ipc_perm: read it, change the owner only, write
+ * it back. Only the owner or the creator may IPC_SET, so between the two
+ * calls nobody else can change what is written back. */
+shmchan_err_t shmchan_sys_shm_give(int shmid, uid_t uid, shmchan_diag_t *diag)
+{
+    struct shmid_ds ds;
+    memset(&ds, 0, sizeof ds);
+    if (shmctl(shmid, IPC_STAT, &ds) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "shmctl(shmid=%d, IPC_STAT)", shmid);
+    }
+    ds.shm_perm.uid = uid;
+    if (shmctl(shmid, IPC_SET, &ds) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "shmctl(shmid=%d, IPC_SET uid=%u)", shmid,
+                    (unsigned)uid);
+    }
+    return SHMCHAN_OK;
+}
+
 shmchan_err_t shmchan_sys_shm_attach(int shmid, int readonly, uint8_t **addr,
                                      shmchan_diag_t *diag)
 {
@@ -228,10 +248,33 @@ shmchan_err_t shmchan_sys_sem_stat(int semid, shmchan_sys_sem_info_t *info, shmc
     info->key = ds.sem_perm.__key;
     info->uid = ds.sem_perm.uid;
     info->cuid = ds.sem_perm.cuid;
+    info->gid = ds.sem_perm.gid;
+    info->cgid = ds.sem_perm.cgid;
     info->mode = (unsigned)ds.sem_perm.mode & 0777u;
     info->nsems = (uint32_t)ds.sem_nsems;
     info->otime = (int64_t)ds.sem_otime;
     info->ctime = (int64_t)ds.sem_ctime;
+    return SHMCHAN_OK;
+}
+
+shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, gid_t gid, shmchan_diag_t *diag)
+{
+    struct semid_ds ds;
+    memset(&ds, 0, sizeof ds);
+    union shmchan_semun arg = {.buf = &ds};
+    if (semctl(semid, 0, IPC_STAT, arg) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, IPC_STAT)", semid);
+    }
+    ds.sem_perm.uid = uid;
+    if (gid != SHMCHAN_SYS_GID_KEEP) {
+        ds.sem_perm.gid = gid;
+    }
+    if (semctl(semid, 0, IPC_SET, arg) < 0) {
+        const int e = errno;
+        return fail(diag, SHMCHAN_SYS_OP_CTL, e, "semctl(semid=%d, IPC_SET uid=%u gid=%u)", semid,
+                    (unsigned)uid, (unsigned)ds.sem_perm.gid);
+    }
     return SHMCHAN_OK;
 }
 
@@ -317,6 +360,18 @@ int64_t shmchan_sys_now_ns(void)
     /* CLOCK_MONOTONIC cannot fail with a valid pointer (clock_gettime(2)). */
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
+}
+
+void shmchan_sys_sleep_ns(int64_t ns)
+{
+    if (ns <= 0) {
+        return;
+    }
+    const struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
+                                .tv_nsec = (long)(ns % 1000000000)};
+    /* One sleep, not resumed after a signal: the caller's loop looks at its
+     * gate (deadline, cancel flag) again either way. */
+    (void)nanosleep(&ts, NULL);
 }
 
 int64_t shmchan_sys_wall_seconds(void)

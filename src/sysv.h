@@ -36,6 +36,7 @@ typedef struct shmchan_sys_sem_info {
     int semid;
     key_t key;
     uid_t uid, cuid;
+    gid_t gid, cgid;
     unsigned mode;
     uint32_t nsems;
     int64_t otime; /* 0: no semop() ever on this set */
@@ -66,6 +67,10 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_shm_stat(int shmid, shmchan_sys_shm
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_shm_attach(int shmid, int readonly,
                                                         uint8_t **addr, shmchan_diag_t *diag);
 shmchan_err_t shmchan_sys_shm_detach(uint8_t *addr, shmchan_diag_t *diag);
+/* Gives the segment to `uid` (IPC_SET of the owner; mode and group kept).
+ * The creator keeps its rights: ipc(2) grants the owner's bits to owner and
+ * creator alike (tests/multiuser_kernel_test.c). */
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_shm_give(int shmid, uid_t uid, shmchan_diag_t *diag);
 shmchan_err_t shmchan_sys_shm_remove(int shmid, shmchan_diag_t *diag);
 
 /* Semaphores. */
@@ -74,6 +79,11 @@ SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_create(key_t key, uint32_t nsem
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_lookup(key_t key, int *semid,
                                                         shmchan_diag_t *diag);
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_stat(int semid, shmchan_sys_sem_info_t *info,
+                                                      shmchan_diag_t *diag);
+/* The same for a semaphore set; gid, unless SHMCHAN_SYS_GID_KEEP, becomes
+ * the set's group too (a doorbell given to the one allowed group). */
+#define SHMCHAN_SYS_GID_KEEP ((gid_t)-1)
+SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_give(int semid, uid_t uid, gid_t gid,
                                                       shmchan_diag_t *diag);
 shmchan_err_t shmchan_sys_sem_remove(int semid, shmchan_diag_t *diag);
 SHMCHAN_MUST_CHECK shmchan_err_t shmchan_sys_sem_getval(int semid, unsigned short semnum,
@@ -114,6 +124,9 @@ shmchan_err_t shmchan_sys_sem_enumerate(int (*fn)(int semid, key_t key, void *),
 
 /* Clocks and randomness. */
 int64_t shmchan_sys_now_ns(void);      /* CLOCK_MONOTONIC */
+/* Sleeps up to ns (a signal may end it sooner). Only for the one wait no
+ * semaphore can stand for: a set created but not yet operated on. */
+void shmchan_sys_sleep_ns(int64_t ns);
 int64_t shmchan_sys_wall_seconds(void); /* CLOCK_REALTIME, for sem_ctime */
 uint64_t shmchan_sys_random_u64(void);
 

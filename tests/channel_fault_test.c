@@ -998,7 +998,7 @@ static void create_wrong_size_segment(key_t key, uint32_t semid)
     uint8_t *p = shmat(shmid, NULL, 0);
     assert_true(p != (void *)-1);
     memset(p, 0, size);
-    shmchan_layout_write_header(p, &layout, semid, 0x0123456789abcdefull);
+    shmchan_layout_write_header(p, &layout, semid, 0, 0x0123456789abcdefull);
     shmchan_layout_publish_magic(p);
     assert_int_equal(shmdt(p), 0);
 }

@@ -110,7 +110,7 @@ int handmade_build(key_t key, const handmade_spec_t *spec)
     if (p == (void *)-1) {
         return 10;
     }
-    shmchan_layout_write_header(p, &layout, named, 0x5eed5eed5eed5eedull);
+    shmchan_layout_write_header(p, &layout, named, 0, 0x5eed5eed5eed5eedull);
     shmchan_shm_store_u32_release(p + SHMCHAN_HDR_OFF_SERVER_STATE, SHMCHAN_SERVER_STATE_READY);
     shmchan_layout_publish_magic(p);
     return shmdt(p) == 0 ? 0 : 10;

@@ -767,7 +767,8 @@ static void test_mode_bits(void **state)
 }
 
 /* Every set size from 0 to past the largest channel: only 4 + 4k with
- * 1 <= k <= 256 is a shmchan shape. */
+ * 1 <= k <= 256 (a single-user channel) and 3 (a multi-user channel's own
+ * set, docs/multiuser.md) are shmchan shapes. */
 static void test_nsems_shapes(void **state)
 {
     (void)state;
@@ -779,7 +780,7 @@ static void test_nsems_shapes(void **state)
         f.sem.nsems = n;
         shmchan_judgement_t j;
         shmchan_probe_judge(&f, &j);
-        const int shape = n >= 8 && n <= 1028 && n % 4u == 0;
+        const int shape = n == 3 || (n >= 8 && n <= 1028 && n % 4u == 0);
         CHECK_EQ(j.verdict, shape ? SHMCHAN_VERDICT_STALE : SHMCHAN_VERDICT_FOREIGN);
     }
 }
@@ -798,6 +799,63 @@ static void test_verdict_names(void **state)
     CHECK_STR(shmchan_verdict_name((shmchan_verdict_t)7), "unknown");
 }
 
+/* The read bits a multi-user channel may carry beyond max_mode (0044: its
+ * header is for every allowed uid to read) go to exactly one shape: a
+ * segment of the header alone, beside a set of three semaphores or none.
+ * Any other segment - a single-user channel's, whose slots hold messages -
+ * keeps max_mode. */
+static void test_multiuser_read_bits(void **state)
+{
+    (void)state;
+    shmchan_probe_facts_t f;
+    facts_empty(&f);
+    f.shm_present = 1;
+    f.shm.segsz = SHMCHAN_LAYOUT_HEADER_SIZE;
+    check_ctx_set("header alone, no set");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0644u);
+    f.sem_present = 1;
+    f.sem.nsems = SHMCHAN_SEM_MU_COUNT;
+    check_ctx_set("header alone, the multi-user set");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0644u);
+    f.sem.nsems = NSEMS_3;
+    check_ctx_set("header alone, a single-user set");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0600u);
+    f.sem.nsems = SHMCHAN_SEM_MU_COUNT;
+    f.shm.segsz = SHMCHAN_LAYOUT_HEADER_SIZE + 1u;
+    check_ctx_set("a larger segment, the multi-user set");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0600u);
+    f.shm_present = 0;
+    f.shm.segsz = SHMCHAN_LAYOUT_HEADER_SIZE;
+    check_ctx_set("no segment");
+    CHECK_EQ(shmchan_probe_shm_max_mode(&f), 0600u);
+    check_ctx_clear();
+}
+
+/* The sets that make remove_stale leave the connection keys alone: a
+ * single-user channel's shapes only - not a multi-user channel's three
+ * semaphores, nor a foreign shape, nor no set at all. */
+static void test_single_user_shape(void **state)
+{
+    (void)state;
+    shmchan_probe_facts_t f;
+    facts_empty(&f);
+    check_ctx_set("no set");
+    CHECK(!shmchan_probe_is_single_user(&f));
+    add_live_set(&f);
+    check_ctx_set("a single-user set of %u", f.sem.nsems);
+    CHECK(shmchan_probe_is_single_user(&f));
+    f.sem.nsems = shmchan_layout_nsems(1);
+    check_ctx_set("a single-user set of one slot");
+    CHECK(shmchan_probe_is_single_user(&f));
+    f.sem.nsems = SHMCHAN_SEM_MU_COUNT;
+    check_ctx_set("the multi-user set");
+    CHECK(!shmchan_probe_is_single_user(&f));
+    f.sem.nsems = NSEMS_3 + 1u;
+    check_ctx_set("a foreign shape");
+    CHECK(!shmchan_probe_is_single_user(&f));
+    check_ctx_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +866,8 @@ int main(void)
         cmocka_unit_test(test_mode_bits),
         cmocka_unit_test(test_nsems_shapes),
         cmocka_unit_test(test_verdict_names),
+        cmocka_unit_test(test_multiuser_read_bits),
+        cmocka_unit_test(test_single_user_shape),
     };
     return cmocka_run_group_tests_name("judge", tests, NULL, NULL);
 }

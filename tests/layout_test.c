@@ -157,7 +157,7 @@ static uint8_t *image_alloc(size_t len)
 static uint8_t *image_published(const shmchan_layout_t *l)
 {
     uint8_t *img = image_alloc((size_t)l->total_size);
-    shmchan_layout_write_header(img, l, TEST_SEMID, TEST_NONCE);
+    shmchan_layout_write_header(img, l, TEST_SEMID, 0, TEST_NONCE);
     shmchan_layout_publish_magic(img);
     return img;
 }
@@ -327,7 +327,7 @@ static void test_header_round_trip(void **state)
         const size_t len = (size_t)l.total_size;
         uint8_t *img = image_alloc(len);
 
-        shmchan_layout_write_header(img, &l, TEST_SEMID, TEST_NONCE);
+        shmchan_layout_write_header(img, &l, TEST_SEMID, 0, TEST_NONCE);
         /* Before the magic is published the image is not a channel. */
         shmchan_header_info_t info;
         CHECK_ERR(shmchan_layout_read_header(img, len, &info), SHMCHAN_E_LAYOUT_MAGIC);
@@ -363,6 +363,40 @@ static void test_header_round_trip(void **state)
         CHECK_EQ(info.nonce, TEST_NONCE);
         free(img);
     }
+}
+
+/* A multi-user header (docs/multiuser.md): version 2, the doorbell's id at
+ * offset 36, three semaphores and a segment of the header alone; built by
+ * hand from the documented bytes, read back, and written identically. */
+static void test_multiuser_header(void **state)
+{
+    (void)state;
+    check_ctx_set("multi-user header");
+    uint8_t h[DOC_HEADER_SIZE];
+    doc_header_bytes(h, 4, 1000, 4096, TEST_SEMID, TEST_NONCE);
+    ref_put_le32(h + DOC_OFF_VERSION, 2);
+    ref_put_le32(h + DOC_OFF_RESERVED, 0x4321u);
+    ref_put_le32(h + DOC_OFF_NSEMS, 3);
+    ref_put_le64(h + DOC_OFF_TOTAL_SIZE, DOC_HEADER_SIZE);
+    shmchan_header_info_t info;
+    CHECK_ERR(shmchan_layout_read_header(h, DOC_HEADER_SIZE, &info), SHMCHAN_OK);
+    CHECK_EQ(info.layout.multiuser, 1);
+    CHECK_EQ(info.layout.nsems, 3);
+    CHECK_EQ(info.layout.total_size, DOC_HEADER_SIZE);
+    CHECK_EQ(info.layout.slot_stride, DOC_SLOT_FIXED + 2u * 4096u);
+    CHECK_EQ(info.doorbell_semid, 0x4321u);
+    CHECK_EQ(info.semid, TEST_SEMID);
+    /* The kernel's size must be the header's alone. */
+    uint8_t big[DOC_HEADER_SIZE + 64];
+    memcpy(big, h, sizeof h);
+    CHECK_ERR(shmchan_layout_read_header(big, sizeof big, &info), SHMCHAN_E_LAYOUT_SIZE);
+    /* The writer produces exactly these bytes. */
+    shmchan_layout_t l = valid_layout(4, 1000, 4096);
+    shmchan_layout_make_multiuser(&l);
+    uint8_t img[DOC_HEADER_SIZE];
+    shmchan_layout_write_header(img, &l, TEST_SEMID, 0x4321u, TEST_NONCE);
+    shmchan_layout_publish_magic(img);
+    CHECK_EQ(memcmp(img, h, sizeof h), 0);
 }
 
 /* The header copy is the only thing read_header keeps: later writes to the
@@ -413,7 +447,10 @@ static void test_read_header_rejects_fields(void **state)
         {"magic byte-swapped", DOC_OFF_MAGIC, 8, UINT64_C(0x5348434D4841484E),
          SHMCHAN_E_LAYOUT_MAGIC},
         {"version 0", DOC_OFF_VERSION, 4, 0, SHMCHAN_E_LAYOUT_VERSION},
-        {"version 2", DOC_OFF_VERSION, 4, 2, SHMCHAN_E_LAYOUT_VERSION},
+        {"version 3", DOC_OFF_VERSION, 4, 3, SHMCHAN_E_LAYOUT_VERSION},
+        /* Version 2 is a multi-user header: a version-1 image relabelled
+         * so keeps a single-user nsems and size, which version 2 refuses. */
+        {"version 2", DOC_OFF_VERSION, 4, 2, SHMCHAN_E_LAYOUT_PARAMS},
         {"version UINT32_MAX", DOC_OFF_VERSION, 4, UINT32_MAX, SHMCHAN_E_LAYOUT_VERSION},
         {"header_size 0", DOC_OFF_HEADER_SIZE, 4, 0, SHMCHAN_E_LAYOUT_PARAMS},
         {"header_size 255", DOC_OFF_HEADER_SIZE, 4, 255, SHMCHAN_E_LAYOUT_PARAMS},
@@ -729,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_compute_sweep),
         cmocka_unit_test(test_compute_null_arguments),
         cmocka_unit_test(test_header_round_trip),
+        cmocka_unit_test(test_multiuser_header),
         cmocka_unit_test(test_header_result_is_private),
         cmocka_unit_test(test_read_header_rejects_fields),
         cmocka_unit_test(test_read_header_consistent_but_wrong_size),

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -193,7 +194,10 @@ int testutil_wait(pid_t pid, int timeout_ms)
 
 int testutil_event_init(testutil_event_t *ev)
 {
-    return pipe(ev->fds);
+    /* The read end is non-blocking: several processes may wait on one
+     * event, poll wakes them all for one byte, and the losers must go back
+     * to polling (within their timeout), not block in read for good. */
+    return pipe2(ev->fds, O_NONBLOCK);
 }
 
 void testutil_event_signal(testutil_event_t *ev)
@@ -222,11 +226,14 @@ int testutil_event_wait(testutil_event_t *ev, int timeout_ms)
             return -1;
         }
         char c;
-        ssize_t n;
-        do {
-            n = read(ev->fds[0], &c, 1);
-        } while (n < 0 && errno == EINTR);
-        return n == 1 ? 0 : -1;
+        const ssize_t n = read(ev->fds[0], &c, 1);
+        if (n == 1) {
+            return 0;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            continue; /* another waiter took the byte */
+        }
+        return -1;
     }
 }
 

@@ -51,7 +51,8 @@ pid_t testutil_spawn(int (*fn)(void *), void *arg);
  * reaped, so a hung child never outlives the test). */
 int testutil_wait(pid_t pid, int timeout_ms);
 
-/* A pipe used as a one-shot event between processes. */
+/* A pipe used as an event between processes: each signal lets one wait
+ * return (several may wait on one event). */
 typedef struct testutil_event {
     int fds[2];
 } testutil_event_t;

@@ -32,6 +32,7 @@ static void any_layout(shmchan_layout_t *l)
     l->nsems = ANY_U32();
     l->slot_stride = ANY_U64();
     l->total_size = ANY_U64();
+    l->multiuser = ANY_U32(); /* any value: the code tests it against 0 only */
 }
 
 static void drive_compute(void)
@@ -55,7 +56,7 @@ static void drive_write_header(void)
      * hold total_size bytes"); the header is the first 256 of them. */
     shmchan_layout_t layout;
     any_layout(&layout);
-    shmchan_layout_write_header(hdr_store, &layout, ANY_U32(), ANY_U64());
+    shmchan_layout_write_header(hdr_store, &layout, ANY_U32(), ANY_U32(), ANY_U64());
     shmchan_layout_publish_magic(hdr_store);
 }
 

@@ -247,6 +247,44 @@ static enum match take_u32(cursor_t *c, const char *name, int *seen, uint32_t mi
     return MATCHED;
 }
 
+/* "--name TEXT" for a user or group named by text: anything but empty
+ * (what is a name is for the system's databases to say, later). */
+static enum match take_account(cursor_t *c, const char *name, const char *what,
+                               const char **value)
+{
+    const enum match m = take_value(c, name, value);
+    if (m == MATCHED && (*value)[0] == '\0') {
+        set_error(c->err, c->err_len, "option %s needs a %s name or number, not an empty text",
+                  name, what);
+        return FAILED;
+    }
+    return m;
+}
+
+/* A repeatable "--name TEXT" that adds TEXT to list[0, *count): a text
+ * already there is not added again, and the list is bounded. */
+static enum match take_list(cursor_t *c, const char *name, const char *what, const char **list,
+                            size_t *count)
+{
+    const char *v = NULL;
+    const enum match m = take_account(c, name, what, &v);
+    if (m != MATCHED) {
+        return m;
+    }
+    for (size_t i = 0; i < *count; i++) {
+        if (strcmp(list[i], v) == 0) {
+            return MATCHED;
+        }
+    }
+    if (*count >= SHMCHAN_PROG_MAX_ALLOW) {
+        set_error(c->err, c->err_len, "too many %s options: at most %d different %ss", name,
+                  SHMCHAN_PROG_MAX_ALLOW, what);
+        return FAILED;
+    }
+    list[(*count)++] = v;
+    return MATCHED;
+}
+
 /* --help / -h / --version, recognised in every position. */
 static shmchan_prog_args_result_t take_info(const cursor_t *c)
 {
@@ -293,10 +331,35 @@ static int cursor_init(cursor_t *c, int argc, const char *const *argv, char *err
 /* The library checks the rest (power of two, room for a frame). */
 #define LANE_LIMIT 0x80000000u
 
+/* The server's options that take no part in the channel's shape. */
+static enum match server_access_option(cursor_t *c, shmchan_prog_server_args_t *out,
+                                       int *seen_verbose)
+{
+    enum match m = take_flag(c, "--verbose");
+    if (m == MATCHED) {
+        if (once(c, seen_verbose, "--verbose") != 0) {
+            return FAILED;
+        }
+        out->verbose = 1;
+    }
+    if (m != NO_MATCH) {
+        return m;
+    }
+    m = take_list(c, "--allow-uid", "user", out->allow_uids, &out->allow_uids_count);
+    if (m != NO_MATCH) {
+        return m;
+    }
+    return take_list(c, "--allow-group", "group", out->allow_groups, &out->allow_groups_count);
+}
+
 /* Returns MATCHED/FAILED for a server option, NO_MATCH if it is none. */
-static enum match server_option(cursor_t *c, shmchan_prog_server_args_t *out, int seen[6])
+static enum match server_option(cursor_t *c, shmchan_prog_server_args_t *out, int seen[7])
 {
     enum match m = take_key(c, &seen[0], &out->key);
+    if (m != NO_MATCH) {
+        return m;
+    }
+    m = server_access_option(c, out, &seen[6]);
     if (m != NO_MATCH) {
         return m;
     }
@@ -358,7 +421,7 @@ shmchan_prog_args_result_t shmchan_prog_parse_server_args(int argc, const char *
     memset(out, 0, sizeof *out);
     out->key = (key_t)SHMCHAN_PROG_DEFAULT_KEY;
     out->greet_text = SHMCHAN_PROG_DEFAULT_GREETING;
-    int seen[6] = {0, 0, 0, 0, 0, 0};
+    int seen[7] = {0, 0, 0, 0, 0, 0, 0};
     for (; c.i < argc; c.i++) {
         if (argv[c.i] == NULL) {
             break;
@@ -391,6 +454,7 @@ shmchan_prog_args_result_t shmchan_prog_parse_client_args(int argc, const char *
     out->timeout_ms = SHMCHAN_PROG_DEFAULT_TIMEOUT_MS;
     int seen_key = 0;
     int seen_timeout = 0;
+    int seen_server_uid = 0;
     for (; c.i < argc; c.i++) {
         if (argv[c.i] == NULL) {
             break;
@@ -403,6 +467,12 @@ shmchan_prog_args_result_t shmchan_prog_parse_client_args(int argc, const char *
         if (m == NO_MATCH) {
             m = take_u32(&c, "--timeout", &seen_timeout, 0, SHMCHAN_PROG_MAX_TIMEOUT_MS,
                          "0..86400000 (milliseconds)", &out->timeout_ms);
+        }
+        if (m == NO_MATCH) {
+            m = take_account(&c, "--server-uid", "user", &out->server_uid);
+            if (m == MATCHED && once(&c, &seen_server_uid, "--server-uid") != 0) {
+                m = FAILED;
+            }
         }
         if (m == FAILED) {
             return SHMCHAN_PROG_ARGS_ERROR;

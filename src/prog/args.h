@@ -56,6 +56,11 @@ typedef enum shmchan_prog_args_result {
 
 #define SHMCHAN_PROG_DEFAULT_GREETING "Hello from the other side!"
 
+/* The most distinct texts --allow-uid, and --allow-group, may each be given
+ * with: far more than a hand-written command line needs, and a fixed bound
+ * so that the lists live in the argument struct (no allocation). */
+#define SHMCHAN_PROG_MAX_ALLOW 64
+
 /* server. Channel parameters left at 0 mean "the library's default". */
 typedef struct shmchan_prog_server_args {
     key_t key;
@@ -65,6 +70,17 @@ typedef struct shmchan_prog_server_args {
     uint32_t max_payload;   /* --max-payload, 0 if not given */
     uint32_t lane_capacity; /* --lane-capacity, 0 if not given */
     unsigned mode;          /* --mode, 0 if not given */
+    int verbose;            /* --verbose: log connects and disconnects on stderr */
+    /* --allow-uid USER and --allow-group GROUP as typed (names or numbers,
+     * never empty), pointers into argv, in the order given, each distinct
+     * text once. They are not resolved here: turning a name into an id is
+     * a lookup in the system's databases (NSS: files, LDAP, ...), which is
+     * neither pure nor always fast, so the program does it
+     * (src/account.h) after parsing. */
+    const char *allow_uids[SHMCHAN_PROG_MAX_ALLOW];
+    size_t allow_uids_count;
+    const char *allow_groups[SHMCHAN_PROG_MAX_ALLOW];
+    size_t allow_groups_count;
 } shmchan_prog_server_args_t;
 
 /* client. */
@@ -73,6 +89,10 @@ typedef struct shmchan_prog_server_args {
 typedef struct shmchan_prog_client_args {
     key_t key;
     uint32_t timeout_ms;
+    /* --server-uid USER as typed (a name or a number, never empty; a
+     * pointer into argv), NULL if not given: the client's own euid. The
+     * program resolves it, as the server's allow lists. */
+    const char *server_uid;
 } shmchan_prog_client_args_t;
 
 /* shmchanctl. */
@@ -96,7 +116,10 @@ typedef struct shmchan_prog_ctl_args {
  * read). Options are long options, "--name VALUE" or "--name=VALUE";
  * "-h" is "--help". The first --help or --version wins over anything that
  * follows, as in GNU programs; an error before it is still an error. A
- * repeated option is an error (which of two keys was meant?). */
+ * repeated option is an error (which of two keys was meant?), except the
+ * server's --allow-uid and --allow-group, which add to a list: repeating a
+ * text is harmless (kept once), more than SHMCHAN_PROG_MAX_ALLOW distinct
+ * texts of one of them is an error. */
 shmchan_prog_args_result_t shmchan_prog_parse_server_args(int argc, const char *const *argv,
                                                           shmchan_prog_server_args_t *out,
                                                           char *err, size_t err_len);

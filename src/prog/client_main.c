@@ -22,6 +22,7 @@
 
 #include "src/prog/args.h"
 #include "src/prog/io.h"
+#include "src/prog/resolve.h"
 #include "src/shmchan.h"
 
 #define POLL_SLICE_MS 250
@@ -40,7 +41,7 @@ static void print_usage(FILE *out)
 {
     (void)fprintf(
         out,
-        "Usage: client [--key KEY] [--timeout MS]\n"
+        "Usage: client [--key KEY] [--timeout MS] [--server-uid USER]\n"
         "       client --help | --version\n"
         "\n"
         "Connects to the shmchan server at KEY. A greet server's text is printed\n"
@@ -54,14 +55,19 @@ static void print_usage(FILE *out)
         "  --key KEY     SysV key, decimal or 0x hex, 1..0xffffffff (default %d = 0x%08x)\n"
         "  --timeout MS  how long to wait for a server still starting and for its\n"
         "                hello, 0..86400000 ms (default %u)\n"
+        "  --server-uid USER\n"
+        "                the user the server must run as (a user name or a uid): a\n"
+        "                channel owned or created by anyone else is refused\n"
+        "                (default: the client's own uid)\n"
         "  -h, --help    this text\n"
         "  --version     the version\n"
         "\n"
         "Exit status:\n"
         "  0      done (\"exit\" sent, end of input, or greeting read)\n"
         "  1      runtime error (the object at KEY is not a channel we may trust,\n"
-        "         no free slot, no hello from the server, kernel errors)\n"
-        "  2      bad arguments\n"
+        "         e.g. not the --server-uid's; no free slot, no hello from the\n"
+        "         server, kernel errors, the user database failing to answer)\n"
+        "  2      bad arguments (a user the system does not know included)\n"
         "  3      no server at KEY, or the server went away during the session\n"
         "  128+N  stopped by signal N (SIGHUP 129, SIGINT 130, SIGTERM 143) after\n"
         "         leaving the channel\n",
@@ -71,6 +77,8 @@ static void print_usage(FILE *out)
 typedef struct client_ctx {
     key_t key;
     int timeout_ms;
+    int has_server_uid; /* --server-uid given, else the library's default (euid) */
+    uid_t server_uid;
     shmchan_client_t *cli;
     uint32_t max_payload;
     uint8_t *msg;  /* one message from the server, max_payload bytes */
@@ -132,6 +140,9 @@ static int connect_channel(client_ctx_t *ctx)
     shmchan_client_options_t opts;
     shmchan_client_options_init(&opts);
     opts.connect_timeout_ms = ctx->timeout_ms;
+    if (ctx->has_server_uid) {
+        opts.expected_uid = ctx->server_uid;
+    }
     opts.cancel = &shmchan_prog_caught_signal;
     shmchan_diag_t diag;
     memset(&diag, 0, sizeof diag);
@@ -382,12 +393,17 @@ static int converse(client_ctx_t *ctx)
     return SHMCHAN_PROG_EXIT_RUNTIME;
 }
 
-static int run(const shmchan_prog_client_args_t *a)
+/* server_uid: the resolved --server-uid, NULL if not given. */
+static int run(const shmchan_prog_client_args_t *a, const uid_t *server_uid)
 {
     client_ctx_t ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.key = a->key;
     ctx.timeout_ms = (int)a->timeout_ms;
+    if (server_uid != NULL) {
+        ctx.has_server_uid = 1;
+        ctx.server_uid = *server_uid;
+    }
     int rc = connect_channel(&ctx);
     if (rc == KEEP_GOING) {
         rc = alloc_buffers(&ctx);
@@ -423,9 +439,23 @@ int main(int argc, char **argv)
     case SHMCHAN_PROG_ARGS_RUN:
         break;
     }
+    /* Looked up before the signal handlers (a lookup that hangs on a
+     * directory service is then simply killed by ^C: nothing to clean up
+     * yet) and before any IPC. */
+    uid_t server_uid = 0;
+    if (args.server_uid != NULL) {
+        const int rc = shmchan_prog_resolve_uid("client", "--server-uid", args.server_uid,
+                                                &server_uid);
+        if (rc == SHMCHAN_PROG_EXIT_USAGE) {
+            print_usage(stderr);
+        }
+        if (rc != SHMCHAN_PROG_EXIT_OK) {
+            return rc;
+        }
+    }
     if (shmchan_prog_setup() != 0) {
         perror("client: installing signal handlers");
         return SHMCHAN_PROG_EXIT_RUNTIME;
     }
-    return run(&args);
+    return run(&args, args.server_uid != NULL ? &server_uid : NULL);
 }

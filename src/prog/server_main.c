@@ -16,13 +16,22 @@
  * Signals only set a flag (io.c); the flag is the library's `cancel`, and
  * every wait is short, so the server notices within ~200 ms, removes both
  * IPC objects and exits 128+N.
+ *
+ * Who may connect besides the server's own uid is --allow-uid and
+ * --allow-group (names resolved before any IPC, resolve.c); the library
+ * enforces it with the kernel's record of each client's uid, which
+ * --verbose logs on every connect.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/account.h"
 #include "src/prog/args.h"
+#include "src/prog/escape.h"
 #include "src/prog/io.h"
+#include "src/prog/resolve.h"
 #include "src/shmchan.h"
 
 /* Each wait is short so the signal flag is looked at even if a signal
@@ -36,12 +45,17 @@
 #define HELLO_CHAT 'C'
 #define RECEIPT 'R'
 
+/* A user name in the --verbose log: longer names are cut (a log line, not
+ * an identity: the uid printed beside it is what the kernel attested). */
+#define LOG_NAME_MAX 256
+
 static void print_usage(FILE *out)
 {
     (void)fprintf(
         out,
         "Usage: server [--key KEY] [--greet[=TEXT]] [--max-clients N] [--max-payload N]\n"
-        "              [--lane-capacity N] [--mode MODE]\n"
+        "              [--lane-capacity N] [--mode MODE] [--allow-uid USER]...\n"
+        "              [--allow-group GROUP]... [--verbose]\n"
         "       server --help | --version\n"
         "\n"
         "Creates a shmchan channel (a System V segment and semaphore set, owner-only\n"
@@ -64,33 +78,84 @@ static void print_usage(FILE *out)
         "  --mode MODE       0600, the only mode: owner-only objects (group modes are\n"
         "                    refused: a group member could forge the server's\n"
         "                    liveness and write every client's messages)\n"
+        "  --allow-uid USER  let USER (a user name or a uid) connect too; repeatable,\n"
+        "                    at most %d different ones\n"
+        "  --allow-group GROUP\n"
+        "                    let members of GROUP (a group name or a gid) connect\n"
+        "                    too; repeatable, at most %d different ones\n"
+        "                    (default for both: only the server's own uid connects)\n"
+        "                    Whoever may ring the server, and with --allow-uid any\n"
+        "                    local user, can delay messages to it (the first by up\n"
+        "                    to 100 ms); --allow-group, with the server in a primary\n"
+        "                    group of its own, narrows who (docs/multiuser.md)\n"
+        "  --verbose         log each client's connect (with the uid the kernel\n"
+        "                    recorded for it) and disconnect on stderr\n"
         "  -h, --help        this text\n"
         "  --version         the version\n"
         "\n"
         "Exit status:\n"
         "  0      stopped as asked (\"exit\" in chat mode, a read receipt in greet mode)\n"
         "  1      runtime error (key taken by a live server or a foreign object,\n"
-        "         kernel limits, permissions, the channel removed from outside)\n"
-        "  2      bad arguments\n"
+        "         kernel limits, permissions, the channel removed from outside,\n"
+        "         the system's user or group database failing to answer)\n"
+        "  2      bad arguments (a user or group the system does not know included)\n"
         "  128+N  stopped by signal N (SIGHUP 129, SIGINT 130, SIGTERM 143) after\n"
         "         removing the channel\n",
-        SHMCHAN_PROG_DEFAULT_GREETING, SHMCHAN_PROG_DEFAULT_KEY, SHMCHAN_PROG_DEFAULT_KEY);
+        SHMCHAN_PROG_DEFAULT_GREETING, SHMCHAN_PROG_DEFAULT_KEY, SHMCHAN_PROG_DEFAULT_KEY,
+        SHMCHAN_PROG_MAX_ALLOW, SHMCHAN_PROG_MAX_ALLOW);
 }
+
+/* --allow-uid and --allow-group as ids, each id once ("alice" and "1000"
+ * may be the same uid). */
+typedef struct server_allow {
+    uid_t uids[SHMCHAN_PROG_MAX_ALLOW];
+    size_t uids_count;
+    gid_t gids[SHMCHAN_PROG_MAX_ALLOW];
+    size_t gids_count;
+} server_allow_t;
 
 /* The running server: the channel and what it needs to answer events. */
 typedef struct server_ctx {
     key_t key;
     shmchan_server_t *srv;
     int greet;
+    int verbose;
     uint8_t *hello; /* 'G' + greeting, or 'C' */
     uint32_t hello_len;
     uint8_t *buf; /* one message, max_payload bytes */
     uint32_t cap;
 } server_ctx_t;
 
-static void apply_args(const shmchan_prog_server_args_t *a, shmchan_server_options_t *o)
+/* Resolves the allow lists (names are looked up once, here, before any
+ * IPC). Returns an exit code; on failure one line is on stderr. */
+static int resolve_allow(const shmchan_prog_server_args_t *a, server_allow_t *allow)
+{
+    memset(allow, 0, sizeof *allow);
+    const int rc = shmchan_prog_resolve_uids("server", "--allow-uid", a->allow_uids,
+                                             a->allow_uids_count, allow->uids,
+                                             SHMCHAN_PROG_MAX_ALLOW, &allow->uids_count);
+    if (rc != SHMCHAN_PROG_EXIT_OK) {
+        return rc;
+    }
+    return shmchan_prog_resolve_gids("server", "--allow-group", a->allow_groups,
+                                     a->allow_groups_count, allow->gids, SHMCHAN_PROG_MAX_ALLOW,
+                                     &allow->gids_count);
+}
+
+/* allow must outlive the call that reads the options (the library copies
+ * the lists at create). */
+static void apply_args(const shmchan_prog_server_args_t *a, const server_allow_t *allow,
+                       shmchan_server_options_t *o)
 {
     shmchan_server_options_init(o);
+    if (allow->uids_count > 0) {
+        o->allow_uids = allow->uids;
+        o->allow_uids_count = allow->uids_count;
+    }
+    if (allow->gids_count > 0) {
+        o->allow_gids = allow->gids;
+        o->allow_gids_count = allow->gids_count;
+    }
     if (a->max_clients != 0) {
         o->max_clients = a->max_clients;
     }
@@ -168,26 +233,123 @@ static int on_message(const server_ctx_t *ctx, const shmchan_event_t *ev)
     return KEEP_SERVING;
 }
 
+/* "uid 1000 (alice)": the uid as the kernel recorded it (ev->uid), the name
+ * from the system's user database, "(no account)" if the uid has none. The
+ * database may be a directory service whose names nobody here wrote: the
+ * name is escaped like a peer's bytes, so that it cannot act on the
+ * terminal or forge a line (at most 4 bytes per byte: all of it fits). */
+static void describe_uid(uid_t uid, char *out, size_t len)
+{
+    char name[LOG_NAME_MAX];
+    shmchan_account_user_name(uid, name, sizeof name);
+    if (name[0] == '\0') {
+        (void)snprintf(out, len, "uid %u (no account)", (unsigned)uid);
+        return;
+    }
+    char shown[SHMCHAN_ESCAPE_MAX_UNIT * LOG_NAME_MAX];
+    size_t used = 0;
+    (void)shmchan_escape_terminal((const uint8_t *)name, strlen(name), shown, sizeof shown, &used);
+    (void)snprintf(out, len, "uid %u (%s)", (unsigned)uid, shown);
+}
+
+/* --verbose: "server: client 3 connected: uid 1000 (alice)". */
+static void log_connect(const shmchan_event_t *ev)
+{
+    char who[SHMCHAN_ESCAPE_MAX_UNIT * LOG_NAME_MAX + 32];
+    describe_uid(ev->uid, who, sizeof who);
+    shmchan_prog_say(stderr, "server: client %u connected: %s\n", ev->client, who);
+}
+
+/* Always (a refusal is an error someone should see): "server: refused a
+ * client at slot 2: uid 1001 (bob) may not connect". */
+static void log_refused(const shmchan_event_t *ev)
+{
+    char who[SHMCHAN_ESCAPE_MAX_UNIT * LOG_NAME_MAX + 32];
+    describe_uid(ev->uid, who, sizeof who);
+    if (ev->reason == SHMCHAN_E_PERMISSION) {
+        shmchan_prog_say(stderr, "server: refused a client at slot %u: %s may not connect\n",
+                         ev->client, who);
+    } else {
+        shmchan_prog_say(stderr,
+                         "server: refused a client at slot %u (%s): its objects are not a "
+                         "connection's (%s)\n",
+                         ev->client, who, shmchan_strerror(ev->reason));
+    }
+}
+
+/* --verbose: "server: client 3 disconnected: REASON". */
+static void log_disconnect(const shmchan_event_t *ev)
+{
+    switch (ev->reason) {
+    case SHMCHAN_OK:
+        shmchan_prog_say(stderr, "server: client %u disconnected: left (said goodbye)\n",
+                         ev->client);
+        return;
+    case SHMCHAN_E_CLOSED:
+        shmchan_prog_say(stderr,
+                         "server: client %u disconnected: vanished (exited or was killed without "
+                         "a goodbye)\n",
+                         ev->client);
+        return;
+    case SHMCHAN_E_PROTOCOL:
+        shmchan_prog_say(stderr, "server: client %u disconnected: dropped: %s (%s)\n", ev->client,
+                         shmchan_strerror(ev->reason), shmchan_strerror(ev->detail));
+        return;
+    default:
+        shmchan_prog_say(stderr, "server: client %u disconnected: %s\n", ev->client,
+                         shmchan_strerror(ev->reason));
+        return;
+    }
+}
+
 static int on_event(const server_ctx_t *ctx, const shmchan_event_t *ev)
 {
     switch (ev->kind) {
     case SHMCHAN_EVENT_CONNECT:
+        if (ctx->verbose) {
+            log_connect(ev);
+        }
         send_hello(ctx, ev);
         return KEEP_SERVING;
     case SHMCHAN_EVENT_MESSAGE:
         return on_message(ctx, ev);
     case SHMCHAN_EVENT_DISCONNECT:
-        if (ev->reason == SHMCHAN_E_PROTOCOL) {
+        if (ctx->verbose) {
+            /* The same facts as the line below, in the log's form. */
+            log_disconnect(ev);
+        } else if (ev->reason == SHMCHAN_E_PROTOCOL) {
             shmchan_prog_say(stderr, "server: dropped client %u: %s (%s)\n", ev->client,
                              shmchan_strerror(ev->reason), shmchan_strerror(ev->detail));
         }
+        return KEEP_SERVING;
+    case SHMCHAN_EVENT_REFUSED:
+        log_refused(ev);
         return KEEP_SERVING;
     }
     return KEEP_SERVING;
 }
 
+/* Doorbell wakes another process took (shmchan_server_robbed_wakes,
+ * docs/multiuser.md "The doorbell: what is left"): always logged, as
+ * refusals are, but at the 1st, 2nd, 4th, 8th... so that whoever robs
+ * cannot flood the log. `next` is the count that is logged next. */
+static void log_robbed(const server_ctx_t *ctx, uint64_t *next)
+{
+    const uint64_t n = shmchan_server_robbed_wakes(ctx->srv);
+    if (n < *next) {
+        return;
+    }
+    shmchan_prog_say(stderr,
+                     "server: %llu wake%s of the doorbell taken by another process so far "
+                     "(someone who may post it is delaying clients' messages; see "
+                     "docs/multiuser.md)\n",
+                     (unsigned long long)n, n == 1 ? "" : "s");
+    *next = n > UINT64_MAX / 2 ? UINT64_MAX : 2 * n;
+}
+
 static int serve(const server_ctx_t *ctx)
 {
+    uint64_t next_robbed_log = 1;
     for (;;) {
         const int sig = (int)shmchan_prog_caught_signal;
         if (sig != 0) {
@@ -198,6 +360,7 @@ static int serve(const server_ctx_t *ctx)
         shmchan_event_t ev;
         const shmchan_err_t err =
             shmchan_server_wait(ctx->srv, SERVER_WAIT_MS, &ev, ctx->buf, ctx->cap);
+        log_robbed(ctx, &next_robbed_log);
         if (err == SHMCHAN_E_TIMEOUT || err == SHMCHAN_E_INTERRUPTED) {
             continue;
         }
@@ -253,14 +416,15 @@ static void announce(const server_ctx_t *ctx, const shmchan_prog_server_args_t *
     }
 }
 
-static int run(const shmchan_prog_server_args_t *a)
+static int run(const shmchan_prog_server_args_t *a, const server_allow_t *allow)
 {
     server_ctx_t ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.key = a->key;
     ctx.greet = a->greet;
+    ctx.verbose = a->verbose;
     shmchan_server_options_t opts;
-    apply_args(a, &opts);
+    apply_args(a, allow, &opts);
 
     int rc = make_hello(&ctx, a, opts.max_payload);
     if (rc == SHMCHAN_PROG_EXIT_OK) {
@@ -296,9 +460,20 @@ int main(int argc, char **argv)
     case SHMCHAN_PROG_ARGS_RUN:
         break;
     }
+    /* Looked up before the signal handlers (a lookup that hangs on a
+     * directory service is then simply killed by ^C: nothing to clean up
+     * yet) and before any IPC. */
+    server_allow_t allow;
+    const int rc = resolve_allow(&args, &allow);
+    if (rc == SHMCHAN_PROG_EXIT_USAGE) {
+        print_usage(stderr);
+    }
+    if (rc != SHMCHAN_PROG_EXIT_OK) {
+        return rc;
+    }
     if (shmchan_prog_setup() != 0) {
         perror("server: installing signal handlers");
         return SHMCHAN_PROG_EXIT_RUNTIME;
     }
-    return run(&args);
+    return run(&args, &allow);
 }

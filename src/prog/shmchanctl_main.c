@@ -30,7 +30,8 @@ static void print_usage(FILE *out)
              "  clean --stale     remove every stale channel (ours, server dead); live, busy\n"
              "                    and foreign objects are never removed\n"
              "    --key KEY       only the channel at KEY: refused, with the reason, unless it\n"
-             "                    is stale\n"
+             "                    is stale; also removes the multi-user connections of KEY\n"
+             "                    that are over and ours (created by us, or given to us)\n"
              "    --dry-run       say what would be removed, remove nothing\n"
              "  --json            (list, inspect) print one JSON document instead of text;\n"
              "                    on failure the document has an \"error\" member\n"
@@ -378,10 +379,17 @@ static int clean_one(key_t key, int dry_run)
     char shmid[16];
     char semid[16];
     if (err == SHMCHAN_OK) {
-        shmchan_prog_say(stdout, "%s stale channel at key 0x%08x: shmid %s, semid %s\n",
-                         dry_run ? "would remove" : "removed", (unsigned)key,
-                         id_text(c.shmid, shmid, sizeof shmid),
-                         id_text(c.semid, semid, sizeof semid));
+        if (c.status == SHMCHAN_STATUS_STALE) {
+            shmchan_prog_say(stdout, "%s stale channel at key 0x%08x: shmid %s, semid %s\n",
+                             dry_run ? "would remove" : "removed", (unsigned)key,
+                             id_text(c.shmid, shmid, sizeof shmid),
+                             id_text(c.semid, semid, sizeof semid));
+        }
+        if (c.dead_connections > 0) {
+            shmchan_prog_say(stdout, "%s %u dead connection(s) of key 0x%08x\n",
+                             dry_run ? "would remove" : "removed", c.dead_connections,
+                             (unsigned)key);
+        }
         return SHMCHAN_PROG_EXIT_OK;
     }
     const char *why = diag.text[0] != '\0' ? diag.text : c.reason;

@@ -164,6 +164,9 @@ static void test_server_defaults(void **state)
     assert_int_equal(a.max_payload, 0);
     assert_int_equal(a.lane_capacity, 0);
     assert_int_equal(a.mode, 0);
+    assert_int_equal(a.verbose, 0);
+    assert_int_equal(a.allow_uids_count, 0);
+    assert_int_equal(a.allow_groups_count, 0);
 }
 
 static void test_server_every_option(void **state)
@@ -237,6 +240,107 @@ static void test_server_errors(void **state)
                  "--bogus");
 }
 
+/* --allow-uid/--allow-group: lists of texts in the order given, pointers
+ * into argv, each distinct text once; names and numbers alike (the
+ * program resolves them: the parser makes no lookup). */
+static void test_server_allow_lists(void **state)
+{
+    (void)state;
+    shmchan_prog_server_args_t a;
+    char err[256];
+    const char *const argv[] = {
+        "server",
+        "--allow-uid", "alice",            /* 1, 2 */
+        "--allow-group=staff",             /* 3 */
+        "--allow-uid=1000",                /* 4 */
+        "--verbose",                       /* 5 */
+        "--allow-uid", "alice",            /* 6, 7: a repeat */
+        "--allow-group", "0",              /* 8, 9 */
+        "--allow-group", "staff",          /* 10, 11: the same text as 3's */
+        "--allow-uid", "ghost-of-nobody",  /* 12, 13: no lookup here */
+        NULL,
+    };
+    const int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+    assert_int_equal(shmchan_prog_parse_server_args(argc, argv, &a, err, sizeof err),
+                     SHMCHAN_PROG_ARGS_RUN);
+    assert_int_equal(a.verbose, 1);
+    assert_int_equal(a.allow_uids_count, 3);
+    assert_ptr_equal(a.allow_uids[0], argv[2]);
+    assert_string_equal(a.allow_uids[1], "1000");
+    assert_ptr_equal(a.allow_uids[2], argv[13]);
+    assert_int_equal(a.allow_groups_count, 2);
+    assert_string_equal(a.allow_groups[0], "staff");
+    assert_ptr_equal(a.allow_groups[1], argv[9]);
+    /* Nothing else moved. */
+    assert_int_equal(a.key, 1234);
+    assert_int_equal(a.greet, 0);
+}
+
+/* SHMCHAN_PROG_MAX_ALLOW distinct texts fit; one more is an error naming
+ * the option and the bound; repeats do not count against it. */
+static void test_server_allow_bound(void **state)
+{
+    (void)state;
+    static const char *const options[] = {"--allow-uid", "--allow-group"};
+    for (size_t o = 0; o < 2; o++) {
+        enum { N = SHMCHAN_PROG_MAX_ALLOW + 1 };
+        char texts[N][16];
+        const char *argv[1 + 2 * N + 2 + 1];
+        int argc = 0;
+        argv[argc++] = "server";
+        for (int i = 0; i < N - 1; i++) {
+            snprintf(texts[i], sizeof texts[i], "user%d", i);
+            argv[argc++] = options[o];
+            argv[argc++] = texts[i];
+        }
+        /* The first text again: still SHMCHAN_PROG_MAX_ALLOW. */
+        argv[argc++] = options[o];
+        argv[argc++] = texts[0];
+        argv[argc] = NULL;
+        shmchan_prog_server_args_t a;
+        char err[256];
+        assert_int_equal(shmchan_prog_parse_server_args(argc, argv, &a, err, sizeof err),
+                         SHMCHAN_PROG_ARGS_RUN);
+        const size_t got = o == 0 ? a.allow_uids_count : a.allow_groups_count;
+        assert_int_equal(got, SHMCHAN_PROG_MAX_ALLOW);
+        assert_int_equal(o == 0 ? a.allow_groups_count : a.allow_uids_count, 0);
+
+        snprintf(texts[N - 1], sizeof texts[N - 1], "user%d", N - 1);
+        argv[argc++] = options[o];
+        argv[argc++] = texts[N - 1];
+        argv[argc] = NULL;
+        char want[64];
+        snprintf(want, sizeof want, "too many %s options: at most %d", options[o],
+                 SHMCHAN_PROG_MAX_ALLOW);
+        expect_error(shmchan_prog_parse_server_args(argc, argv, &a, err, sizeof err), err, want);
+    }
+}
+
+static void test_server_allow_errors(void **state)
+{
+    (void)state;
+    shmchan_prog_server_args_t a;
+    char err[256];
+    expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--allow-uid"), err,
+                 "--allow-uid needs a value");
+    expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--allow-uid="), err,
+                 "--allow-uid needs a user name or number");
+    expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--allow-group", ""), err,
+                 "--allow-group needs a group name or number");
+    expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--allow-uids=1"), err,
+                 "unknown option '--allow-uids=1'");
+    expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--allow-user", "1"), err,
+                 "unknown option '--allow-user'");
+    expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--verbose=yes"), err,
+                 "--verbose takes no value");
+    expect_error(PARSE(shmchan_prog_parse_server_args, &a, err, "--verbose", "--verbose"), err,
+                 "--verbose given twice");
+    /* --help wins before any name would be looked up. */
+    assert_int_equal(
+        PARSE(shmchan_prog_parse_server_args, &a, err, "--allow-uid", "nobody-at-all", "--help"),
+        SHMCHAN_PROG_ARGS_HELP);
+}
+
 static void test_help_and_version_win(void **state)
 {
     (void)state;
@@ -272,6 +376,7 @@ static void test_client(void **state)
                      SHMCHAN_PROG_ARGS_RUN);
     assert_int_equal(a.key, 1234);
     assert_int_equal(a.timeout_ms, 3000);
+    assert_null(a.server_uid);
     assert_int_equal(
         PARSE(shmchan_prog_parse_client_args, &a, err, "--timeout=0", "--key", "0xffffffff"),
         SHMCHAN_PROG_ARGS_RUN);
@@ -285,6 +390,34 @@ static void test_client(void **state)
     expect_error(PARSE(shmchan_prog_parse_client_args, &a, err, "--greet"), err, "unknown option");
     expect_error(PARSE(shmchan_prog_parse_client_args, &a, err, "--timeout=1", "--timeout=2"), err,
                  "given twice");
+}
+
+/* --server-uid: one text, a name or a number, resolved by the program. */
+static void test_client_server_uid(void **state)
+{
+    (void)state;
+    shmchan_prog_client_args_t a;
+    char err[256];
+    const char *const argv[] = {"client", "--server-uid", "alice", "--timeout=5", NULL};
+    assert_int_equal(shmchan_prog_parse_client_args(4, argv, &a, err, sizeof err),
+                     SHMCHAN_PROG_ARGS_RUN);
+    assert_ptr_equal(a.server_uid, argv[2]);
+    assert_int_equal(a.timeout_ms, 5);
+    assert_int_equal(PARSE(shmchan_prog_parse_client_args, &a, err, "--server-uid=0"),
+                     SHMCHAN_PROG_ARGS_RUN);
+    assert_string_equal(a.server_uid, "0");
+    expect_error(PARSE(shmchan_prog_parse_client_args, &a, err, "--server-uid"), err,
+                 "--server-uid needs a value");
+    expect_error(PARSE(shmchan_prog_parse_client_args, &a, err, "--server-uid="), err,
+                 "--server-uid needs a user name or number");
+    /* Unlike the server's allow lists: which of two servers was meant? */
+    expect_error(PARSE(shmchan_prog_parse_client_args, &a, err, "--server-uid=a", "--server-uid=a"),
+                 err, "--server-uid given twice");
+    expect_error(PARSE(shmchan_prog_parse_client_args, &a, err, "--allow-uid=1"), err,
+                 "unknown option '--allow-uid=1'");
+    expect_error(PARSE(shmchan_prog_parse_server_args, &(shmchan_prog_server_args_t){0}, err,
+                       "--server-uid=1"),
+                 err, "unknown option '--server-uid=1'");
 }
 
 /* -------------------------------------------------------- shmchanctl */
@@ -565,8 +698,12 @@ int main(void)
         cmocka_unit_test(test_server_defaults),
         cmocka_unit_test(test_server_every_option),
         cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_server_allow_lists),
+        cmocka_unit_test(test_server_allow_bound),
+        cmocka_unit_test(test_server_allow_errors),
         cmocka_unit_test(test_help_and_version_win),
         cmocka_unit_test(test_client),
+        cmocka_unit_test(test_client_server_uid),
         cmocka_unit_test(test_ctl_commands),
         cmocka_unit_test(test_ctl_errors),
         cmocka_unit_test(test_error_buffer_truncates),
