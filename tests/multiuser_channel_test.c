@@ -438,7 +438,7 @@ static const struct client_plan g_client = {CLIENT_UID, CLIENT_GID, SERVER_UID, 
 static pid_t kill_one_of_a_pair(int kill_server)
 {
     static const struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1,
-                                           CLIENT_UID, 1,          0,            -1, 0};
+                                           CLIENT_UID, 1, 0, -1, 0};
     const pid_t server = testutil_spawn(server_main, (void *)&srv);
     const pid_t client = testutil_spawn(waiter_main, (void *)&g_client);
     assert_true(server > 0 && client > 0);
