@@ -429,6 +429,26 @@ static void test_single_user_names_its_own_uid(void **state)
     events_close();
 }
 
+/* CLIENT_UID's client of SERVER_UID's server. */
+static const struct client_plan g_client = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 0};
+
+/* A server that allows CLIENT_UID and a client of that uid connected to
+ * it; then kill -9 of the server (kill_server) or of the client, which is
+ * seen to die of it. Returns the other one's pid. */
+static pid_t kill_one_of_a_pair(int kill_server)
+{
+    static const struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1,
+                                           CLIENT_UID, 1, 0, -1, 0};
+    const pid_t server = testutil_spawn(server_main, (void *)&srv);
+    const pid_t client = testutil_spawn(waiter_main, (void *)&g_client);
+    assert_true(server > 0 && client > 0);
+    assert_int_equal(testutil_event_wait(&g_step, T_MS), 0);
+    const pid_t victim = kill_server ? server : client;
+    assert_int_equal(kill(victim, SIGKILL), 0);
+    assert_int_equal(testutil_wait(victim, T_MS), 128 + SIGKILL);
+    return kill_server ? client : server;
+}
+
 /* kill -9 of a client of another uid: the server reports it gone and
  * removes its connection's objects (it owns them); nothing is left once
  * the server has closed. */
@@ -436,14 +456,7 @@ static void test_killed_client_is_reclaimed(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1, 0};
-    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 0};
-    const pid_t server = testutil_spawn(server_main, &srv);
-    const pid_t client = testutil_spawn(waiter_main, &cli);
-    assert_true(client > 0);
-    assert_int_equal(testutil_event_wait(&g_step, T_MS), 0);
-    assert_int_equal(kill(client, SIGKILL), 0);
-    assert_int_equal(testutil_wait(client, T_MS), 128 + SIGKILL);
+    const pid_t server = kill_one_of_a_pair(0);
     expect_children(&server, 1);
     events_close();
 }
@@ -456,14 +469,7 @@ static void test_killed_server_is_reclaimed(void **state)
 {
     (void)state;
     events_init();
-    struct server_plan srv = {SERVER_UID, SERVER_GID, {CLIENT_UID}, 1, CLIENT_UID, 1, 0, -1, 0};
-    struct client_plan cli = {CLIENT_UID, CLIENT_GID, SERVER_UID, 0, 0};
-    const pid_t server = testutil_spawn(server_main, &srv);
-    const pid_t client = testutil_spawn(waiter_main, &cli);
-    assert_true(server > 0);
-    assert_int_equal(testutil_event_wait(&g_step, T_MS), 0);
-    assert_int_equal(kill(server, SIGKILL), 0);
-    assert_int_equal(testutil_wait(server, T_MS), 128 + SIGKILL);
+    const pid_t client = kill_one_of_a_pair(1);
     /* The next server starts at once, while the client may still be
      * connected to the dead one: it must not take that connection over
      * (found by review: it did, and re-delivered frames the dead server
@@ -473,7 +479,7 @@ static void test_killed_server_is_reclaimed(void **state)
     const pid_t next_server = testutil_spawn(server_main, &next);
     const pid_t old_client[1] = {client};
     expect_children_running(old_client, 1);
-    const pid_t pids[2] = {next_server, testutil_spawn(chat_main, &cli)};
+    const pid_t pids[2] = {next_server, testutil_spawn(chat_main, (void *)&g_client)};
     expect_children(pids, 2);
     events_close();
 }
