@@ -127,12 +127,13 @@ static void check_compute(const uint8_t *header)
 }
 
 /* shmchan_layout_nsems_valid on the header's raw nsems field: exactly the
- * shapes 4 + 4k, 1 <= k <= 256 (layout.h), checked with arithmetic of our
+ * single-user shapes 4 + 4k, 1 <= k <= 256, and the multi-user channel's
+ * set of 3 (layout.h, docs/protocol.md 6), checked with arithmetic of our
  * own. */
 static void check_nsems_valid(const uint8_t *header)
 {
     const uint32_t nsems = le32_at(header + 28);
-    const int want = nsems >= 8 && nsems <= 4 + 4 * 256 && nsems % 4 == 0;
+    const int want = nsems == 3 || (nsems >= 8 && nsems <= 4 + 4 * 256 && nsems % 4 == 0);
     FUZZ_CHECK(shmchan_layout_nsems_valid(nsems) == want);
 }
 
