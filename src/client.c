@@ -350,17 +350,17 @@ static shmchan_err_t refused(shmchan_client_t *cli, int verdict, shmchan_diag_t 
 }
 
 /* Rings HELLO and WAKE, then waits for the server's verdict on our own set:
- * in slices, each passing the gate (deadline, cancel) and a look at the
- * header's state word (a closing server). There is no server token to
- * watch yet (it takes it as it accepts): a server that dies before judging
- * us costs this wait its timeout, and the message says so. The verdict is
+ * in slices, each passing the gate `w` (the connect's one deadline, and
+ * cancel) and a look at the header's state word (a closing server). There
+ * is no server token to watch yet (it takes it as it accepts): a server
+ * that dies before judging us costs the rest of the connect's timeout
+ * (`timeout_ms`, for the message), and the message says so. The verdict is
  * a value only the server (owner) and we (creator) may set. */
-static shmchan_err_t await_verdict(shmchan_client_t *cli, int timeout_ms, shmchan_diag_t *diag)
+static shmchan_err_t await_verdict(shmchan_client_t *cli, shmchan_wait_t *w, int timeout_ms,
+                                   shmchan_diag_t *diag)
 {
     GUARD(shmchan_wake_post(cli->doorbell_semid, SHMCHAN_DOORBELL_HELLO, diag));
     GUARD(shmchan_wake_post(cli->doorbell_semid, SHMCHAN_DOORBELL_WAKE, diag));
-    shmchan_wait_t w;
-    shmchan_wait_begin(&w, timeout_ms, cli->cancel);
     for (;;) {
         int verdict = 0;
         GUARD(shmchan_sys_sem_getval(cli->conn.semid, SHMCHAN_CONN_SEM_VERDICT, &verdict, diag));
@@ -372,7 +372,7 @@ static shmchan_err_t await_verdict(shmchan_client_t *cli, int timeout_ms, shmcha
             return refused(cli, verdict, diag);
         }
         int64_t sleep_ns = 0;
-        shmchan_err_t err = shmchan_wait_gate(&w, &sleep_ns);
+        shmchan_err_t err = shmchan_wait_gate(w, &sleep_ns);
         if (err == SHMCHAN_E_TIMEOUT) {
             shmchan_diag_set(diag, SHMCHAN_E_TIMEOUT, 0,
                              "channel at key 0x%08x: no verdict on our connection within %d ms "
@@ -497,11 +497,13 @@ static shmchan_err_t read_multiuser_header(shmchan_client_t *cli,
 }
 
 /* Multi-user (docs/multiuser.md, "Connect"): the header, then our own
- * connection, given to the server, and its verdict. The header is looked
- * for again in slices of at most 1 ms, within the connect's timeout, while
- * it is missing or incomplete: the server is between its semget and its
- * magic, microseconds (no semaphore can stand for that wait: the set is
- * the server's alone). */
+ * connection, given to the server, and its verdict - all within one
+ * deadline, the connect's timeout (one wait, `w`, for both waits: a server
+ * that publishes its header late cannot make the verdict's wait start a
+ * second timeout). The header is looked for again in slices of at most
+ * 1 ms while it is missing or incomplete: the server is between its semget
+ * and its magic, microseconds (no semaphore can stand for that wait: the
+ * set is the server's alone). */
 static shmchan_err_t client_build_multiuser(shmchan_client_t *cli,
                                             const shmchan_client_options_t *o,
                                             shmchan_diag_t *diag)
@@ -526,7 +528,7 @@ static shmchan_err_t client_build_multiuser(shmchan_client_t *cli,
     }
     GUARD(check_doorbell(cli, diag));
     GUARD(create_connection(cli, o, diag));
-    GUARD(await_verdict(cli, o->connect_timeout_ms, diag));
+    GUARD(await_verdict(cli, &w, o->connect_timeout_ms, diag));
     return bind_lanes(cli);
 }
 
